@@ -1,0 +1,59 @@
+/**
+ * Which process is this? The reloader (parent) re-executes its own program
+ * and marks the child with environment variables. Every `DEVSRV_*` name
+ * lives here, and the one check that decides a process's role is
+ * {@linkcode isRunningFromReloader}.
+ *
+ * @module
+ */
+
+/** Set to `"true"` in the child's environment: the child serves. */
+export const RUN_MAIN_ENV = "DEVSRV_RUN_MAIN";
+/** `host:port` of the parent's control channel, for the child to report to. */
+export const CONTROL_ADDRESS_ENV = "DEVSRV_CONTROL";
+/** The secret the child presents on the control channel. */
+export const CONTROL_TOKEN_ENV = "DEVSRV_TOKEN";
+/** The child's generation number (1 for the first child). */
+export const GENERATION_ENV = "DEVSRV_GENERATION";
+
+/**
+ * The exit code with which a child asks to be restarted at once
+ * (Werkzeug's convention).
+ */
+export const RESTART_EXIT_CODE = 3;
+
+/**
+ * Reads an environment variable, treating a denied permission as unset.
+ *
+ * @param name The variable's name.
+ * @returns Its value, or `undefined` when unset or unreadable.
+ */
+export function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Tells whether this process is the child that a devsrv reloader started.
+ *
+ * Code at the top level of a script that calls `serve(handler, { reload:
+ * true })` runs in both processes; guard one-time work with this.
+ *
+ * @returns `true` in the reloader's child, `false` in the reloader itself
+ * and in a process that runs without a reloader.
+ *
+ * @example Run one-time work only in the serving process
+ * ```ts
+ * import { isRunningFromReloader } from "./role.ts";
+ *
+ * if (isRunningFromReloader()) {
+ *   // open the database here: only the child serves requests
+ * }
+ * ```
+ */
+export function isRunningFromReloader(): boolean {
+  return readEnv(RUN_MAIN_ENV) === "true";
+}
