@@ -1,0 +1,49 @@
+/**
+ * Decides, in one place, what this process is: the reloader (parent), the
+ * child it re-executed, or a single process with `--no-reload`; and runs
+ * that role.
+ *
+ * @module
+ */
+
+import type { ServeOptions } from "./cli/options.ts";
+import { createLogger } from "./log.ts";
+import { isRunningFromReloader } from "./role.ts";
+import type { AppSource } from "./server/app_source.ts";
+import { readTlsFiles, type TlsFiles } from "./server/tls_files.ts";
+
+function tlsFiles(options: ServeOptions): TlsFiles | undefined {
+  if (options.cert === undefined || options.key === undefined) return undefined;
+  return readTlsFiles(options.cert, options.key);
+}
+
+/**
+ * Runs devsrv's serving role for this process.
+ *
+ * @param source Where the handler comes from.
+ * @param options The serve options.
+ * @returns The exit code.
+ * @throws {DevsrvError} For every problem a person can fix.
+ */
+export async function runServe(
+  source: AppSource,
+  options: ServeOptions,
+): Promise<number> {
+  if (isRunningFromReloader()) {
+    // Imported lazily: the child never loads the reloader's modules.
+    const { runChild } = await import("./server/child.ts");
+    return await runChild(source, options);
+  }
+  const tls = tlsFiles(options);
+  if (!options.reload) {
+    const { runSingleProcess } = await import("./server/single.ts");
+    return await runSingleProcess(
+      source,
+      options,
+      createLogger({ quiet: options.quiet }),
+      tls,
+    );
+  }
+  const { runReloader } = await import("./reloader/supervisor.ts");
+  return await runReloader(source, options, tls);
+}

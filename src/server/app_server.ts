@@ -1,0 +1,169 @@
+/**
+ * Runs a request handler with `Deno.serve` the way a dev server should: a
+ * handler that throws or returns something that is not a `Response` gets
+ * the development error page (and the terminal gets the error), every
+ * request gets an access line, and stopping lets in-flight requests finish.
+ *
+ * @module
+ */
+
+import type { Logger } from "../log.ts";
+import { formatAccessLine } from "./access_log.ts";
+import type { Handler } from "./app_loader.ts";
+import { errorResponse } from "./error_page.ts";
+
+/** A step in front of the app: answers a request itself or passes it on. */
+export type RequestFilter = (
+  request: Request,
+) => Response | undefined | Promise<Response | undefined>;
+
+/** A step after the app: may rewrite its response (live reload). */
+export type ResponseFilter = (request: Request, response: Response) => Response;
+
+/** Options for {@linkcode startAppServer}. */
+export interface AppServerOptions {
+  hostname: string;
+  port: number;
+  handler: Handler;
+  log: Logger;
+  /** Print access lines here (off in the child: the parent prints them). */
+  logAccess: boolean;
+  /** PEM text for HTTPS. */
+  tls?: { cert: string; key: string };
+  /** Runs before the app (host checks, devsrv's own routes). */
+  before?: RequestFilter[];
+  /** Runs on the app's response (live-reload injection). */
+  after?: ResponseFilter[];
+  /** Whether this request may see stacks and source. @default {() => true} */
+  showDetails?: (request: Request) => boolean;
+  /** Script the error page loads (the live-reload client). */
+  errorPageScript?: string;
+  /** Called with the bound address. */
+  onListen?: (addr: Deno.NetAddr) => void;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "undefined";
+  if (typeof value === "object") {
+    return `an object (${value.constructor?.name ?? "Object"})`;
+  }
+  return `a ${typeof value}`;
+}
+
+async function callHandler(
+  handler: Handler,
+  request: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+): Promise<Response> {
+  const response: unknown = await handler(request, info);
+  if (response instanceof Response) return response;
+  throw new TypeError(
+    `The handler returned ${
+      describeValue(response)
+    } instead of a Response; return new Response(...) from fetch()`,
+  );
+}
+
+function pathOf(request: Request): string {
+  const url = new URL(request.url);
+  return url.pathname + url.search;
+}
+
+/**
+ * Wraps a handler with the error page, the filters and the access log.
+ *
+ * @param options The handler and what surrounds it.
+ * @returns A handler for `Deno.serve`.
+ */
+export function wrapHandler(options: AppServerOptions): Handler {
+  const { log, before = [], after = [] } = options;
+  return async (request, info) => {
+    const started = performance.now();
+    let response: Response | undefined;
+    for (const filter of before) {
+      response = await filter(request);
+      if (response) break;
+    }
+    if (!response) {
+      try {
+        response = await callHandler(options.handler, request, info);
+        for (const filter of after) response = filter(request, response);
+      } catch (error) {
+        log.error(`Error in ${request.method} ${pathOf(request)}:`);
+        log.raw(
+          error instanceof Error
+            ? (error.stack ?? String(error))
+            : String(error),
+        );
+        const showDetails = options.showDetails?.(request) ?? true;
+        const page: Parameters<typeof errorResponse>[2] = { showDetails };
+        if (options.errorPageScript) page.scriptSrc = options.errorPageScript;
+        response = errorResponse(error, request, page);
+      }
+    }
+    if (options.logAccess) {
+      log.access(formatAccessLine({
+        client: info.remoteAddr.hostname,
+        method: request.method,
+        target: pathOf(request),
+        status: response.status,
+        ms: performance.now() - started,
+      }));
+    }
+    return response;
+  };
+}
+
+/**
+ * Starts serving.
+ *
+ * @param options Address, handler, filters.
+ * @returns The running server.
+ * @throws {Deno.errors.AddrInUse} When the port is taken.
+ */
+export function startAppServer(
+  options: AppServerOptions,
+): Deno.HttpServer<Deno.NetAddr> {
+  const handler = wrapHandler(options);
+  const serveOptions = {
+    hostname: options.hostname,
+    port: options.port,
+    onListen: (addr: Deno.NetAddr) => options.onListen?.(addr),
+    onError: (error: unknown) => {
+      options.log.error(`Unexpected server error: ${String(error)}`);
+      return new Response("Internal Server Error", { status: 500 });
+    },
+  };
+  if (options.tls) {
+    return Deno.serve({
+      ...serveOptions,
+      cert: options.tls.cert,
+      key: options.tls.key,
+    }, handler);
+  }
+  return Deno.serve(serveOptions, handler);
+}
+
+/**
+ * Stops a server: no new connections, in-flight requests finish, idle
+ * keep-alive connections close; bounded by a grace period.
+ *
+ * @param server The server.
+ * @param graceMs How long in-flight requests may take.
+ * @returns Whether everything finished within the grace period.
+ */
+export async function stopGracefully(
+  server: Deno.HttpServer,
+  graceMs: number,
+): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), graceMs);
+  });
+  try {
+    return await Promise.race([server.shutdown().then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

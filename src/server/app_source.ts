@@ -1,0 +1,64 @@
+/**
+ * Where the request handler comes from: an app module, a static directory,
+ * or a handler function given to the library's `serve()`. Loading happens
+ * in the serving process only.
+ *
+ * @module
+ */
+
+import type { Entry } from "../cli/entry.ts";
+import { type Handler, loadHandler } from "./app_loader.ts";
+
+/** Something that can produce the handler, and how to name it. */
+export interface AppSource {
+  /** What the logs call it: `app.ts`, `public/`, `handler`. */
+  readonly display: string;
+  /** `static` serves files; the others run user code. */
+  readonly kind: "module" | "static" | "function";
+  /** Static root, for static sources. */
+  readonly root?: string;
+  /** Imports (or builds) the handler. */
+  load(): Promise<Handler>;
+}
+
+/**
+ * Makes the source for a CLI entry.
+ *
+ * @param entry The resolved ENTRY.
+ * @param dotfiles Serve dotfiles from a static directory.
+ * @returns The source.
+ */
+export function sourceFromEntry(entry: Entry, dotfiles: boolean): AppSource {
+  if (entry.kind === "module") {
+    return {
+      display: entry.display,
+      kind: "module",
+      load: () => loadHandler(entry.path, entry.display),
+    };
+  }
+  const root = entry.root;
+  return {
+    display: entry.display.endsWith("/") ? entry.display : `${entry.display}/`,
+    kind: "static",
+    root,
+    load: async () => {
+      // Imported only here so that app mode never loads the static server.
+      const { serveStatic } = await import("./static_files.ts");
+      return (request) => serveStatic(request, { root, dotfiles });
+    },
+  };
+}
+
+/**
+ * Makes the source for a handler given to the library.
+ *
+ * @param handler The user's handler.
+ * @param display A name for the logs.
+ * @returns The source.
+ */
+export function sourceFromHandler(
+  handler: Handler,
+  display: string,
+): AppSource {
+  return { display, kind: "function", load: () => Promise.resolve(handler) };
+}

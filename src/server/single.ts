@@ -1,0 +1,80 @@
+/**
+ * `--no-reload`: one process that loads the app and binds the public port
+ * itself, exactly as production would run it.
+ *
+ * @module
+ */
+
+import type { ServeOptions } from "../cli/options.ts";
+import type { Logger } from "../log.ts";
+import { onShutdownSignal } from "../signals.ts";
+import { VERSION } from "../version.ts";
+import { bindError } from "./address.ts";
+import type { Handler } from "./app_loader.ts";
+import { startAppServer, stopGracefully } from "./app_server.ts";
+import type { AppSource } from "./app_source.ts";
+import { printRunning } from "./banner.ts";
+import { DEVSRV_PATH, statusResponse } from "./status_page.ts";
+import type { TlsFiles } from "./tls_files.ts";
+
+/**
+ * Serves in this process until SIGINT or SIGTERM.
+ *
+ * @param source Where the handler comes from.
+ * @param options The serve options.
+ * @param log The logger.
+ * @param tls HTTPS files, already read.
+ * @returns The exit code.
+ * @throws {DevsrvError} When the address cannot be bound or the app fails to load.
+ */
+export async function runSingleProcess(
+  source: AppSource,
+  options: ServeOptions,
+  log: Logger,
+  tls: TlsFiles | undefined,
+): Promise<number> {
+  const handler = await source.load();
+  log.info(
+    `devsrv ${VERSION} · single process pid ${Deno.pid} (--no-reload) · serving ${source.display}`,
+  );
+  const status = (request: Request) =>
+    statusResponse(request, {
+      version: VERSION,
+      mode: "single",
+      parentPid: null,
+      childPid: Deno.pid,
+      generation: 1,
+      state: "ready",
+      entry: source.display,
+      reloader: "none",
+      watchRoots: [],
+      watchedFiles: 0,
+      lastRestart: null,
+      error: null,
+    });
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = startAppServer({
+      hostname: options.host,
+      port: options.port,
+      handler: handler as Handler,
+      log,
+      logAccess: true,
+      ...(tls ? { tls } : {}),
+      before: [
+        (request) =>
+          new URL(request.url).pathname === DEVSRV_PATH
+            ? status(request)
+            : undefined,
+      ],
+    });
+  } catch (error) {
+    throw bindError(error, options.host, options.port);
+  }
+  printRunning(log, options.host, server.addr.port, tls !== undefined);
+  const { signal } = onShutdownSignal();
+  const received = await signal;
+  log.info(`${received} received · shutting down`);
+  await stopGracefully(server, options.graceMs);
+  return 0;
+}
