@@ -53,9 +53,7 @@ export class UsageError extends DevsrvError {
  * @returns `error: <message>; <fix>`.
  */
 export function formatError(error: DevsrvError): string {
-  return error.fix
-    ? `error: ${error.message}; ${error.fix}`
-    : `error: ${error.message}`;
+  return error.fix ? `error: ${error.message}; ${error.fix}` : `error: ${error.message}`;
 }
 
 // Deno colours module paths in some import errors; the escape is intended.

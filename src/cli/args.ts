@@ -63,6 +63,13 @@ function toUsageError(error: unknown): UsageError {
     /Option '(-\w, )?(--[\w-]+)[^']*' argument missing/,
   );
   if (missing) return new UsageError(`flag "${missing[2]}" needs a value`);
+  const ambiguous = message.match(/Option '(-\w, )?(--[\w-]+)[^']*' argument is ambiguous/);
+  if (ambiguous) {
+    return new UsageError(
+      `flag "${ambiguous[2]}" is followed by a value that starts with "-"`,
+      `write it as ${ambiguous[2]}=VALUE if that is meant`,
+    );
+  }
   const stray = message.match(/Option '(--[\w-]+)' does not take an argument/);
   if (stray) return new UsageError(`flag "${stray[1]}" takes no value`);
   return new UsageError(message.replace(/\.$/, ""));
@@ -208,9 +215,7 @@ export function parseCommand(args: string[]): Command {
   }
   if (rest.length > 1) {
     throw new UsageError(
-      `serve takes one ENTRY but got ${rest.length}: ${
-        rest.map((r) => `"${r}"`).join(", ")
-      }`,
+      `serve takes one ENTRY but got ${rest.length}: ${rest.map((r) => `"${r}"`).join(", ")}`,
       "give one app module or directory, and --watch for more paths to watch",
     );
   }

@@ -54,9 +54,7 @@ function moduleEntry(path: string, cwd: string): Entry {
   if (!MODULE_EXTENSIONS.some((ext) => path.endsWith(ext))) {
     throw new DevsrvError(
       `entry "${displayPath(path, cwd)}" is not a module devsrv can serve`,
-      `give a ${
-        MODULE_EXTENSIONS.join(", ")
-      } module, or a directory to serve its files`,
+      `give a ${MODULE_EXTENSIONS.join(", ")} module, or a directory to serve its files`,
     );
   }
   return { kind: "module", path, display: displayPath(path, cwd) };

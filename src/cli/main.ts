@@ -51,9 +51,7 @@ export async function main(args: string[]): Promise<number> {
       printToStderr(formatError(error));
       return error.exitCode;
     }
-    const message = error instanceof Error
-      ? `${error.name}: ${error.message}`
-      : String(error);
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     printToStderr(
       `error: devsrv failed unexpectedly: ${
         message.split("\n")[0]

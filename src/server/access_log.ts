@@ -31,7 +31,5 @@ export function formatAccessLine(record: AccessRecord): string {
   // Control characters in a hostile target must not reach the terminal.
   // deno-lint-ignore no-control-regex
   const target = record.target.replace(/[\x00-\x1f\x7f]/g, "?");
-  return `${record.client} ${record.method} ${target} ${record.status} ${
-    record.ms.toFixed(1)
-  } ms`;
+  return `${record.client} ${record.method} ${target} ${record.status} ${record.ms.toFixed(1)} ms`;
 }

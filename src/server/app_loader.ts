@@ -49,8 +49,7 @@ export class AppLoadError extends DevsrvError {
   }
 }
 
-const EXPECTED_SHAPE =
-  'export one: export default { fetch(req) { return new Response("Hello") } }';
+const EXPECTED_SHAPE = 'export one: export default { fetch(req) { return new Response("Hello") } }';
 
 const FILE_LOCATION = /(file:\/\/[^\s)'"]+?):(\d+):(\d+)/;
 
@@ -75,9 +74,7 @@ export function findSourceLocation(text: string): SourceLocation | undefined {
 function where(location: SourceLocation | undefined): string {
   if (!location) return "";
   const rel = relative(Deno.cwd(), location.file);
-  return ` at ${
-    rel.startsWith("..") ? location.file : rel
-  }:${location.line}:${location.column}`;
+  return ` at ${rel.startsWith("..") ? location.file : rel}:${location.line}:${location.column}`;
 }
 
 function firstLine(text: string): string {
@@ -85,9 +82,7 @@ function firstLine(text: string): string {
 }
 
 function toLoadError(error: unknown, display: string): AppLoadError {
-  const text = error instanceof Error
-    ? (error.stack ?? error.message)
-    : String(error);
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
   const message = error instanceof Error ? error.message : String(error);
   const location = findSourceLocation(text);
   const plain = firstLine(message);
@@ -103,9 +98,7 @@ function toLoadError(error: unknown, display: string): AppLoadError {
   }
   if (/^Module not found/.test(plain) || /Relative import path/.test(plain)) {
     return new AppLoadError(
-      `app "${display}" imports a module that cannot be found${
-        where(location)
-      }: ${plain}`,
+      `app "${display}" imports a module that cannot be found${where(location)}: ${plain}`,
       "fix the import path and save",
       location,
       stripAnsi(text),
@@ -122,9 +115,7 @@ function toLoadError(error: unknown, display: string): AppLoadError {
 
 function describeExports(module: Record<string, unknown>): string {
   const names = Object.keys(module);
-  return names.length === 0
-    ? "it has no exports"
-    : `its exports: ${names.join(", ")}`;
+  return names.length === 0 ? "it has no exports" : `its exports: ${names.join(", ")}`;
 }
 
 /**

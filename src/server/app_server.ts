@@ -18,7 +18,10 @@ export type RequestFilter = (
 ) => Response | undefined | Promise<Response | undefined>;
 
 /** A step after the app: may rewrite its response (live reload). */
-export type ResponseFilter = (request: Request, response: Response) => Response;
+export type ResponseFilter = (
+  request: Request,
+  response: Response,
+) => Response | Promise<Response>;
 
 /** Options for {@linkcode startAppServer}. */
 export interface AppServerOptions {
@@ -35,7 +38,7 @@ export interface AppServerOptions {
   /** Runs on the app's response (live-reload injection). */
   after?: ResponseFilter[];
   /** Whether this request may see stacks and source. @default {() => true} */
-  showDetails?: (request: Request) => boolean;
+  showDetails?: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => boolean;
   /** Script the error page loads (the live-reload client). */
   errorPageScript?: string;
   /** Called with the bound address. */
@@ -66,8 +69,12 @@ async function callHandler(
 }
 
 function pathOf(request: Request): string {
-  const url = new URL(request.url);
-  return url.pathname + url.search;
+  // Deno builds request.url from the raw Host, so `Host: a b` gives a URL
+  // that does not parse; the guard's 403 must still be logged, not a 500.
+  const url = URL.parse(request.url);
+  if (url) return url.pathname + url.search;
+  const slash = request.url.indexOf("/", request.url.indexOf("://") + 3);
+  return slash < 0 ? "/" : request.url.slice(slash);
 }
 
 /**
@@ -88,15 +95,13 @@ export function wrapHandler(options: AppServerOptions): Handler {
     if (!response) {
       try {
         response = await callHandler(options.handler, request, info);
-        for (const filter of after) response = filter(request, response);
+        for (const filter of after) response = await filter(request, response);
       } catch (error) {
         log.error(`Error in ${request.method} ${pathOf(request)}:`);
         log.raw(
-          error instanceof Error
-            ? (error.stack ?? String(error))
-            : String(error),
+          error instanceof Error ? (error.stack ?? String(error)) : String(error),
         );
-        const showDetails = options.showDetails?.(request) ?? true;
+        const showDetails = options.showDetails?.(request, info) ?? true;
         const page: Parameters<typeof errorResponse>[2] = { showDetails };
         if (options.errorPageScript) page.scriptSrc = options.errorPageScript;
         response = errorResponse(error, request, page);

@@ -15,13 +15,14 @@ import { isLoopbackHost, reachableUrls } from "./address.ts";
  * @param host The bound interface.
  * @param port The bound port.
  * @param tls Whether it serves HTTPS.
+ * @returns The URLs printed, the one to open first.
  */
 export function printRunning(
   log: Logger,
   host: string,
   port: number,
   tls: boolean,
-): void {
+): string[] {
   const urls = reachableUrls(host, port, tls);
   log.info(`Running on ${urls[0]} (CTRL+C to quit)`);
   for (const url of urls.slice(1)) log.info(`Running on ${url}`);
@@ -30,4 +31,5 @@ export function printRunning(
       `WARNING: --host ${host} makes this development server reachable from other machines; do not use it in production`,
     );
   }
+  return urls;
 }

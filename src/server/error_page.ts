@@ -8,12 +8,7 @@
 import { relative } from "node:path";
 import { stripAnsi } from "../errors.ts";
 import { acceptsHtml, escapeHtml, htmlPage } from "./html.ts";
-import {
-  parseStack,
-  readExcerpt,
-  type SourceExcerpt,
-  type StackFrame,
-} from "./stack.ts";
+import { parseStack, readExcerpt, type SourceExcerpt, type StackFrame } from "./stack.ts";
 
 /** Options for {@linkcode errorResponse}. */
 export interface ErrorPageOptions {
@@ -57,9 +52,9 @@ function excerptHtml(excerpt: SourceExcerpt): string {
     const row = `${String(number).padStart(width)} | ${escapeHtml(text)}`;
     return number === excerpt.line ? `<span class="hl">${row}</span>` : row;
   });
-  return `<p>${
-    escapeHtml(displayFile(excerpt.file))
-  }:${excerpt.line}:${excerpt.column}</p><pre>${rows.join("\n")}</pre>`;
+  return `<p>${escapeHtml(displayFile(excerpt.file))}:${excerpt.line}:${excerpt.column}</p><pre>${
+    rows.join("\n")
+  }</pre>`;
 }
 
 function framesHtml(frames: StackFrame[]): string {

@@ -28,7 +28,7 @@ main{max-width:960px;margin:0 auto;padding:24px}
 h1{font-size:20px;margin:0 0 4px;color:#b00020}
 .sub{color:#666;margin:0 0 16px}
 pre{background:#1e1e1e;color:#eee;padding:12px;border-radius:6px;overflow:auto;font:12px/1.5 ui-monospace,monospace}
-.hl{background:#5a1d1d;display:block}
+.hl{background:#5a1d1d;display:inline-block;min-width:100%}
 details{margin:8px 0}
 summary{cursor:pointer;color:#666}
 table{border-collapse:collapse}td,th{padding:2px 12px 2px 0;text-align:left;vertical-align:top}
@@ -47,9 +47,7 @@ export function htmlPage(
   bodyHtml: string,
   scriptSrc?: string,
 ): string {
-  const script = scriptSrc
-    ? `<script src="${escapeHtml(scriptSrc)}" defer></script>`
-    : "";
+  const script = scriptSrc ? `<script src="${escapeHtml(scriptSrc)}" defer></script>` : "";
   return `<!doctype html><html><head><meta charset="utf-8"><title>${
     escapeHtml(title)
   }</title><style>${PAGE_STYLE}</style></head><body><main>${bodyHtml}</main>${script}</body></html>`;

@@ -15,6 +15,9 @@ import { startAppServer, stopGracefully } from "./app_server.ts";
 import type { AppSource } from "./app_source.ts";
 import { printRunning } from "./banner.ts";
 import { DEVSRV_PATH, statusResponse } from "./status_page.ts";
+import { detailsPolicy, hostGuardFilter } from "./guard_filters.ts";
+import { guardDevsrvEndpoint } from "./request_guard.ts";
+import { openBrowser } from "../open_browser.ts";
 import type { TlsFiles } from "./tls_files.ts";
 
 /**
@@ -34,9 +37,6 @@ export async function runSingleProcess(
   tls: TlsFiles | undefined,
 ): Promise<number> {
   const handler = await source.load();
-  log.info(
-    `devsrv ${VERSION} · single process pid ${Deno.pid} (--no-reload) · serving ${source.display}`,
-  );
   const status = (request: Request) =>
     statusResponse(request, {
       version: VERSION,
@@ -62,16 +62,26 @@ export async function runSingleProcess(
       logAccess: true,
       ...(tls ? { tls } : {}),
       before: [
-        (request) =>
-          new URL(request.url).pathname === DEVSRV_PATH
-            ? status(request)
-            : undefined,
+        hostGuardFilter(options.allowedHosts),
+        (request) => {
+          const path = new URL(request.url).pathname;
+          // The whole reserved prefix is same-origin only, not just the status page.
+          if (path !== DEVSRV_PATH && !path.startsWith(`${DEVSRV_PATH}/`)) return undefined;
+          const refused = guardDevsrvEndpoint(request, options);
+          if (refused) return refused;
+          return path === DEVSRV_PATH ? status(request) : undefined;
+        },
       ],
+      showDetails: detailsPolicy(options, true),
     });
   } catch (error) {
     throw bindError(error, options.host, options.port);
   }
-  printRunning(log, options.host, server.addr.port, tls !== undefined);
+  log.info(
+    `devsrv ${VERSION} · single process pid ${Deno.pid} (--no-reload) · serving ${source.display}`,
+  );
+  const [url] = printRunning(log, options.host, server.addr.port, tls !== undefined);
+  if (options.open && url) openBrowser(url, (message) => log.warn(message));
   const { signal } = onShutdownSignal();
   const received = await signal;
   log.info(`${received} received · shutting down`);

@@ -28,8 +28,9 @@ export interface SourceExcerpt {
   lines: { number: number; text: string }[];
 }
 
-// devsrv's own source folder; frames from here are folded away.
+// devsrv's own files; frames from them are folded away.
 const DEVSRV_SOURCE_DIR = fileURLToPath(new URL("../", import.meta.url));
+const DEVSRV_MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
 const FRAME_LOCATION = /(file:\/\/\S+?|\/\S+?):(\d+):(\d+)\)?$/;
 /** Lines shown before and after the failing line. */
 const EXCERPT_CONTEXT_LINES = 4;
@@ -57,7 +58,8 @@ export function parseStack(stack: string): StackFrame[] {
       const match = text.match(FRAME_LOCATION);
       const file = match?.[1] ? toPath(match[1]) : undefined;
       const isUser = file !== undefined && file.startsWith("/") &&
-        !file.startsWith(DEVSRV_SOURCE_DIR) && !file.includes("/node_modules/");
+        !file.startsWith(DEVSRV_SOURCE_DIR) && file !== DEVSRV_MAIN &&
+        !file.includes("/node_modules/");
       return {
         text,
         file,
@@ -82,7 +84,7 @@ export function readExcerpt(frame: StackFrame): SourceExcerpt | undefined {
   } catch {
     return undefined;
   }
-  const all = source.split("\n");
+  const all = source.replace(/\n$/, "").split("\n");
   const first = Math.max(1, frame.line - EXCERPT_CONTEXT_LINES);
   const last = Math.min(all.length, frame.line + EXCERPT_CONTEXT_LINES);
   const lines = [];

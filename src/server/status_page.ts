@@ -57,9 +57,7 @@ function statusHtml(status: DevsrvStatus): string {
   const rows = [
     row(
       "mode",
-      status.mode === "reloader"
-        ? "reloader (parent) + child"
-        : "single process (--no-reload)",
+      status.mode === "reloader" ? "reloader (parent) + child" : "single process (--no-reload)",
     ),
     row(
       "parent pid",
@@ -75,23 +73,21 @@ function statusHtml(status: DevsrvStatus): string {
     row("reloader", status.reloader),
     row(
       "watching",
-      `${
-        status.watchRoots.join(", ") || "nothing"
-      } (${status.watchedFiles} files)`,
+      `${status.watchRoots.join(", ") || "nothing"} (${status.watchedFiles} files)`,
     ),
     row(
       "last restart",
       last
-        ? `${last.at} · ${last.reason}${
-          last.files.length ? ` (${last.files.join(", ")})` : ""
-        } · ${last.ok ? `ready in ${last.ms} ms` : "failed"}`
+        ? `${last.at} · ${last.reason}${last.files.length ? ` (${last.files.join(", ")})` : ""} · ${
+          last.ok ? `ready in ${last.ms} ms` : "failed"
+        }`
         : "none",
     ),
   ];
   if (status.error) rows.push(row("error", status.error));
-  return `<h1 style="color:#222">devsrv ${
-    escapeHtml(status.version)
-  }</h1><table>${rows.join("")}</table>`;
+  return `<h1 style="color:#222">devsrv ${escapeHtml(status.version)}</h1><table>${
+    rows.join("")
+  }</table>`;
 }
 
 /**

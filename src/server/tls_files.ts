@@ -18,9 +18,7 @@ function readPem(flag: string, path: string, marker: RegExp): string {
   try {
     text = Deno.readTextFileSync(path);
   } catch (error) {
-    const why = error instanceof Deno.errors.NotFound
-      ? "does not exist"
-      : "cannot be read";
+    const why = error instanceof Deno.errors.NotFound ? "does not exist" : "cannot be read";
     throw new DevsrvError(
       `${flag} file "${path}" ${why}`,
       `give ${flag} a readable PEM file`,
@@ -28,9 +26,7 @@ function readPem(flag: string, path: string, marker: RegExp): string {
   }
   if (!marker.test(text)) {
     throw new DevsrvError(
-      `${flag} file "${path}" is not a PEM ${
-        flag === "--cert" ? "certificate" : "private key"
-      }`,
+      `${flag} file "${path}" is not a PEM ${flag === "--cert" ? "certificate" : "private key"}`,
       `give ${flag} a PEM file (it starts with "-----BEGIN")`,
     );
   }
@@ -70,9 +66,7 @@ function checkKeyMatches(
       key: files.key,
     });
   } catch (error) {
-    const why = error instanceof Error
-      ? error.message.split("\n")[0]
-      : String(error);
+    const why = error instanceof Error ? error.message.split("\n")[0] : String(error);
     throw new DevsrvError(
       `--key "${keyPath}" does not fit --cert "${certPath}" (${why})`,
       "give the private key that belongs to the certificate",

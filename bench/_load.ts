@@ -1,0 +1,122 @@
+/**
+ * A small HTTP/1.1 load generator over raw keep-alive TCP connections, so
+ * that the client costs little next to the servers it measures.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/** Requests per second and per-request latencies. */
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+}
+
+function contentLength(head: string): number {
+  const match = head.match(/\r\ncontent-length:\s*(\d+)/i);
+  return match ? Number(match[1]) : 0;
+}
+
+/** Reads one response (Content-Length framed) from a connection. */
+async function readResponse(
+  conn: Deno.Conn,
+  buffer: Uint8Array,
+  carry: { bytes: Uint8Array },
+): Promise<number> {
+  let data = carry.bytes;
+  const decoder = new TextDecoder();
+  while (true) {
+    const text = decoder.decode(data);
+    const end = text.indexOf("\r\n\r\n");
+    if (end >= 0) {
+      const total = end + 4 + contentLength(text.slice(0, end + 4));
+      if (data.length >= total) {
+        carry.bytes = data.slice(total);
+        return Number(text.slice(9, 12));
+      }
+    }
+    const n = await conn.read(buffer);
+    if (n === null) throw new Error("connection closed");
+    const next = new Uint8Array(data.length + n);
+    next.set(data);
+    next.set(buffer.subarray(0, n), data.length);
+    data = next;
+  }
+}
+
+/**
+ * Sends requests on `connections` keep-alive connections for `seconds`.
+ *
+ * @param port Target port on 127.0.0.1.
+ * @param connections Concurrent connections.
+ * @param seconds Duration.
+ * @returns The counts.
+ */
+export async function runLoad(
+  port: number,
+  connections: number,
+  seconds: number,
+): Promise<LoadResult> {
+  const request = encoder.encode(`GET / HTTP/1.1\r\nHost: localhost:${port}\r\n\r\n`);
+  const deadline = performance.now() + seconds * 1000;
+  let requests = 0;
+  let errors = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: connections }, async () => {
+    const buffer = new Uint8Array(64 * 1024);
+    while (performance.now() < deadline) {
+      let conn: Deno.Conn | undefined;
+      try {
+        conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        const carry = { bytes: new Uint8Array(0) };
+        while (performance.now() < deadline) {
+          await conn.write(request);
+          const status = await readResponse(conn, buffer, carry);
+          if (status === 200) requests++;
+          else errors++;
+        }
+      } catch {
+        errors++;
+      } finally {
+        conn?.close();
+      }
+    }
+  }));
+  const elapsed = (performance.now() - started) / 1000;
+  return { requests, errors, seconds: elapsed, rps: requests / elapsed };
+}
+
+/**
+ * Measures sequential request latency on one keep-alive connection.
+ *
+ * @param port Target port.
+ * @param count Number of requests.
+ * @returns Latencies in ms.
+ */
+export async function sequentialLatencies(port: number, count: number): Promise<number[]> {
+  const request = encoder.encode(`GET / HTTP/1.1\r\nHost: localhost:${port}\r\n\r\n`);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const buffer = new Uint8Array(64 * 1024);
+  const carry = { bytes: new Uint8Array(0) };
+  const latencies: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      await conn.write(request);
+      await readResponse(conn, buffer, carry);
+      latencies.push(performance.now() - t0);
+    }
+  } finally {
+    conn.close();
+  }
+  return latencies;
+}
+
+/** The value at quantile q of a list. */
+export function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}

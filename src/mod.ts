@@ -1,0 +1,80 @@
+/**
+ * devsrv as a library, Flask's `app.run(debug=True)` for Deno: a script
+ * hands its handler to {@linkcode serve} and gets the reloader.
+ *
+ * With `reload: true` the script is re-executed as the child, so its top
+ * level runs twice: once in the reloader (which only watches) and once in
+ * the child (which serves). Guard one-time work with
+ * {@linkcode isRunningFromReloader}.
+ *
+ * ```ts ignore
+ * import { isRunningFromReloader, serve } from "./src/mod.ts";
+ *
+ * if (isRunningFromReloader()) console.log("child: opening the database");
+ * await serve(() => new Response("Hello"), { reload: true, port: 8000 });
+ * ```
+ *
+ * @module
+ */
+
+import { relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaultServeOptions, type ServeOptions } from "./cli/options.ts";
+import { DevsrvError, FAILURE_EXIT_CODE, formatError } from "./errors.ts";
+import { printToStderr } from "./log.ts";
+import { runServe } from "./run.ts";
+import type { Handler } from "./server/app_loader.ts";
+import { sourceFromHandler } from "./server/app_source.ts";
+
+export { isRunningFromReloader, RESTART_EXIT_CODE, RUN_MAIN_ENV } from "./role.ts";
+export type { Handler } from "./server/app_loader.ts";
+export type { ServeOptions } from "./cli/options.ts";
+
+/** Options for {@linkcode serve}: any of `devsrv serve`'s, by name. */
+export type LibraryServeOptions = Partial<Omit<ServeOptions, "entry">>;
+
+function scriptName(): string {
+  try {
+    return relative(Deno.cwd(), fileURLToPath(Deno.mainModule));
+  } catch {
+    return "handler";
+  }
+}
+
+/**
+ * Serves a handler like `devsrv serve` does, and ends the process when the
+ * server stops (Ctrl+C or SIGTERM), with exit code 0.
+ *
+ * @param handler The request handler, as for `Deno.serve`.
+ * @param options What `devsrv serve` accepts as flags; `reload` defaults to
+ * `false` here, as Flask's `debug` does.
+ * @returns Never: the process exits when serving ends.
+ *
+ * @example Serve with the reloader
+ * ```ts ignore
+ * import { serve } from "./src/mod.ts";
+ *
+ * await serve(() => new Response("Hello"), { reload: true });
+ * ```
+ */
+export async function serve(
+  handler: Handler,
+  options: LibraryServeOptions = {},
+): Promise<never> {
+  const merged: ServeOptions = {
+    ...defaultServeOptions(),
+    reload: false,
+    ...options,
+    entry: undefined,
+  };
+  let code: number;
+  try {
+    code = await runServe(sourceFromHandler(handler, scriptName()), merged);
+  } catch (error) {
+    printToStderr(
+      error instanceof DevsrvError ? formatError(error) : `error: ${String(error).split("\n")[0]}`,
+    );
+    code = error instanceof DevsrvError ? error.exitCode : FAILURE_EXIT_CODE;
+  }
+  Deno.exit(code);
+}

@@ -1,0 +1,131 @@
+/**
+ * One child process of the reloader: spawned from the same program with
+ * `DEVSRV_RUN_MAIN=true`, its output passed through to the terminal (and
+ * its tail kept for the 503 page), stopped with SIGTERM then SIGKILL.
+ *
+ * @module
+ */
+
+import { CONTROL_ADDRESS_ENV, CONTROL_TOKEN_ENV, GENERATION_ENV, RUN_MAIN_ENV } from "../role.ts";
+import type { ChildCommand } from "./reexec.ts";
+
+/** How much of the child's latest output is kept for the 503 page. */
+const OUTPUT_TAIL_BYTES = 16 * 1024;
+
+/** What the child needs to find its parent. */
+export interface ChildChannel {
+  address: string;
+  token: string;
+}
+
+/** A running (or finished) child. */
+export class ChildProcess {
+  readonly generation: number;
+  readonly pid: number;
+  /** Resolves with the exit status; always awaited, so no zombies. */
+  readonly status: Promise<Deno.CommandStatus>;
+  readonly spawnedAt = performance.now();
+  #process: Deno.ChildProcess;
+  #tail = "";
+  #exited = false;
+  #pumps: Promise<void>[];
+
+  /**
+   * Spawns the child.
+   *
+   * @param command The re-executed program.
+   * @param channel Where it reports to.
+   * @param generation Its generation number.
+   */
+  constructor(
+    command: ChildCommand,
+    channel: ChildChannel,
+    generation: number,
+  ) {
+    this.generation = generation;
+    this.#process = new Deno.Command(command.command, {
+      args: command.args,
+      env: {
+        [RUN_MAIN_ENV]: "true",
+        [CONTROL_ADDRESS_ENV]: channel.address,
+        [CONTROL_TOKEN_ENV]: channel.token,
+        [GENERATION_ENV]: String(generation),
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.pid = this.#process.pid;
+    this.#pumps = [
+      this.#pump(this.#process.stdout, Deno.stdout),
+      this.#pump(this.#process.stderr, Deno.stderr),
+    ];
+    this.status = this.#process.status.then(async (status) => {
+      this.#exited = true;
+      await Promise.all(this.#pumps);
+      return status;
+    });
+  }
+
+  /** Whether the process has exited. */
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  /** The latest output (stdout and stderr interleaved), as text. */
+  get outputTail(): string {
+    return this.#tail;
+  }
+
+  async #pump(
+    source: ReadableStream<Uint8Array>,
+    sink: typeof Deno.stdout,
+  ): Promise<void> {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of source) {
+        writeAll(sink, chunk);
+        this.#tail = (this.#tail + decoder.decode(chunk, { stream: true }))
+          .slice(-OUTPUT_TAIL_BYTES);
+      }
+    } catch {
+      // the pipe broke: the child is gone, its status tells the rest
+    }
+  }
+
+  /** Sends a signal if the process still runs. */
+  signal(signal: Deno.Signal): void {
+    if (this.#exited) return;
+    try {
+      this.#process.kill(signal);
+    } catch {
+      // it exited between the check and the kill
+    }
+  }
+
+  /**
+   * Stops the child: SIGTERM, then SIGKILL after the grace period.
+   *
+   * @param graceMs How long it may take to finish in-flight requests.
+   * @returns Its exit status, and whether it had to be killed.
+   */
+  async stop(
+    graceMs: number,
+  ): Promise<{ status: Deno.CommandStatus; killed: boolean }> {
+    this.signal("SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), graceMs);
+    });
+    const first = await Promise.race([this.status, timedOut]);
+    clearTimeout(timer);
+    if (first !== "timeout") return { status: first, killed: false };
+    this.signal("SIGKILL");
+    return { status: await this.status, killed: true };
+  }
+}
+
+function writeAll(sink: typeof Deno.stdout, bytes: Uint8Array): void {
+  let rest = bytes;
+  while (rest.length > 0) rest = rest.subarray(sink.writeSync(rest));
+}

@@ -1,0 +1,91 @@
+/**
+ * The parent's end of the private channel: a loopback listener that accepts
+ * only connections presenting this session's token, and hands each child's
+ * messages to the supervisor by generation.
+ *
+ * @module
+ */
+
+import { type ChildMessage, newToken, readMessages, safeEqual } from "../channel.ts";
+
+/** Called with each authenticated child's connection and message stream. */
+export type ChildConnected = (
+  generation: number,
+  messages: AsyncGenerator<unknown>,
+  conn: Deno.Conn,
+) => void;
+
+/** How long a connection has to present the token. */
+const HELLO_TIMEOUT_MS = 5000;
+
+/** The listening end. */
+export class ControlChannel {
+  readonly token = newToken();
+  readonly address: string;
+  #listener: Deno.TcpListener;
+  #conns = new Set<Deno.Conn>();
+  #accepting: Promise<void>;
+
+  /** @param onChild Receives each authenticated child. */
+  constructor(onChild: ChildConnected) {
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.address = `127.0.0.1:${this.#listener.addr.port}`;
+    this.#accepting = this.#accept(onChild);
+  }
+
+  async #accept(onChild: ChildConnected): Promise<void> {
+    try {
+      for await (const conn of this.#listener) {
+        this.#conns.add(conn);
+        this.#greet(conn, onChild);
+      }
+    } catch {
+      // the listener was closed
+    }
+  }
+
+  async #greet(conn: Deno.Conn, onChild: ChildConnected): Promise<void> {
+    const messages = readMessages(conn);
+    const timer = setTimeout(() => this.#drop(conn), HELLO_TIMEOUT_MS);
+    const first = await messages.next();
+    clearTimeout(timer);
+    const hello = first.value as
+      | Partial<Extract<ChildMessage, { type: "hello" }>>
+      | undefined;
+    if (
+      first.done || hello?.type !== "hello" ||
+      typeof hello.token !== "string" ||
+      !safeEqual(hello.token, this.token) ||
+      typeof hello.generation !== "number"
+    ) {
+      this.#drop(conn);
+      return;
+    }
+    onChild(hello.generation, messages, conn);
+  }
+
+  /**
+   * Forgets a child's connection and closes it.
+   *
+   * @param conn The connection handed to `onChild`.
+   */
+  release(conn: Deno.Conn): void {
+    this.#drop(conn);
+  }
+
+  #drop(conn: Deno.Conn): void {
+    this.#conns.delete(conn);
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Closes the listener and every child connection. */
+  async close(): Promise<void> {
+    this.#listener.close();
+    for (const conn of [...this.#conns]) this.#drop(conn);
+    await this.#accepting;
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * The front: the part of the reloader (parent) process that owns the public
+ * port. It forwards every HTTP/1.1 request, byte for byte, to the current
+ * backend (the child's loopback port, or the parent's own control server)
+ * and makes restarts invisible to clients:
+ *
+ * - every request asks the supervisor where to go ({@linkcode Route}), so a
+ *   keep-alive client moves to a new child between two requests;
+ * - while there is no backend, requests are held until
+ *   {@linkcode Front.changed} (or a timeout, then a 503 from the front);
+ * - a request that a reused backend connection dropped unanswered is sent
+ *   again, once, to the current backend.
+ *
+ * The front parses only what framing needs (see `http1.ts`), streams bodies
+ * without buffering them whole, and turns `101 Switching Protocols` into a
+ * blind tunnel (WebSockets). It never prints: it reports through callbacks.
+ *
+ * @module
+ */
+
+import { ClientSession, type SessionHost } from "./_client_session.ts";
+
+/** Where a backend listens. */
+export interface BackendAddress {
+  /** Host name or IP address, e.g. `"127.0.0.1"`. */
+  hostname: string;
+  /** TCP port. */
+  port: number;
+}
+
+/** What to do with one request, decided per request by the supervisor. */
+export type Route =
+  | { kind: "forward"; backend: BackendAddress }
+  | { kind: "hold" }; // no backend right now: wait for changed()
+
+/** One completed exchange, for the access log. */
+export interface AccessEntry {
+  /** The client's address (host name part). */
+  client: string;
+  /** The request method, or `"-"` when the request line was unreadable. */
+  method: string;
+  /** The request-target, or `"-"` when the request line was unreadable. */
+  target: string;
+  /** The status of the final response. */
+  status: number;
+  /** Milliseconds from the request head to the end of the response, to 0.1. */
+  ms: number;
+}
+
+/** Options for {@linkcode startFront}. */
+export interface FrontOptions {
+  /** The interface to bind, e.g. `"127.0.0.1"`. */
+  hostname: string;
+  /** The port to bind; 0 picks a free port. */
+  port: number;
+  /**
+   * PEM certificate and key: the front then terminates TLS and forwards
+   * plain HTTP/1.1.
+   *
+   * @default {undefined}
+   */
+  tls?: { cert: string; key: string };
+  /**
+   * Where a request goes. Asked once per request (again after a hold).
+   *
+   * @param target The request-target from the request line, e.g. `"/a?b"`.
+   * @returns The route.
+   */
+  route(target: string): Route;
+  /**
+   * How long a held request waits for a backend before the front answers
+   * `503 Service Unavailable` itself, in ms.
+   *
+   * @default {10000}
+   */
+  holdTimeoutMs?: number;
+  /**
+   * Called once per completed exchange, also for the 400, 431, 502 and
+   * 503 responses the front makes itself.
+   *
+   * @default {undefined}
+   */
+  onAccess?: (entry: AccessEntry) => void;
+  /**
+   * Called with an unexpected error of a connection's task (a bug, not a
+   * peer going away); the connection is closed, the front goes on.
+   *
+   * @default {undefined}
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** A running front. */
+export interface Front {
+  /** The bound address (the real port when 0 was asked). */
+  readonly addr: Deno.NetAddr;
+  /**
+   * The routing changed: held requests ask `route()` again, and idle
+   * backend connections (which may lead to a stale backend) are dropped.
+   */
+  changed(): void;
+  /**
+   * Stops listening and closes all client and backend connections.
+   *
+   * @returns When every task of the front has ended.
+   */
+  close(): Promise<void>;
+}
+
+/** How long a held request waits by default, in ms. */
+export const DEFAULT_HOLD_TIMEOUT_MS = 10_000;
+
+/** What a failing `accept()` waits before it tries again (e.g. out of fds). */
+const ACCEPT_RETRY_MS = 50;
+
+/**
+ * Binds the public port and starts forwarding.
+ *
+ * Binding happens at once, so an address in use throws to the caller before
+ * anything else starts.
+ *
+ * @param options Address, TLS, routing and reporting.
+ * @returns The running {@linkcode Front}.
+ * @throws {Deno.errors.AddrInUse} When the port is taken.
+ *
+ * @example Start a front with no backend yet, then close it
+ * ```ts
+ * import { startFront } from "./front.ts";
+ *
+ * const front = startFront({ hostname: "127.0.0.1", port: 0, route: () => ({ kind: "hold" }) });
+ * if (front.addr.port === 0) throw new Error("a real port is bound");
+ * await front.close();
+ * ```
+ */
+export function startFront(options: FrontOptions): Front {
+  return new FrontServer(options);
+}
+
+/** The front's listener, its sessions and the signal held requests wait on. */
+class FrontServer implements Front, SessionHost {
+  readonly addr: Deno.NetAddr;
+  readonly holdTimeoutMs: number;
+  readonly onAccess: ((entry: AccessEntry) => void) | undefined;
+  readonly #options: FrontOptions;
+  readonly #listener: Deno.Listener;
+  readonly #sessions = new Map<ClientSession, Promise<void>>();
+  readonly #waiters = new Set<() => void>();
+  readonly #accepting: Promise<void>;
+  #generation = 0;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: FrontOptions) {
+    this.#options = options;
+    this.holdTimeoutMs = options.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS;
+    this.onAccess = options.onAccess;
+    this.#listener = listen(options);
+    this.addr = this.#listener.addr as Deno.NetAddr;
+    this.#accepting = this.#acceptAll();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  route(target: string): Route {
+    return this.#options.route(target);
+  }
+
+  reportError(error: unknown): void {
+    try {
+      this.#options.onError?.(error);
+    } catch {
+      // A failing reporter must not take a connection's task down with it.
+    }
+  }
+
+  changed(): void {
+    this.#generation++;
+    this.#wakeAll();
+    for (const session of this.#sessions.keys()) session.dropIdleBackend();
+  }
+
+  waitForChange(generation: number, timeoutMs: number): Promise<void> {
+    if (generation !== this.#generation || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      this.#waiters.add(wake);
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed because accepting failed for good.
+    }
+    this.#wakeAll();
+    for (const session of this.#sessions.keys()) session.close();
+    await this.#accepting;
+    await Promise.all(this.#sessions.values());
+  }
+
+  #wakeAll(): void {
+    for (const wake of [...this.#waiters]) wake();
+  }
+
+  async #acceptAll(): Promise<void> {
+    while (!this.#closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#closed || error instanceof Deno.errors.BadResource) return;
+        this.reportError(error);
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      if (this.#closed) {
+        conn.close();
+        return;
+      }
+      this.#startSession(conn);
+    }
+  }
+
+  #startSession(conn: Deno.Conn): void {
+    const session = new ClientSession(this, conn);
+    const task = session.run().finally(() => this.#sessions.delete(session));
+    this.#sessions.set(session, task);
+  }
+}
+
+function listen(options: FrontOptions): Deno.Listener {
+  const address = { hostname: options.hostname, port: options.port };
+  if (options.tls === undefined) return Deno.listen(address);
+  return Deno.listenTls({
+    ...address,
+    cert: options.tls.cert,
+    key: options.tls.key,
+    alpnProtocols: ["http/1.1"],
+  });
+}

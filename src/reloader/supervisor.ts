@@ -1,0 +1,472 @@
+/**
+ * The reloader (parent): owns the public address through the front,
+ * watches files, and keeps exactly one child serving. A change stops the
+ * old child (held requests wait) and starts a new one; a child that fails
+ * leaves the parent answering with the error until a change fixes it.
+ *
+ * The child's life is one explicit state ({@linkcode Phase}); restarts run
+ * one at a time from a queue that merges the reasons that pile up.
+ *
+ * @module
+ */
+
+import { relative } from "node:path";
+import type { FailureReport } from "../channel.ts";
+import type { ServeOptions } from "../cli/options.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { RESTART_EXIT_CODE, RUN_MAIN_ENV } from "../role.ts";
+import { formatAccessLine } from "../server/access_log.ts";
+import { bindError } from "../server/address.ts";
+import type { AppSource } from "../server/app_source.ts";
+import { printRunning } from "../server/banner.ts";
+import { DEVSRV_PATH, type DevsrvStatus, type RestartRecord } from "../server/status_page.ts";
+import type { TlsFiles } from "../server/tls_files.ts";
+import { onShutdownSignal } from "../signals.ts";
+import { VERSION } from "../version.ts";
+import { ChildProcess } from "./child_process.ts";
+import { ControlChannel } from "./control_channel.ts";
+import { type AppFailure, startControlServer } from "./control_server.ts";
+import { type Front, type Route, startFront } from "./front.ts";
+import { childCommand, currentReexecInput } from "./reexec.ts";
+import { type ChangeBatch, startWatching, type Watching } from "./watch.ts";
+import { LiveReloadHub } from "./live_reload_hub.ts";
+import { clientResponse } from "../server/live_reload_client.ts";
+import { CLIENT_PATH, clientScriptUrl, EVENTS_PATH } from "../server/live_reload.ts";
+import { guardDevsrvEndpoint, guardRequest } from "../server/request_guard.ts";
+import { detailsPolicy } from "../server/guard_filters.ts";
+import { openBrowser } from "../open_browser.ts";
+
+/** Where the child is in its life. */
+export type Phase =
+  | { kind: "idle" }
+  | { kind: "starting"; child: ChildProcess }
+  | { kind: "ready"; child: ChildProcess; port: number }
+  | { kind: "stopping"; child: ChildProcess }
+  | { kind: "failed"; failure: AppFailure }
+  | { kind: "shutdown" };
+
+/** How a starting child ended up. */
+type Outcome =
+  | { kind: "ready"; port: number }
+  | { kind: "failed"; report: FailureReport }
+  | { kind: "exited"; status: Deno.CommandStatus };
+
+/** Why a restart happens. */
+interface RestartRequest {
+  reason: string;
+  files: string[];
+}
+
+/** How long a request is held while no child is ready. */
+const HOLD_TIMEOUT_MS = 30_000;
+
+function describeExit(status: Deno.CommandStatus): string {
+  return status.signal ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
+}
+
+function isDevsrvTarget(target: string): boolean {
+  const path = target.startsWith("/") ? target : target.replace(/^[a-z]+:\/\/[^/]*/i, "");
+  return path === DEVSRV_PATH || path.startsWith(`${DEVSRV_PATH}/`) ||
+    path.startsWith(`${DEVSRV_PATH}?`);
+}
+
+/** The supervisor of one reloader session. */
+export class Supervisor {
+  #phase: Phase = { kind: "idle" };
+  #generation = 0;
+  #pending: RestartRequest | undefined;
+  #draining: Promise<void> | undefined;
+  #outcomes = new Map<number, (outcome: Outcome) => void>();
+  #lastRestart: RestartRecord | null = null;
+  #log: Logger;
+  #options: ServeOptions;
+  #source: AppSource;
+  #channel: ControlChannel;
+  #control: Deno.HttpServer<Deno.NetAddr>;
+  #front: Front | undefined;
+  #watching: Watching | undefined;
+  #command = childCommand(currentReexecInput());
+  #hub: LiveReloadHub;
+  /** Called once, when the first child is ready (`--open`). */
+  onFirstReady: () => void = () => {};
+
+  /**
+   * @param source What the child serves.
+   * @param options The serve options.
+   * @param log The reloader's logger.
+   */
+  constructor(source: AppSource, options: ServeOptions, log: Logger) {
+    this.#source = source;
+    this.#options = options;
+    this.#log = log;
+    this.#channel = new ControlChannel((generation, messages, conn) =>
+      this.#listen(generation, messages, conn)
+    );
+    this.#hub = new LiveReloadHub(
+      () => this.#generation,
+      source.root ? { staticRoot: source.root } : {},
+    );
+    const guard = { allowedHosts: options.allowedHosts };
+    this.#control = startControlServer({
+      status: () => this.status(),
+      failure: () => this.#phase.kind === "failed" ? this.#phase.failure : undefined,
+      guard: (request, isDevsrvEndpoint) =>
+        isDevsrvEndpoint ? guardDevsrvEndpoint(request, guard) : guardRequest(request, guard),
+      routes: (request, path) => this.#liveReloadRoute(request, path),
+      showDetails: detailsPolicy(options, false),
+      pageScript: () => options.liveReload ? clientScriptUrl(this.#generation) : undefined,
+    }, log);
+  }
+
+  #liveReloadRoute(request: Request, path: string): Response | undefined {
+    if (!this.#options.liveReload) return undefined;
+    if (path === EVENTS_PATH) return this.#hub.handle(request);
+    if (path === CLIENT_PATH) return clientResponse();
+    return undefined;
+  }
+
+  /** The current phase (for tests and the status page). */
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  /**
+   * Binds the public address. Done before any child starts, so that a taken
+   * port is reported at once.
+   *
+   * @param tls HTTPS files, when serving HTTPS.
+   * @returns The bound address.
+   * @throws {DevsrvError} When the address cannot be bound.
+   */
+  bind(tls: TlsFiles | undefined): Deno.NetAddr {
+    const { host, port, quiet } = this.#options;
+    try {
+      this.#front = startFront({
+        hostname: host,
+        port,
+        ...(tls ? { tls } : {}),
+        route: (target) => this.route(target),
+        holdTimeoutMs: HOLD_TIMEOUT_MS,
+        ...(quiet ? {} : { onAccess: (entry) => this.#log.access(formatAccessLine(entry)) }),
+      });
+    } catch (error) {
+      throw bindError(error, host, port);
+    }
+    return this.#front.addr;
+  }
+
+  /**
+   * Decides where one request goes.
+   *
+   * @param target The request-target.
+   * @returns Forward to the child or the control server, or hold.
+   */
+  route(target: string): Route {
+    const control = {
+      kind: "forward",
+      backend: { hostname: "127.0.0.1", port: this.#control.addr.port },
+    } as const;
+    if (isDevsrvTarget(target)) return control;
+    switch (this.#phase.kind) {
+      case "ready":
+        return {
+          kind: "forward",
+          backend: { hostname: "127.0.0.1", port: this.#phase.port },
+        };
+      case "failed":
+        return control;
+      default:
+        return { kind: "hold" };
+    }
+  }
+
+  /**
+   * Starts watching the roots.
+   *
+   * @returns The watching handle.
+   */
+  async watch(): Promise<Watching> {
+    const options = this.#options;
+    const roots = [Deno.cwd(), ...options.watch].map((path) =>
+      path.startsWith("/") ? path : `${Deno.cwd()}/${path}`
+    );
+    this.#watching = await startWatching({
+      roots,
+      ext: options.ext,
+      allFiles: this.#source.kind === "static" && options.ext === undefined,
+      ignore: options.ignore,
+      gitignore: options.gitignore,
+      debounceMs: options.debounceMs,
+      poll: options.poll,
+      intervalMs: options.intervalMs,
+      onWarning: (message) => this.#log.warn(message),
+    }, (batch) => this.#onChange(batch));
+    return this.#watching;
+  }
+
+  #onChange(batch: ChangeBatch): void {
+    const files = batch.paths.map((path) => relative(Deno.cwd(), path) || path);
+    const shown = files.length > 3
+      ? `${files.slice(0, 3).join(", ")} and ${files.length - 3} more`
+      : files.join(", ");
+    if (this.#source.kind === "static" && this.#phase.kind === "ready") {
+      // Static files are read per request: the child needs no restart, only the browsers.
+      this.#log.info(`Detected change in ${shown} · reloading browsers`);
+      this.#hub.changed(batch.paths);
+      return;
+    }
+    this.#log.info(`Detected change in ${shown} · restarting`);
+    this.restart({ reason: "change", files });
+  }
+
+  /**
+   * Asks for a restart; merges with one already waiting.
+   *
+   * @param request Why.
+   * @returns Resolves when the queue of restarts is done.
+   */
+  restart(request: RestartRequest): Promise<void> {
+    if (this.#phase.kind === "shutdown") return Promise.resolve();
+    if (this.#pending) {
+      this.#pending.files = [
+        ...new Set([...this.#pending.files, ...request.files]),
+      ];
+    } else {
+      this.#pending = { reason: request.reason, files: [...request.files] };
+    }
+    this.#draining ??= this.#drain();
+    return this.#draining;
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#pending && this.#phase.kind !== "shutdown") {
+      const request = this.#pending;
+      this.#pending = undefined;
+      await this.#restartNow(request);
+    }
+    this.#draining = undefined;
+  }
+
+  async #stopCurrentChild(): Promise<void> {
+    const phase = this.#phase;
+    if (phase.kind !== "starting" && phase.kind !== "ready") return;
+    this.#phase = { kind: "stopping", child: phase.child };
+    const { killed } = await phase.child.stop(this.#options.graceMs);
+    if (killed) {
+      this.#log.warn(
+        `Child pid ${phase.child.pid} did not stop within ${this.#options.graceMs} ms (--grace) · killed it`,
+      );
+    }
+  }
+
+  async #restartNow(request: RestartRequest): Promise<void> {
+    const started = performance.now();
+    await this.#stopCurrentChild();
+    if (this.#phase.kind === "shutdown") return;
+    const outcome = await this.#startChild();
+    const ms = Math.round(performance.now() - started);
+    this.#lastRestart = {
+      at: new Date().toISOString(),
+      reason: request.reason,
+      files: request.files,
+      ms,
+      ok: outcome,
+    };
+  }
+
+  async #startChild(): Promise<boolean> {
+    const generation = ++this.#generation;
+    let child: ChildProcess;
+    try {
+      child = new ChildProcess(this.#command, this.#channel, generation);
+    } catch (error) {
+      this.#fail({
+        message: `cannot start the child: ${String(error)}`,
+        detail: "",
+        output: "",
+      });
+      return false;
+    }
+    this.#phase = { kind: "starting", child };
+    const outcome = await new Promise<Outcome>((resolve) => {
+      this.#outcomes.set(generation, resolve);
+      child.status.then((status) => resolve({ kind: "exited", status }));
+    });
+    this.#outcomes.delete(generation);
+    if (this.#phase.kind !== "starting" || this.#phase.child !== child) {
+      return false;
+    }
+    return this.#settle(child, outcome);
+  }
+
+  #settle(child: ChildProcess, outcome: Outcome): boolean {
+    const source = this.#source.display;
+    switch (outcome.kind) {
+      case "ready": {
+        this.#phase = { kind: "ready", child, port: outcome.port };
+        this.#front?.changed();
+        const ms = Math.round(performance.now() - child.spawnedAt);
+        const marker = child.generation === 1 ? ` (${RUN_MAIN_ENV}=true)` : "";
+        this.#log.info(
+          `Child pid ${child.pid}${marker} serving ${source} · ready in ${ms} ms`,
+        );
+        child.status.then((status) => this.#onChildExit(child, status));
+        if (this.#options.liveReload) this.#hub.reload(child.generation);
+        if (child.generation === 1) this.onFirstReady();
+        return true;
+      }
+      case "failed":
+        this.#fail({ ...outcome.report, output: child.outputTail }, child);
+        return false;
+      case "exited":
+        this.#fail({
+          message: `the child ${describeExit(outcome.status)} before it was ready`,
+          fix: "see its output above; devsrv restarts it on the next change",
+          detail: "",
+          output: child.outputTail,
+        }, child);
+        return false;
+    }
+  }
+
+  #fail(failure: AppFailure, child?: ChildProcess): void {
+    this.#phase = { kind: "failed", failure };
+    this.#front?.changed();
+    const who = child ? `Child pid ${child.pid}` : "Reloader";
+    this.#log.error(
+      `${who} failed: ${failure.message}${failure.fix ? `; ${failure.fix}` : ""}`,
+    );
+    this.#log.info("Waiting for a change to restart (or type rs and Enter)");
+    // Open pages reload into the 503 page, whose script names this same
+    // generation, so it waits there for the fix instead of reloading again.
+    if (this.#options.liveReload) this.#hub.reload(this.#generation);
+  }
+
+  #onChildExit(child: ChildProcess, status: Deno.CommandStatus): void {
+    if (this.#phase.kind !== "ready" || this.#phase.child !== child) return;
+    if (status.code === RESTART_EXIT_CODE) {
+      this.#log.info(
+        `Child pid ${child.pid} asked for a restart (exit code ${RESTART_EXIT_CODE}) · restarting`,
+      );
+      this.restart({ reason: `exit code ${RESTART_EXIT_CODE}`, files: [] });
+      return;
+    }
+    this.#fail({
+      message: `the child ${describeExit(status)}`,
+      fix: "see its output above; devsrv restarts it on the next change",
+      detail: "",
+      output: child.outputTail,
+    }, child);
+  }
+
+  async #listen(
+    generation: number,
+    messages: AsyncGenerator<unknown>,
+    conn: Deno.Conn,
+  ): Promise<void> {
+    for await (const message of messages) {
+      const resolve = this.#outcomes.get(generation);
+      const typed = message as { type?: string; port?: number };
+      if (typed.type === "ready" && typeof typed.port === "number") {
+        resolve?.({ kind: "ready", port: typed.port });
+      } else if (typed.type === "failed") {
+        resolve?.({ kind: "failed", report: message as FailureReport });
+      }
+    }
+    this.#channel.release(conn);
+  }
+
+  /** The state `/__devsrv` shows. */
+  status(): DevsrvStatus {
+    const phase = this.#phase;
+    const child = "child" in phase ? phase.child : undefined;
+    return {
+      version: VERSION,
+      mode: "reloader",
+      parentPid: Deno.pid,
+      childPid: child && !child.exited ? child.pid : null,
+      generation: this.#generation,
+      state: phase.kind,
+      entry: this.#source.display,
+      reloader: this.#watching?.kind ?? "none",
+      watchRoots: this.#watching?.roots.map((root) => relative(Deno.cwd(), root) || ".") ?? [],
+      watchedFiles: this.#watching?.fileCount ?? 0,
+      lastRestart: this.#lastRestart,
+      error: phase.kind === "failed" ? phase.failure.message : null,
+    };
+  }
+
+  /** Stops everything: watcher, child (gracefully), front, servers. */
+  async shutdown(): Promise<void> {
+    this.#watching?.close();
+    this.#hub.close();
+    const phase = this.#phase;
+    this.#phase = { kind: "shutdown" };
+    if ("child" in phase) await phase.child.stop(this.#options.graceMs);
+    await this.#front?.close();
+    await this.#control.shutdown();
+    await this.#channel.close();
+  }
+}
+
+function listenForRestartCommand(supervisor: Supervisor, log: Logger): void {
+  if (!Deno.stdin.isTerminal()) return;
+  (async () => {
+    const decoder = new TextDecoder();
+    let line = "";
+    for await (const chunk of Deno.stdin.readable) {
+      line += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = line.indexOf("\n")) >= 0) {
+        const typed = line.slice(0, newline).trim();
+        line = line.slice(newline + 1);
+        if (typed === "rs") {
+          log.info("Restart requested (rs) · restarting");
+          supervisor.restart({ reason: "rs", files: [] });
+        }
+      }
+    }
+  })().catch(() => {});
+}
+
+/**
+ * Runs the reloader until SIGINT or SIGTERM.
+ *
+ * @param source What the child serves.
+ * @param options The serve options.
+ * @param tls HTTPS files, when serving HTTPS.
+ * @returns The exit code.
+ * @throws {DevsrvError} When the address cannot be bound.
+ */
+export async function runReloader(
+  source: AppSource,
+  options: ServeOptions,
+  tls: TlsFiles | undefined,
+): Promise<number> {
+  const log = createLogger({ role: "reloader", quiet: options.quiet });
+  const supervisor = new Supervisor(source, options, log);
+  let addr: Deno.NetAddr;
+  try {
+    addr = supervisor.bind(tls);
+  } catch (error) {
+    await supervisor.shutdown();
+    throw error;
+  }
+  const { signal } = onShutdownSignal();
+  const watching = await supervisor.watch();
+  const roots = watching.roots.map((root) => relative(Deno.cwd(), root) || ".")
+    .join(", ");
+  log.info(
+    `devsrv ${VERSION} · reloader pid ${Deno.pid} · watching ${roots} (${watching.kind}, ${watching.fileCount} files)`,
+  );
+  const [url] = printRunning(log, options.host, addr.port, tls !== undefined);
+  if (options.open && url) {
+    supervisor.onFirstReady = () => openBrowser(url, (message) => log.warn(message));
+  }
+  supervisor.restart({ reason: "start", files: [] });
+  listenForRestartCommand(supervisor, log);
+  const received = await signal;
+  log.info(`${received} received · stopping the child and exiting`);
+  await supervisor.shutdown();
+  return 0;
+}

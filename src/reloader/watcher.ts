@@ -1,0 +1,283 @@
+/**
+ * The OS-event watcher: `Deno.watchFs` (inotify, FSEvents,
+ * ReadDirectoryChangesW) on the kept directories of a
+ * {@linkcode WatchedTree}, each watched non-recursively, so that ignored
+ * directories such as `node_modules` get no OS watch at all.
+ *
+ * An event is only a hint that a path may have changed: its kind is not
+ * trusted (Deno labels an event "remove" when the file is gone by the time
+ * the event is matched), so every named path is stat'ed and compared with
+ * what the tree remembers. Access events (a file was opened or read) are
+ * skipped at once. When Deno reports that events were lost (an event with
+ * the flag `"rescan"`, sent when its queue overflows), the whole tree is
+ * rescanned.
+ *
+ * A directory that appears gets a watch: one `Deno.watchFs` call is made
+ * again with every directory, then the new directories are listed once more,
+ * so that a file created before its watch was in place is not missed. (All
+ * `Deno.watchFs` calls of a process share one inotify instance and Deno
+ * counts the users of each watched path, so the overlap costs nothing.) The
+ * replaced watcher stays open for a moment, so that the events already
+ * queued for it are still read.
+ *
+ * @module
+ */
+
+import type { TreeDelta, WatchedTree } from "./_watched_tree.ts";
+
+/**
+ * Places non-recursive OS watches on directories, like `Deno.watchFs`.
+ *
+ * @param paths Absolute directory paths.
+ * @param options Always `{ recursive: false }`.
+ * @returns A watcher to iterate and close.
+ */
+export type WatchFsFunction = (
+  paths: string[],
+  options: { recursive: false },
+) => Deno.FsWatcher;
+
+/** Options for {@linkcode EventWatcher}. */
+export interface EventWatcherOptions {
+  /** Receives the counted files that changed, as soon as they are known. */
+  onChanges: (paths: string[]) => void;
+  /**
+   * Called once when the OS watch cannot be kept up (a new directory hit
+   * the watch limit, the event stream failed); the watcher has stopped.
+   */
+  onFailure: (error: unknown) => void;
+  /**
+   * Told when checking paths starts (`true`) and ends (`false`), so that a
+   * debouncer holds its batch meanwhile.
+   */
+  onWorking?: ((working: boolean) => void) | undefined;
+  /** Told about unexpected errors while checking paths. */
+  onWarning?: ((message: string) => void) | undefined;
+  /** What places the OS watches. @default {Deno.watchFs} */
+  watchFs?: WatchFsFunction | undefined;
+}
+
+/** How long a replaced `Deno.FsWatcher` stays open, so its queued events are read. */
+const RETIRE_AFTER_MS = 500;
+/** How often a watch is placed again when a directory vanished meanwhile. */
+const MAX_WATCH_ATTEMPTS = 3;
+/** The flag of the event by which Deno says that events were dropped. */
+const RESCAN_FLAG = "rescan";
+
+/**
+ * Watches a tree with OS events and reports the counted files that changed.
+ * The watch is placed by the constructor; reporting starts with
+ * {@linkcode EventWatcher.start}, once the tree has its fingerprints.
+ */
+export class EventWatcher {
+  readonly #tree: WatchedTree;
+  readonly #options: EventWatcherOptions;
+  readonly #watchFs: WatchFsFunction;
+  readonly #abort = new AbortController();
+  readonly #retiring = new Map<
+    Deno.FsWatcher,
+    ReturnType<typeof setTimeout>
+  >();
+  readonly #pumps = new Set<Promise<void>>();
+  readonly #pending = new Set<string>();
+  #current: Deno.FsWatcher | undefined;
+  #rescanRequested = false;
+  #draining: Promise<void> | undefined;
+  #started = false;
+  #closed = false;
+
+  /**
+   * Places the OS watches on every directory the tree knows.
+   *
+   * @param tree The listed tree.
+   * @param options Callbacks and the watch function.
+   * @throws {Error} What `Deno.watchFs` throws, e.g. when the OS watch limit
+   * is reached.
+   */
+  constructor(tree: WatchedTree, options: EventWatcherOptions) {
+    this.#tree = tree;
+    this.#options = options;
+    this.#watchFs = options.watchFs ?? Deno.watchFs;
+    this.#watch();
+  }
+
+  /** Starts checking and reporting; events that came before are kept for it. */
+  start(): void {
+    this.#started = true;
+    this.#kick();
+  }
+
+  /** Removes the OS watches and stops; see {@linkcode EventWatcher.finished}. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort();
+    for (const [watcher, timer] of this.#retiring) {
+      clearTimeout(timer);
+      closeQuietly(watcher);
+    }
+    this.#retiring.clear();
+    if (this.#current) closeQuietly(this.#current);
+    this.#current = undefined;
+  }
+
+  /** Resolves when, after {@linkcode EventWatcher.close}, no work is left running. */
+  get finished(): Promise<void> {
+    return this.#settle();
+  }
+
+  async #settle(): Promise<void> {
+    while (this.#pumps.size > 0 || this.#draining) {
+      await Promise.allSettled([...this.#pumps, this.#draining]);
+    }
+  }
+
+  /** Places one watch on all directories, retrying when some vanished. */
+  #watch(): void {
+    for (let attempt = 1;; attempt++) {
+      try {
+        const paths = this.#tree.directories;
+        this.#replace(this.#watchFs(paths, { recursive: false }));
+        return;
+      } catch (error) {
+        const vanished = error instanceof Deno.errors.NotFound;
+        if (!vanished || attempt >= MAX_WATCH_ATTEMPTS) throw error;
+        this.#report(this.#tree.dropMissingDirs());
+      }
+    }
+  }
+
+  #replace(next: Deno.FsWatcher): void {
+    const previous = this.#current;
+    this.#current = next;
+    this.#pump(next);
+    if (previous) this.#retire(previous);
+  }
+
+  #retire(watcher: Deno.FsWatcher): void {
+    const timer = setTimeout(() => {
+      this.#retiring.delete(watcher);
+      closeQuietly(watcher);
+    }, RETIRE_AFTER_MS);
+    this.#retiring.set(watcher, timer);
+  }
+
+  /** Reads one watcher's events until it is closed. */
+  #pump(watcher: Deno.FsWatcher): void {
+    const pumping = (async () => {
+      try {
+        for await (const event of watcher) this.#onEvent(event);
+      } catch (error) {
+        if (!this.#closed && !isClosedError(error)) this.#fail(error);
+      }
+    })();
+    this.#pumps.add(pumping);
+    pumping.finally(() => this.#pumps.delete(pumping));
+  }
+
+  #onEvent(event: Deno.FsEvent): void {
+    if (event.flag === RESCAN_FLAG) this.#rescanRequested = true;
+    else if (event.kind === "access") return; // opened or read: nothing to check
+    else for (const path of event.paths) this.#pending.add(path);
+    this.#kick();
+  }
+
+  /** Starts draining the pending paths unless a drain is running. */
+  #kick(): void {
+    if (!this.#started || this.#closed || this.#draining) return;
+    if (this.#pending.size === 0 && !this.#rescanRequested) return;
+    this.#options.onWorking?.(true);
+    this.#draining = this.#drain().finally(() => {
+      this.#draining = undefined;
+      this.#options.onWorking?.(false);
+      this.#kick();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (!this.#closed && (this.#pending.size > 0 || this.#rescanRequested)) {
+        await this.#apply(await this.#nextDelta());
+      }
+    } catch (error) {
+      if (this.#closed) return;
+      if (isWatchError(error)) this.#fail(error);
+      else this.#warn(`File watcher: ${firstLine(error)}`);
+    }
+  }
+
+  #nextDelta(): Promise<TreeDelta> {
+    if (this.#rescanRequested) {
+      this.#rescanRequested = false;
+      this.#pending.clear(); // the rescan covers them
+      return this.#tree.rescan(this.#abort.signal);
+    }
+    const paths = [...this.#pending];
+    this.#pending.clear();
+    return this.#tree.checkPaths(paths, this.#abort.signal);
+  }
+
+  /** Reports changes; watches new directories, then lists them again. */
+  async #apply(delta: TreeDelta): Promise<void> {
+    this.#report(delta.changed);
+    let added = delta.addedDirs;
+    while (added.length > 0 && !this.#closed) {
+      this.#watchOrThrowWatchError();
+      const relisted = await this.#tree.relist(added, this.#abort.signal);
+      this.#report(relisted.changed);
+      added = relisted.addedDirs;
+    }
+  }
+
+  #watchOrThrowWatchError(): void {
+    try {
+      this.#watch();
+    } catch (error) {
+      throw new WatchError(error);
+    }
+  }
+
+  #report(paths: string[]): void {
+    if (paths.length > 0 && !this.#closed) this.#options.onChanges(paths);
+  }
+
+  #fail(error: unknown): void {
+    if (this.#closed) return;
+    this.close();
+    this.#options.onFailure(error instanceof WatchError ? error.cause : error);
+  }
+
+  #warn(message: string): void {
+    this.#options.onWarning?.(message);
+  }
+}
+
+/** Marks a failure to place a watch, as opposed to a failure to check a path. */
+class WatchError extends Error {
+  constructor(cause: unknown) {
+    super(firstLine(cause), { cause });
+  }
+}
+
+function isWatchError(error: unknown): error is WatchError {
+  return error instanceof WatchError;
+}
+
+/** The errors with which iterating a watcher ends when it was closed. */
+function isClosedError(error: unknown): boolean {
+  return error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.Interrupted;
+}
+
+function closeQuietly(watcher: Deno.FsWatcher): void {
+  try {
+    watcher.close();
+  } catch (error) {
+    if (!isClosedError(error)) throw error;
+  }
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0] ?? message;
+}

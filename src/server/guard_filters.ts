@@ -1,0 +1,43 @@
+/**
+ * The request guard as the serving processes apply it: the Host allow-list
+ * in front of every request, and the rule for who may see error details.
+ *
+ * @module
+ */
+
+import type { ServeOptions } from "../cli/options.ts";
+import { isLoopbackHost } from "./address.ts";
+import type { RequestFilter } from "./app_server.ts";
+import { guardRequest, mayShowDetails } from "./request_guard.ts";
+
+/**
+ * A filter that answers 400/403 for requests whose Host is not allowed.
+ *
+ * @param allowedHosts `--allowed-host` values.
+ * @returns The filter.
+ */
+export function hostGuardFilter(allowedHosts: string[]): RequestFilter {
+  return (request) => guardRequest(request, { allowedHosts }) ?? undefined;
+}
+
+/**
+ * Decides who may see stacks, source and output on error pages.
+ *
+ * @param options The serve options (bind address, allow-list).
+ * @param knowsClient Whether the request's peer is the real client: false
+ * in the child and the parent's control server, whose peer is the front.
+ * @returns A predicate for one request.
+ */
+export function detailsPolicy(
+  options: Pick<ServeOptions, "host" | "allowedHosts">,
+  knowsClient: boolean,
+): (request: Request, info?: Deno.ServeHandlerInfo<Deno.NetAddr>) => boolean {
+  const boundToLoopback = isLoopbackHost(options.host);
+  return (request, info) =>
+    mayShowDetails(request, {
+      allowedHosts: options.allowedHosts,
+      boundToLoopback,
+      // Behind the front every peer is 127.0.0.1, which says nothing about the client.
+      remoteHostname: knowsClient ? info?.remoteAddr.hostname : undefined,
+    });
+}

@@ -1,0 +1,393 @@
+/**
+ * Live reload, server side: adds the client's `<script>` to HTML documents
+ * on their way out of the app.
+ *
+ * The body is handled as bytes, never decoded, so any ASCII-compatible
+ * charset passes through untouched. A response whose length is known and
+ * small is read whole, changed, and sent with its new `Content-Length`;
+ * anything else is changed as a stream, so a page that streams its shell
+ * early still arrives early. The tag goes before the last `</body>`, or at
+ * the end when there is none (browsers accept a script there too).
+ *
+ * @module
+ */
+
+import { escapeHtml } from "./html.ts";
+
+/** Where the parent serves the client script. */
+export const CLIENT_PATH = "/__devsrv/client.js";
+/** Where the parent serves its server-sent events. */
+export const EVENTS_PATH = "/__devsrv/events";
+
+/** Responses up to this length are read whole and get a new Content-Length. */
+const BUFFER_LIMIT_BYTES = 1024 * 1024;
+/**
+ * A streamed body is a document when a marker shows up within this many
+ * bytes; past that it is passed through as a fragment. Held back until then.
+ */
+const SNIFF_LIMIT_BYTES = 8 * 1024;
+/**
+ * Bytes after a `</body>` that are held back in case another `</body>`
+ * follows. Past this, the tag goes before the `</body>` already seen, so a
+ * page streaming lots of content after it is not delayed to its end.
+ */
+const HOLD_LIMIT_BYTES = 64 * 1024;
+
+/** Statuses whose body must not be changed: no content, or a byte range. */
+const UNTOUCHED_STATUSES = new Set([204, 205, 206, 304]);
+
+/** Encodings DecompressionStream can undo; others are left alone. */
+const DECODABLE_ENCODINGS: Record<string, CompressionFormat> = {
+  gzip: "gzip",
+  "x-gzip": "gzip",
+  deflate: "deflate",
+};
+
+const encoder = new TextEncoder();
+
+/** The start of a document: any of these (followed by a tag boundary). */
+const DOCUMENT_MARKERS = ["<!doctype", "<html", "<head", "<body"].map(ascii);
+const BODY_CLOSE = ascii("</body");
+const ALREADY_INJECTED = ascii(CLIENT_PATH);
+/** Kept back between chunks so a marker split across them is still found. */
+const CARRY_BYTES = Math.max(BODY_CLOSE.length, ALREADY_INJECTED.length);
+
+function ascii(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/**
+ * URL of the client script for a page served by the given child generation.
+ *
+ * @param generation The child generation that serves the page.
+ * @returns The script's same-origin URL, e.g. `/__devsrv/client.js?g=3`.
+ *
+ * @example The script URL for generation 3
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { clientScriptUrl } from "./live_reload.ts";
+ *
+ * assert.equal(clientScriptUrl(3), "/__devsrv/client.js?g=3");
+ * ```
+ */
+export function clientScriptUrl(generation: number): string {
+  return `${CLIENT_PATH}?g=${generation}`;
+}
+
+function lowerByte(byte: number): number {
+  return byte >= 0x41 && byte <= 0x5a ? byte + 0x20 : byte;
+}
+
+function matchesAt(haystack: Uint8Array, at: number, needle: Uint8Array): boolean {
+  for (let i = 0; i < needle.length; i++) {
+    if (lowerByte(haystack[at + i]!) !== needle[i]) return false;
+  }
+  return true;
+}
+
+/** Whether the byte ends a tag name: whitespace, `>` or `/`. */
+function isTagBoundary(byte: number | undefined): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0c ||
+    byte === 0x0d || byte === 0x3e || byte === 0x2f;
+}
+
+/**
+ * Finds a lower-case ASCII needle, case-insensitively. With `tag`, the
+ * match must be followed by a tag boundary, so `<head` does not match
+ * `<header`; a match at the very end does not count yet.
+ */
+function findAscii(
+  haystack: Uint8Array,
+  needle: Uint8Array,
+  options: { last?: boolean; tag?: boolean } = {},
+): number {
+  const end = haystack.length - needle.length;
+  const found = (at: number) =>
+    matchesAt(haystack, at, needle) &&
+    (!options.tag || isTagBoundary(haystack[at + needle.length]));
+  if (options.last) {
+    for (let at = end; at >= 0; at--) if (found(at)) return at;
+  } else {
+    for (let at = 0; at <= end; at++) if (found(at)) return at;
+  }
+  return -1;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
+}
+
+function looksLikeDocument(bytes: Uint8Array): boolean {
+  return DOCUMENT_MARKERS.some((marker) => findAscii(bytes, marker, { tag: true }) >= 0);
+}
+
+/** What the injector is doing with the bytes it gets. */
+type InjectorState = "sniffing" | "searching" | "passing";
+
+/**
+ * Puts the tag into a body fed to it in pieces: holds back the start until
+ * it knows the body is a document, and everything from the latest
+ * `</body>` on until it knows no later one follows.
+ */
+class Injector {
+  #state: InjectorState = "sniffing";
+  #pending: Uint8Array = new Uint8Array(0);
+  /** Whether `#pending` starts with a `</body>` the tag should precede. */
+  #holdingClose = false;
+  #tag: Uint8Array;
+  #injected = false;
+  #sniffLimit: number;
+
+  constructor(tag: string, sniffLimit: number) {
+    this.#tag = encoder.encode(tag);
+    this.#sniffLimit = sniffLimit;
+  }
+
+  /** Whether the tag went out. */
+  get injected(): boolean {
+    return this.#injected;
+  }
+
+  /** Takes a piece of the body; returns what can be sent now. */
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (this.#state === "passing") return [chunk];
+    this.#pending = concat(this.#pending, chunk);
+    if (this.#state === "sniffing") return this.#sniff(false);
+    return this.#search();
+  }
+
+  /** The body ended; returns the rest. */
+  end(): Uint8Array[] {
+    const out = this.#state === "sniffing" ? this.#sniff(true) : [];
+    if (this.#state === "passing") return [...out, ...this.#release()];
+    this.#state = "passing";
+    const rest = this.#release();
+    // Before the held `</body>`, else at the very end.
+    this.#injected = true;
+    return this.#holdingClose ? [...out, this.#tag, ...rest] : [...out, ...rest, this.#tag];
+  }
+
+  #release(): Uint8Array[] {
+    const out = this.#pending;
+    this.#pending = new Uint8Array(0);
+    return out.length > 0 ? [out] : [];
+  }
+
+  #pass(): Uint8Array[] {
+    this.#state = "passing";
+    return this.#release();
+  }
+
+  #sniff(final: boolean): Uint8Array[] {
+    if (findAscii(this.#pending, ALREADY_INJECTED) >= 0) return this.#pass();
+    if (looksLikeDocument(this.#pending)) {
+      this.#state = "searching";
+      return this.#search();
+    }
+    if (final || this.#pending.length >= this.#sniffLimit) return this.#pass();
+    return [];
+  }
+
+  #search(): Uint8Array[] {
+    const pending = this.#pending;
+    if (findAscii(pending, ALREADY_INJECTED) >= 0) return this.#pass();
+    const close = findAscii(pending, BODY_CLOSE, { last: true, tag: true });
+    if (close >= 0) {
+      this.#holdingClose = true;
+      this.#pending = pending.subarray(close);
+      return close > 0 ? [pending.subarray(0, close)] : [];
+    }
+    if (this.#holdingClose) {
+      if (pending.length <= HOLD_LIMIT_BYTES) return [];
+      this.#state = "passing";
+      this.#injected = true;
+      return [this.#tag, ...this.#release()];
+    }
+    const sendable = pending.length - CARRY_BYTES;
+    if (sendable <= 0) return [];
+    this.#pending = pending.subarray(sendable);
+    return [pending.subarray(0, sendable)];
+  }
+}
+
+function mediaType(headers: Headers): string {
+  return (headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+function contentEncoding(headers: Headers): string {
+  return (headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+}
+
+function mayInject(request: Request, response: Response): boolean {
+  // Headers first: reading `response.body` turns a string body into a stream,
+  // which would cost every non-HTML response its Content-Length.
+  if (mediaType(response.headers) !== "text/html") return false;
+  const encoding = contentEncoding(response.headers);
+  return request.method !== "HEAD" &&
+    response.status >= 200 &&
+    !UNTOUCHED_STATUSES.has(response.status) &&
+    (encoding === "identity" || encoding in DECODABLE_ENCODINGS) &&
+    !response.bodyUsed &&
+    response.body !== null;
+}
+
+/** The directives that govern a `<script src>`, most specific first. */
+const SCRIPT_DIRECTIVES = ["script-src-elem", "script-src", "default-src"];
+
+/**
+ * Finds the nonce a response's Content-Security-Policy allows scripts with.
+ *
+ * @param headers The response headers.
+ * @returns The nonce, or `undefined` when the policy has none.
+ */
+export function scriptNonce(headers: Headers): string | undefined {
+  const policies = (headers.get("content-security-policy") ?? "").split(",");
+  for (const policy of policies) {
+    const directives = new Map(
+      policy.split(";").map((directive) => {
+        const [name = "", ...sources] = directive.trim().split(/\s+/);
+        return [name.toLowerCase(), sources] as const;
+      }),
+    );
+    const governing = SCRIPT_DIRECTIVES.find((name) => directives.has(name));
+    const sources = governing ? directives.get(governing)! : [];
+    const nonce = sources.map((source) => /^'nonce-([^']+)'$/i.exec(source)?.[1]).find(Boolean);
+    if (nonce) return nonce;
+  }
+  return undefined;
+}
+
+function scriptTag(scriptUrl: string, nonce: string | undefined): string {
+  const nonceAttribute = nonce ? ` nonce="${escapeHtml(nonce)}"` : "";
+  return `<script src="${escapeHtml(scriptUrl)}"${nonceAttribute} defer></script>`;
+}
+
+/**
+ * The headers of the changed response. Validators go: they describe the
+ * app's bytes, and a 304 answered from them would bring back a cached page
+ * whose script names an older child generation, which then reloads again.
+ */
+function injectedHeaders(response: Response, decoded: boolean): Headers {
+  const headers = new Headers(response.headers);
+  headers.delete("content-length");
+  headers.delete("etag");
+  headers.delete("last-modified");
+  if (decoded) headers.delete("content-encoding");
+  return headers;
+}
+
+function decodedBody(response: Response): ReadableStream<Uint8Array> {
+  const format = DECODABLE_ENCODINGS[contentEncoding(response.headers)];
+  const body = response.body!;
+  return format ? body.pipeThrough(new DecompressionStream(format)) : body;
+}
+
+function isBuffered(response: Response): boolean {
+  const length = Number(response.headers.get("content-length") ?? NaN);
+  return Number.isInteger(length) && length <= BUFFER_LIMIT_BYTES;
+}
+
+function joinChunks(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const joined = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return joined;
+}
+
+function rebuilt(response: Response, body: BodyInit | null, headers: Headers): Response {
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  });
+}
+
+/** Undoes a body's Content-Encoding; `undefined` when it does not decode. */
+async function decodeWhole(
+  raw: Uint8Array<ArrayBuffer>,
+  format: CompressionFormat | undefined,
+): Promise<Uint8Array | undefined> {
+  if (!format) return raw;
+  try {
+    const decoded = new Response(raw).body!.pipeThrough(new DecompressionStream(format));
+    return new Uint8Array(await new Response(decoded).arrayBuffer());
+  } catch {
+    return undefined;
+  }
+}
+
+async function injectBuffered(response: Response, tag: string): Promise<Response> {
+  const format = DECODABLE_ENCODINGS[contentEncoding(response.headers)];
+  const raw = new Uint8Array(await response.arrayBuffer());
+  const bytes = await decodeWhole(raw, format);
+  const injector = new Injector(tag, Infinity);
+  const body = bytes && joinChunks([...injector.push(bytes), ...injector.end()]);
+  // A fragment, a page that has the script, or a body that does not decode:
+  // send the app's bytes as they came.
+  if (!body || !injector.injected) return rebuilt(response, raw, new Headers(response.headers));
+  const headers = injectedHeaders(response, format !== undefined);
+  headers.set("content-length", String(body.length));
+  return rebuilt(response, body, headers);
+}
+
+function injectStreaming(response: Response, tag: string): Response {
+  const injector = new Injector(tag, SNIFF_LIMIT_BYTES);
+  const emit = (controller: TransformStreamDefaultController<Uint8Array>, out: Uint8Array[]) => {
+    for (const piece of out) controller.enqueue(piece);
+  };
+  const body = decodedBody(response).pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform: (chunk, controller) => emit(controller, injector.push(chunk)),
+      flush: (controller) => emit(controller, injector.end()),
+    }),
+  );
+  const decoded = contentEncoding(response.headers) !== "identity";
+  return rebuilt(response, body, injectedHeaders(response, decoded));
+}
+
+/**
+ * Adds one `<script src=... defer>` to HTML responses; returns other
+ * responses unchanged.
+ *
+ * Only `text/html` responses with a body (not HEAD, 204, 205, 206, 304,
+ * 1xx) that look like a document get it: one with a doctype, `<html`,
+ * `<head` or `<body`, but not an HTML fragment (htmx), and not one that
+ * already loads {@linkcode CLIENT_PATH}. gzip and deflate bodies are
+ * decompressed and sent without `Content-Encoding`; other encodings are
+ * left alone. A nonce in the response's Content-Security-Policy goes on
+ * the tag. The original body is either returned untouched, read whole, or
+ * piped (so cancelling the new body cancels it).
+ *
+ * @param request The request (its method decides).
+ * @param response The app's response.
+ * @param scriptUrl The script to add, from {@linkcode clientScriptUrl}.
+ * @returns The response, changed or not; a promise when the body is read whole.
+ *
+ * @example Add the script to a page
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { injectLiveReload } from "./live_reload.ts";
+ *
+ * const page = new Response("<!doctype html><body>hi</body>", {
+ *   headers: { "content-type": "text/html" },
+ * });
+ * const injected = await injectLiveReload(new Request("http://localhost/"), page, "/s.js");
+ * assert.match(await injected.text(), /<script src="\/s.js" defer><\/script><\/body>$/);
+ * ```
+ */
+export function injectLiveReload(
+  request: Request,
+  response: Response,
+  scriptUrl: string,
+): Response | Promise<Response> {
+  if (!mayInject(request, response)) return response;
+  const tag = scriptTag(scriptUrl, scriptNonce(response.headers));
+  return isBuffered(response) ? injectBuffered(response, tag) : injectStreaming(response, tag);
+}

@@ -1,0 +1,212 @@
+/**
+ * Test helpers: start the real devsrv program as a subprocess, wait for a
+ * log line or a condition with a deadline (never a fixed sleep), and clean
+ * up temp directories.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+
+/** The CLI entry of the program under test. */
+export const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
+/** The repository root. */
+export const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/**
+ * Waits until `check` returns a truthy value, or fails after the deadline.
+ *
+ * @param what What is awaited, for the failure message.
+ * @param check Returns a value when the condition holds.
+ * @param timeoutMs The deadline.
+ * @returns The value.
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let delay = 5;
+  while (true) {
+    const value = await check();
+    if (value) return value;
+    if (performance.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 50);
+  }
+}
+
+/** A running devsrv, its output collected as it comes. */
+export class DevsrvProcess {
+  readonly process: Deno.ChildProcess;
+  #output = "";
+  #reading: Promise<void>[];
+
+  /**
+   * Starts `deno run -A main.ts ...args`.
+   *
+   * @param args devsrv's arguments.
+   * @param options Working directory and extra environment.
+   */
+  constructor(
+    args: string[],
+    options: {
+      cwd?: string;
+      env?: Record<string, string>;
+      stdin?: "piped" | "null";
+    } = {},
+  ) {
+    this.process = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN_TS, ...args],
+      cwd: options.cwd ?? REPO_ROOT,
+      env: { NO_COLOR: "1", ...options.env },
+      stdin: options.stdin ?? "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#reading = [
+      this.#collect(this.process.stdout),
+      this.#collect(this.process.stderr),
+    ];
+  }
+
+  async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      this.#output += decoder.decode(chunk, { stream: true });
+    }
+  }
+
+  /** Everything printed so far (stdout and stderr). */
+  get output(): string {
+    return this.#output;
+  }
+
+  /**
+   * Waits for output matching a pattern, counting from `from` characters.
+   *
+   * @param pattern What to look for.
+   * @param options Deadline and start offset.
+   * @returns The match.
+   */
+  waitForOutput(
+    pattern: RegExp,
+    options: { timeoutMs?: number; from?: number } = {},
+  ): Promise<RegExpMatchArray> {
+    const from = options.from ?? 0;
+    return waitFor(
+      `${pattern} in output:\n${this.#output}`,
+      () => this.#output.slice(from).match(pattern) ?? undefined,
+      options.timeoutMs,
+    ).catch((error) => {
+      throw new Error(
+        `${error.message}\n--- output so far ---\n${this.#output}`,
+      );
+    });
+  }
+
+  /** Waits for the "Running on" line and returns the base URL. */
+  async url(): Promise<string> {
+    const match = await this.waitForOutput(/Running on (https?:\/\/\S+)/);
+    return match[1]!;
+  }
+
+  /** Sends a signal if the process still runs. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.process.kill(signal);
+    } catch {
+      // already exited
+    }
+  }
+
+  /** Waits for the exit and for all output. */
+  async finished(): Promise<Deno.CommandStatus> {
+    const status = await this.process.status;
+    await Promise.all(this.#reading);
+    return status;
+  }
+
+  /** Stops the process (SIGTERM) and waits for it. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    this.kill(signal);
+    return await this.finished();
+  }
+}
+
+/**
+ * Runs devsrv to completion.
+ *
+ * @param args devsrv's arguments.
+ * @param cwd The working directory.
+ * @returns Exit code and combined output.
+ */
+export async function runDevsrv(
+  args: string[],
+  cwd = REPO_ROOT,
+): Promise<{ code: number; output: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN_TS, ...args],
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, output: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
+/**
+ * Makes a temp directory with the given files, and removes it afterwards.
+ *
+ * @param files Relative path → content.
+ * @param body The test, given the directory.
+ */
+export async function withTempDir(
+  files: Record<string, string>,
+  body: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.realPath(
+    await Deno.makeTempDir({ prefix: "devsrv_test_" }),
+  );
+  try {
+    for (const [path, content] of Object.entries(files)) {
+      const full = `${dir}/${path}`;
+      await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), {
+        recursive: true,
+      });
+      await Deno.writeTextFile(full, content);
+    }
+    await body(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Fetches a URL and reads the whole body.
+ *
+ * @param url The URL.
+ * @param init Request options.
+ * @returns Status, headers and body text.
+ */
+export async function fetchText(
+  url: string,
+  init?: RequestInit,
+): Promise<{ status: number; headers: Headers; body: string }> {
+  const response = await fetch(url, init);
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: await response.text(),
+  };
+}
+
+/** A minimal `deno serve` style app whose body is `text`. */
+export function appSource(text: string): string {
+  return `export default { fetch() { return new Response(${
+    JSON.stringify(text)
+  }); } };\n`;
+}

@@ -1,0 +1,367 @@
+/**
+ * The reloader end to end: the real program as a subprocess (parent and
+ * re-executed child), real files edited in a temp dir, real requests.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { appSource, DevsrvProcess, fetchText, MAIN_TS, waitFor, withTempDir } from "./_util.ts";
+
+/** Waits until GET url answers 200 with exactly `body`. */
+async function waitForBody(url: string, body: string, timeoutMs = 15_000): Promise<void> {
+  let last = "";
+  await waitFor(`body "${body}" at ${url} (last: ${last})`, async () => {
+    try {
+      const response = await fetchText(url);
+      last = `${response.status} ${response.body}`;
+      return response.status === 200 && response.body === body;
+    } catch {
+      return false;
+    }
+  }, timeoutMs);
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+function childPids(output: string): number[] {
+  return [...output.matchAll(/Child pid (\d+)[^\n]*ready in/g)].map((match) => Number(match[1]));
+}
+
+function countMatches(text: string, pattern: RegExp): number {
+  return [...text.matchAll(pattern)].length;
+}
+
+async function withServer(
+  files: Record<string, string>,
+  args: string[],
+  body: (server: DevsrvProcess, url: string, dir: string) => Promise<void>,
+): Promise<void> {
+  await withTempDir(files, async (dir) => {
+    const server = new DevsrvProcess(["serve", ...args, "-p", "0"], { cwd: dir });
+    try {
+      const url = await server.url();
+      await body(server, url, dir);
+    } finally {
+      const status = await server.stop("SIGTERM");
+      assert.equal(status.code, 0, `exit code, output:\n${server.output}`);
+      for (const pid of childPids(server.output)) {
+        assert.ok(!processIsAlive(pid), `child ${pid} outlived the parent`);
+      }
+    }
+  });
+}
+
+Deno.test("reloader serves the app from a re-executed child", async () => {
+  await withServer({ "app.ts": appSource("v1") }, ["app.ts"], async (server, url) => {
+    await waitForBody(url, "v1");
+    const ready = await server.waitForOutput(
+      /Child pid (\d+) \(DEVSRV_RUN_MAIN=true\) serving app\.ts · ready in \d+ ms/,
+    );
+    const banner = await server.waitForOutput(
+      /reloader pid (\d+) · watching \. \((watchfs|poll), \d+ files\)/,
+    );
+    assert.notEqual(ready[1], banner[1], "the child is another process");
+    assert.equal(server.process.pid, Number(banner[1]));
+  });
+});
+
+Deno.test("reloader restarts the child when a file changes", async () => {
+  await withServer({ "app.ts": appSource("v1") }, ["app.ts"], async (server, url, dir) => {
+    await waitForBody(url, "v1");
+    await Deno.writeTextFile(`${dir}/app.ts`, appSource("v2"));
+    await waitForBody(url, "v2");
+    await server.waitForOutput(/Detected change in app\.ts · restarting/);
+    await server.waitForOutput(/Child pid \d+ serving app\.ts · ready in \d+ ms/);
+    assert.equal(new Set(childPids(server.output)).size, 2);
+  });
+});
+
+const LISTING_APP =
+  `const names = [...Deno.readDirSync(".")].map((e) => e.name).filter((n) => n.endsWith(".ts")).sort();
+export default { fetch: () => new Response(names.join(",")) };
+`;
+
+Deno.test("reloader restarts on created, deleted and renamed files", async () => {
+  await withServer({ "app.ts": LISTING_APP }, ["app.ts"], async (_server, url, dir) => {
+    await waitForBody(url, "app.ts");
+    await Deno.writeTextFile(`${dir}/b.ts`, "export const b = 1;\n");
+    await waitForBody(url, "app.ts,b.ts");
+    await Deno.rename(`${dir}/b.ts`, `${dir}/c.ts`);
+    await waitForBody(url, "app.ts,c.ts");
+    await Deno.remove(`${dir}/c.ts`);
+    await waitForBody(url, "app.ts");
+  });
+});
+
+Deno.test("reloader turns a burst of 50 writes into one or two restarts", async () => {
+  await withServer({ "app.ts": appSource("v0") }, ["app.ts"], async (server, url, dir) => {
+    await waitForBody(url, "v0");
+    for (let i = 1; i <= 50; i++) await Deno.writeTextFile(`${dir}/app.ts`, appSource(`v${i}`));
+    await waitForBody(url, "v50");
+    const restarts = countMatches(server.output, /Detected change in/g);
+    assert.ok(restarts >= 1 && restarts <= 2, `${restarts} restarts:\n${server.output}`);
+  });
+});
+
+Deno.test("reloader shows a broken app's error with 503 and recovers when it is fixed", async () => {
+  await withServer({ "app.ts": appSource("ok") }, ["app.ts"], async (server, url, dir) => {
+    await waitForBody(url, "ok");
+    await Deno.writeTextFile(
+      `${dir}/app.ts`,
+      "export default {\n  fetch() {\n    return new Response('x'\n  }\n};\n",
+    );
+    const broken = await waitFor("503", async () => {
+      const response = await fetchText(url);
+      return response.status === 503 ? response : undefined;
+    });
+    assert.match(broken.body, /syntax error at app\.ts:4:3/);
+    const html = await fetchText(url, { headers: { accept: "text/html" } });
+    assert.equal(html.status, 503);
+    assert.match(html.headers.get("content-type") ?? "", /text\/html/);
+    assert.match(html.body, /app\.ts:4:3/);
+    assert.match(html.body, /<span class="hl">4 \| {3}\}<\/span>/);
+    await server.waitForOutput(/Child pid \d+ failed: app "app\.ts" has a syntax error/);
+    await Deno.writeTextFile(`${dir}/app.ts`, appSource("fixed"));
+    await waitForBody(url, "fixed");
+  });
+});
+
+Deno.test("reloader reports a module without a handler and one that throws at import", async () => {
+  await withServer({ "app.ts": "export const x = 1;\n" }, ["app.ts"], async (server, url, dir) => {
+    await server.waitForOutput(/no request handler \(its exports: x\)/);
+    assert.equal((await fetchText(url)).status, 503);
+    await Deno.writeTextFile(`${dir}/app.ts`, "throw new Error('kaput');\n");
+    await server.waitForOutput(/threw while loading at app\.ts:1:\d+: Error: kaput/);
+    const page = await fetchText(url);
+    assert.equal(page.status, 503);
+    assert.match(page.body, /kaput/);
+  });
+});
+
+Deno.test("reloader restarts at once when the child exits with code 3", async () => {
+  const app = `export default { fetch(req) {
+  if (new URL(req.url).pathname === "/restart") setTimeout(() => Deno.exit(3), 10);
+  return new Response("pid " + Deno.pid);
+} };
+`;
+  await withServer({ "app.ts": app }, ["app.ts"], async (server, url) => {
+    const first = (await fetchText(url)).body;
+    await (await fetch(`${url}/restart`)).body?.cancel();
+    await server.waitForOutput(/asked for a restart \(exit code 3\)/);
+    await waitFor("a new child", async () => {
+      const body = (await fetchText(url).catch(() => ({ body: first }))).body;
+      return body !== first && body.startsWith("pid ");
+    });
+  });
+});
+
+Deno.test("reloader keeps watching when the child exits on its own", async () => {
+  const app = `export default { fetch(req) {
+  if (new URL(req.url).pathname === "/exit") setTimeout(() => Deno.exit(7), 10);
+  return new Response("alive");
+} };
+`;
+  await withServer({ "app.ts": app }, ["app.ts"], async (server, url, dir) => {
+    await waitForBody(url, "alive");
+    await (await fetch(`${url}/exit`)).body?.cancel();
+    await server.waitForOutput(/failed: the child exited with code 7/);
+    assert.equal((await fetchText(url)).status, 503);
+    await Deno.writeTextFile(`${dir}/app.ts`, appSource("back"));
+    await waitForBody(url, "back");
+  });
+});
+
+Deno.test("reloader kills a child that does not stop within --grace", async () => {
+  const app = `export default { fetch(req) {
+  if (new URL(req.url).pathname === "/hang") return new Promise(() => {});
+  return new Response("v1");
+} };
+`;
+  await withServer({ "app.ts": app }, ["app.ts", "--grace", "300"], async (server, url, dir) => {
+    await waitForBody(url, "v1");
+    const controller = new AbortController();
+    const hanging = fetch(`${url}/hang`, { signal: controller.signal }).then((r) =>
+      r.body?.cancel()
+    ).catch(() => {});
+    await server.waitForOutput(/GET \/ 200/); // the first request went through
+    await Deno.writeTextFile(`${dir}/app.ts`, appSource("v2"));
+    await server.waitForOutput(/did not stop within 300 ms \(--grace\) · killed it/);
+    await waitForBody(url, "v2");
+    controller.abort();
+    await hanging;
+  });
+});
+
+Deno.test("reloader leaves no child behind when the parent is killed with SIGKILL", async () => {
+  await withTempDir({ "app.ts": appSource("v1") }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0"], { cwd: dir });
+    const url = await server.url();
+    await waitForBody(url, "v1");
+    const [childPid] = childPids(server.output);
+    assert.ok(childPid && processIsAlive(childPid));
+    await server.stop("SIGKILL");
+    await waitFor(`child ${childPid} to exit`, () => !processIsAlive(childPid), 3000);
+  });
+});
+
+Deno.test("reloader stops parent and child on SIGINT with exit code 0", async () => {
+  await withTempDir({ "app.ts": appSource("v1") }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0"], { cwd: dir });
+    const url = await server.url();
+    await waitForBody(url, "v1");
+    const [childPid] = childPids(server.output);
+    const status = await server.stop("SIGINT");
+    assert.equal(status.code, 0);
+    assert.ok(childPid && !processIsAlive(childPid));
+  });
+});
+
+Deno.test("reloader ignores ignored, .gitignored and node_modules files", async () => {
+  await withServer(
+    {
+      "app.ts": appSource("v1"),
+      ".gitignore": "generated/\n*.log.ts\n",
+      "generated/out.ts": "export const a = 1;\n",
+      "node_modules/pkg/index.js": "module.exports = 1;\n",
+      "skip/me.ts": "export const s = 1;\n",
+    },
+    ["app.ts", "--ignore", "skip/"],
+    async (server, url, dir) => {
+      await waitForBody(url, "v1");
+      await Deno.writeTextFile(`${dir}/generated/out.ts`, "export const a = 2;\n");
+      await Deno.writeTextFile(`${dir}/debug.log.ts`, "export const b = 2;\n");
+      await Deno.writeTextFile(`${dir}/node_modules/pkg/index.js`, "module.exports = 2;\n");
+      await Deno.writeTextFile(`${dir}/skip/me.ts`, "export const s = 2;\n");
+      await Deno.writeTextFile(`${dir}/notes.bin`, "not a watched extension");
+      await Deno.writeTextFile(`${dir}/app.ts`, appSource("v2")); // the sentinel
+      await waitForBody(url, "v2");
+      const changes = [...server.output.matchAll(/Detected change in ([^·]*) ·/g)].map((m) =>
+        m[1]!.trim()
+      );
+      assert.deepEqual(changes, ["app.ts"], server.output);
+    },
+  );
+});
+
+Deno.test("reloader does not restart on a save that leaves the content unchanged", async () => {
+  await withServer(
+    { "app.ts": appSource("v1"), "other.ts": "export const o = 1;\n" },
+    ["app.ts"],
+    async (server, url, dir) => {
+      await waitForBody(url, "v1");
+      await Deno.writeTextFile(`${dir}/other.ts`, "export const o = 1;\n"); // same bytes
+      await Deno.readTextFile(`${dir}/app.ts`); // only read
+      await Deno.writeTextFile(`${dir}/app.ts`, appSource("v2")); // the sentinel
+      await waitForBody(url, "v2");
+      const changes = [...server.output.matchAll(/Detected change in ([^·]*) ·/g)].map((m) =>
+        m[1]!.trim()
+      );
+      assert.deepEqual(changes, ["app.ts"], server.output);
+    },
+  );
+});
+
+Deno.test("reloader --poll detects a change", async () => {
+  await withServer(
+    { "app.ts": appSource("v1") },
+    ["app.ts", "--poll", "--interval", "50"],
+    async (server, url, dir) => {
+      await server.waitForOutput(/\(poll, \d+ files\)/);
+      await waitForBody(url, "v1");
+      await Deno.writeTextFile(`${dir}/app.ts`, appSource("polled"));
+      await waitForBody(url, "polled");
+    },
+  );
+});
+
+Deno.test("reloader --watch adds a root outside the current directory", async () => {
+  await withTempDir({ "shared/config.json": '{"greeting":"one"}' }, async (other) => {
+    const app = `const config = JSON.parse(Deno.readTextFileSync(${
+      JSON.stringify(`${other}/shared/config.json`)
+    }));
+export default { fetch: () => new Response(config.greeting) };
+`;
+    await withServer(
+      { "app.ts": app },
+      ["app.ts", "--watch", `${other}/shared`],
+      async (_server, url) => {
+        await waitForBody(url, "one");
+        await Deno.writeTextFile(`${other}/shared/config.json`, '{"greeting":"two"}');
+        await waitForBody(url, "two");
+      },
+    );
+  });
+});
+
+Deno.test("GET /__devsrv shows parent, child, generation and the last restart", async () => {
+  await withServer({ "app.ts": appSource("v1") }, ["app.ts"], async (_server, url, dir) => {
+    await waitForBody(url, "v1");
+    await Deno.writeTextFile(`${dir}/app.ts`, appSource("v2"));
+    await waitForBody(url, "v2");
+    const status =
+      await (await fetch(`${url}/__devsrv`, { headers: { accept: "application/json" } })).json();
+    assert.equal(status.mode, "reloader");
+    assert.equal(status.generation, 2);
+    assert.equal(status.state, "ready");
+    assert.equal(typeof status.parentPid, "number");
+    assert.equal(typeof status.childPid, "number");
+    assert.notEqual(status.parentPid, status.childPid);
+    assert.match(status.reloader, /^(watchfs|poll)$/);
+    assert.deepEqual(status.watchRoots, ["."]);
+    assert.equal(status.lastRestart.reason, "change");
+    assert.deepEqual(status.lastRestart.files, ["app.ts"]);
+    assert.equal(status.lastRestart.ok, true);
+    const html = await fetchText(`${url}/__devsrv`, { headers: { accept: "text/html" } });
+    assert.match(html.body, /parent pid/);
+  });
+});
+
+Deno.test("library serve({ reload: true }) re-executes the user's script", async () => {
+  const modUrl = new URL("../src/mod.ts", import.meta.url).href;
+  const script = `import { isRunningFromReloader, serve } from ${JSON.stringify(modUrl)};
+console.log("top level in " + (isRunningFromReloader() ? "child" : "reloader") + " " + Deno.pid);
+await serve(() => new Response("from library v1"), { reload: true, port: 0 });
+`;
+  await withTempDir({ "server.ts": script }, async (dir) => {
+    const process = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "server.ts"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let output = "";
+    const decoder = new TextDecoder();
+    const reading = [process.stdout, process.stderr].map(async (stream) => {
+      for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+    });
+    try {
+      const url = (await waitFor("Running on", () =>
+        output.match(/Running on (http:\/\/\S+)/) ?? undefined))[1]!;
+      await waitForBody(url, "from library v1");
+      await waitFor(
+        "both top levels",
+        () => /top level in reloader \d+/.test(output) && /top level in child \d+/.test(output),
+      );
+      await Deno.writeTextFile(`${dir}/server.ts`, script.replace("library v1", "library v2"));
+      await waitForBody(url, "from library v2");
+    } finally {
+      try {
+        process.kill("SIGTERM");
+      } catch {
+        // it exited already; the status below tells how
+      }
+      assert.equal((await process.status).code, 0, output);
+      await Promise.all(reading);
+    }
+  });
+  assert.ok(MAIN_TS.endsWith("main.ts"));
+});
