@@ -105,9 +105,14 @@ export interface ParentLink {
   /** This child's generation. */
   readonly generation: number;
   send(message: ChildMessage): Promise<void>;
+  /** Resolves when the parent says "start": load the app and serve. */
+  readonly started: Promise<void>;
   /** Resolves when the parent is gone (the connection closed). */
   readonly lost: Promise<void>;
 }
+
+/** What the parent tells the child. */
+export type ParentMessage = { type: "start" };
 
 /**
  * Connects the child to its parent, using the `DEVSRV_*` environment.
@@ -130,10 +135,12 @@ export async function connectToParent(): Promise<ParentLink> {
     port: Number(match[2]),
   });
   await sendMessage(conn, { type: "hello", token, generation, pid: Deno.pid });
+  let start = () => {};
+  const started = new Promise<void>((resolve) => start = resolve);
   const lost = (async () => {
-    for await (
-      const _ of readMessages(conn)
-    ) { /* the parent sends nothing yet */ }
+    for await (const message of readMessages(conn)) {
+      if ((message as Partial<ParentMessage>).type === "start") start();
+    }
   })();
-  return { generation, send: (message) => sendMessage(conn, message), lost };
+  return { generation, send: (message) => sendMessage(conn, message), started, lost };
 }

@@ -25,6 +25,8 @@ export class ChildProcess {
   /** Resolves with the exit status; always awaited, so no zombies. */
   readonly status: Promise<Deno.CommandStatus>;
   readonly spawnedAt = performance.now();
+  /** When the parent told it to load the app (a standby boots earlier). */
+  startedAt = this.spawnedAt;
   #process: Deno.ChildProcess;
   #tail = "";
   #exited = false;

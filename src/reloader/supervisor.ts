@@ -11,7 +11,7 @@
  */
 
 import { relative } from "node:path";
-import type { FailureReport } from "../channel.ts";
+import { type FailureReport, sendMessage } from "../channel.ts";
 import type { ServeOptions } from "../cli/options.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { RESTART_EXIT_CODE, RUN_MAIN_ENV } from "../role.ts";
@@ -73,7 +73,13 @@ function isDevsrvTarget(target: string): boolean {
 /** The supervisor of one reloader session. */
 export class Supervisor {
   #phase: Phase = { kind: "idle" };
+  /** Generation of the current child (the one started last). */
   #generation = 0;
+  /** Generation numbers handed out, standby children included. */
+  #spawned = 0;
+  #standby: ChildProcess | undefined;
+  #links = new Map<number, Deno.Conn>();
+  #linkWaiters = new Map<number, (conn: Deno.Conn) => void>();
   #pending: RestartRequest | undefined;
   #draining: Promise<void> | undefined;
   #outcomes = new Map<number, (outcome: Outcome) => void>();
@@ -274,11 +280,32 @@ export class Supervisor {
     };
   }
 
+  #spawn(): ChildProcess {
+    return new ChildProcess(this.#command, this.#channel, ++this.#spawned);
+  }
+
+  /** The booted standby, if it is still alive; else a fresh child. */
+  #nextChild(): ChildProcess {
+    const standby = this.#standby;
+    this.#standby = undefined;
+    if (standby && !standby.exited) return standby;
+    return this.#spawn();
+  }
+
+  /** Boots the next child ahead of time, so a restart skips Deno's start-up. */
+  #prepareStandby(): void {
+    if (this.#standby || this.#source.kind === "static" || this.#phase.kind === "shutdown") return;
+    try {
+      this.#standby = this.#spawn();
+    } catch {
+      // no standby: the next restart spawns a child itself and reports any failure
+    }
+  }
+
   async #startChild(): Promise<boolean> {
-    const generation = ++this.#generation;
     let child: ChildProcess;
     try {
-      child = new ChildProcess(this.#command, this.#channel, generation);
+      child = this.#nextChild();
     } catch (error) {
       this.#fail({
         message: `cannot start the child: ${String(error)}`,
@@ -287,10 +314,16 @@ export class Supervisor {
       });
       return false;
     }
+    const generation = child.generation;
+    this.#generation = generation;
     this.#phase = { kind: "starting", child };
+    child.startedAt = performance.now();
     const outcome = await new Promise<Outcome>((resolve) => {
       this.#outcomes.set(generation, resolve);
       child.status.then((status) => resolve({ kind: "exited", status }));
+      this.#connection(generation).then((conn) => sendMessage(conn, { type: "start" })).catch(
+        () => {},
+      );
     });
     this.#outcomes.delete(generation);
     if (this.#phase.kind !== "starting" || this.#phase.child !== child) {
@@ -305,7 +338,7 @@ export class Supervisor {
       case "ready": {
         this.#phase = { kind: "ready", child, port: outcome.port };
         this.#front?.changed();
-        const ms = Math.round(performance.now() - child.spawnedAt);
+        const ms = Math.round(performance.now() - child.startedAt);
         const marker = child.generation === 1 ? ` (${RUN_MAIN_ENV}=true)` : "";
         this.#log.info(
           `Child pid ${child.pid}${marker} serving ${source} · ready in ${ms} ms`,
@@ -313,6 +346,7 @@ export class Supervisor {
         child.status.then((status) => this.#onChildExit(child, status));
         if (this.#options.liveReload) this.#hub.reload(child.generation);
         if (child.generation === 1) this.onFirstReady();
+        this.#prepareStandby();
         return true;
       }
       case "failed":
@@ -359,11 +393,21 @@ export class Supervisor {
     }, child);
   }
 
+  /** Resolves with a child's channel connection once it has said hello. */
+  #connection(generation: number): Promise<Deno.Conn> {
+    const known = this.#links.get(generation);
+    if (known) return Promise.resolve(known);
+    return new Promise((resolve) => this.#linkWaiters.set(generation, resolve));
+  }
+
   async #listen(
     generation: number,
     messages: AsyncGenerator<unknown>,
     conn: Deno.Conn,
   ): Promise<void> {
+    this.#links.set(generation, conn);
+    this.#linkWaiters.get(generation)?.(conn);
+    this.#linkWaiters.delete(generation);
     for await (const message of messages) {
       const resolve = this.#outcomes.get(generation);
       const typed = message as { type?: string; port?: number };
@@ -373,6 +417,7 @@ export class Supervisor {
         resolve?.({ kind: "failed", report: message as FailureReport });
       }
     }
+    this.#links.delete(generation);
     this.#channel.release(conn);
   }
 
@@ -402,7 +447,12 @@ export class Supervisor {
     this.#hub.close();
     const phase = this.#phase;
     this.#phase = { kind: "shutdown" };
-    if ("child" in phase) await phase.child.stop(this.#options.graceMs);
+    const standby = this.#standby;
+    this.#standby = undefined;
+    await Promise.all([
+      "child" in phase ? phase.child.stop(this.#options.graceMs) : undefined,
+      standby?.stop(this.#options.graceMs),
+    ]);
     await this.#front?.close();
     await this.#control.shutdown();
     await this.#channel.close();

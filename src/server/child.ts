@@ -64,6 +64,10 @@ export async function runChild(
   const link = await connectToParent();
   // A parent killed with SIGKILL cannot stop us; the closed channel says it is gone.
   link.lost.then(() => Deno.exit(PARENT_GONE_EXIT_CODE));
+  const { signal } = onShutdownSignal();
+  // A standby child waits here, booted, until a restart needs it.
+  const go = await Promise.race([link.started.then(() => true), signal.then(() => false)]);
+  if (!go) return 0;
   const started = performance.now();
   let handler;
   try {
@@ -89,7 +93,6 @@ export async function runChild(
     port: server.addr.port,
     loadMs: Math.round(performance.now() - started),
   };
-  const { signal } = onShutdownSignal();
   await link.send(ready);
   await signal;
   await stopGracefully(server, options.graceMs);
