@@ -206,7 +206,5 @@ export async function fetchText(
 
 /** A minimal `deno serve` style app whose body is `text`. */
 export function appSource(text: string): string {
-  return `export default { fetch() { return new Response(${
-    JSON.stringify(text)
-  }); } };\n`;
+  return `export default { fetch() { return new Response(${JSON.stringify(text)}); } };\n`;
 }

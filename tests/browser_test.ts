@@ -43,6 +43,8 @@ const CHROMIUM_ARGS = [
 const RELOAD_DEADLINE_MS = 1_000;
 /** For what takes a restart plus a failed import (the 503 page), or a back-off. */
 const SLOW_DEADLINE_MS = 10_000;
+/** For devsrv's first child to be ready (a busy machine starts Deno slowly). */
+const STARTUP_DEADLINE_MS = 30_000;
 const SCREENSHOTS = `${REPO_ROOT}artifacts/screenshots`;
 const VIEWPORT = { width: 1000, height: 700 };
 
@@ -317,8 +319,9 @@ async function withDevsrv(
   await withTempDir(files, async (dir) => {
     const devsrv = new DevsrvProcess(["serve", entry, "--port", "0"], { cwd: dir });
     try {
-      const url = await devsrv.url();
-      await devsrv.waitForOutput(/ready in/);
+      const started = { timeoutMs: STARTUP_DEADLINE_MS };
+      const url = (await devsrv.waitForOutput(/Running on (http:\/\/\S+)/, started))[1]!;
+      await devsrv.waitForOutput(/ready in/, started);
       await withBrowser((browser) => body({ dir, url, devsrv, browser }));
     } catch (error) {
       throw new Error(`${error}\n--- devsrv output ---\n${devsrv.output}`);

@@ -646,8 +646,15 @@ Deno.test("startFront() forwards 100 Continue before the final response", async 
 });
 
 Deno.test("startFront() closes after a final answer to Expect: 100-continue", async () => {
-  const backend = startBackend(() => new Response("too big", { status: 413 }));
-  const t = startTestFront(backend);
+  // Deno.serve sends 100 Continue on its own; this app refuses up front.
+  const backend = startRawBackend(async (conn) => {
+    await readHeadFrom(conn);
+    await conn.write(
+      encoder.encode("HTTP/1.1 413 Payload Too Large\r\nContent-Length: 7\r\n\r\ntoo big"),
+    );
+    await conn.read(new Uint8Array(1)); // until the front lets go
+  });
+  const t = startTestFront(backend.address);
   const raw = await RawClient.connect(t.port);
   try {
     await raw.send(
@@ -784,6 +791,36 @@ Deno.test("startFront() moves a keep-alive client from backend A to B between re
     raw.close();
     await t.front.close();
     await b.stop();
+  }
+});
+
+Deno.test("Front.changed() drops idle backend connections", async () => {
+  let open = 0;
+  const raw = startRawBackend(async (conn) => {
+    open++;
+    try {
+      while ((await readHeadFrom(conn)) !== "") {
+        await conn.write(encoder.encode("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+      }
+    } finally {
+      open--;
+    }
+  });
+  const t = startTestFront(raw.address);
+  const client = await RawClient.connect(t.port);
+  try {
+    await client.send(get("/"));
+    assertEquals((await client.readResponse()).body, "ok");
+    assertEquals(open, 1);
+    t.routeTo(raw.address); // the same address, but it may be a new app now
+    await waitFor(() => open === 0, "the idle backend connection to close");
+    await client.send(get("/"));
+    assertEquals((await client.readResponse()).body, "ok");
+    assertEquals(raw.connections(), 2);
+  } finally {
+    client.close();
+    await t.front.close();
+    await raw.stop();
   }
 });
 
@@ -1046,7 +1083,7 @@ Deno.test("startFront() throws AddrInUse synchronously when the port is taken", 
 
 // ---------------------------------------------------------------- stress
 
-Deno.test("startFront() drops no request while the backend is swapped 20 times", async () => {
+Deno.test("startFront() drops no request while the backend is swapped 20 times under load", async () => {
   let generation = 0;
   const named = (name: number): Backend =>
     startBackend(async (request) => {
@@ -1130,12 +1167,22 @@ Deno.test("startFront() drops no request while the backend is swapped 20 times",
   try {
     await waitFor(() => (answeredBy.get(0) ?? 0) > 10, "traffic to the first backend");
     for (let swap = 1; swap <= 20; swap++) {
-      const next = named(swap);
-      t.routeTo(next);
-      generation = swap;
-      await current.stop();
-      current = next;
-      await waitFor(() => (answeredBy.get(swap) ?? 0) > 10, `traffic to backend ${swap}`);
+      if (swap % 2 === 1) {
+        // As asked: B is up first, then the route moves, then A stops.
+        const next = named(swap);
+        t.routeTo(next);
+        generation = swap;
+        await current.stop();
+        current = next;
+      } else {
+        // As the supervisor restarts: hold, stop A, start B, release.
+        t.routeTo(null);
+        await current.stop();
+        current = named(swap);
+        t.routeTo(current);
+        generation = swap;
+      }
+      await waitFor(() => (answeredBy.get(swap) ?? 0) > 20, `traffic to backend ${swap}`);
     }
   } finally {
     running = false;

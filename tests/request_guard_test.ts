@@ -305,7 +305,7 @@ Deno.test("allowedHostProblem() accepts names and rejects URLs, ports and junk",
     assert.equal(allowedHostProblem(ok), undefined, ok);
   }
   assert.equal(allowedHostProblem("http://dev.test"), "is a URL, not a host name");
-  assert.equal(allowedHostProblem("dev.test:8000"), "has a port; host names match on any port");
+  assert.equal(allowedHostProblem("dev.test:8000"), "has a port (names match on any port)");
   for (const bad of ["dev test", "", "*", ".", "evil@dev.test", "dev.test/"]) {
     assert.equal(allowedHostProblem(bad), "is not a host name", JSON.stringify(bad));
   }

@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { exchange, rawRequest, type RawResponse, sendRaw, tcpTo } from "./_raw_http.ts";
-import { DevsrvProcess, withTempDir } from "./_util.ts";
+import { DevsrvProcess, runDevsrv, withTempDir } from "./_util.ts";
 
 /** Thrown by the app on /boom; must show up only for allowed, local clients. */
 const SECRET = "SECRET_MARKER_1f3a";
@@ -321,6 +321,20 @@ Deno.test("devsrv serve (reloader) keeps a broken app's error page from foreign 
       assertStatus(await get("/", []), 400, "no Host");
     } finally {
       await process.stop();
+    }
+  });
+});
+
+Deno.test("devsrv serve refuses an --allowed-host that could never match", async () => {
+  await withTempDir({ "app.ts": APP }, async (dir) => {
+    for (const value of ["http://dev.test", "dev.test:8000", "dev test", "*"]) {
+      const { code, output } = await runDevsrv(
+        ["serve", "app.ts", "-p", "0", "--no-reload", "--allowed-host", value],
+        dir,
+      );
+      assert.equal(code, 2, output);
+      assert.match(output.trim(), /^error: --allowed-host "[^\n]+"[^\n]*$/, output);
+      assert.ok(!output.includes("Running on"));
     }
   });
 });

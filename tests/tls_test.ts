@@ -148,7 +148,19 @@ for (const mode of MODES) {
           await serve("certs.d", good.key),
           FAILURE_EXIT_CODE,
           '"certs.d"',
+          "is not a file",
         );
+      });
+
+      await t.step({
+        name: "a FIFO as the key ends at once instead of blocking",
+        ignore: Deno.build.os === "windows",
+        fn: async () => {
+          const fifo = join(dir, "key.fifo");
+          const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+          assert.ok(made.success, "mkfifo failed");
+          assertOneLineFailure(await serve(good.cert, fifo), FAILURE_EXIT_CODE, "is not a file");
+        },
       });
 
       await t.step({
@@ -195,7 +207,12 @@ for (const mode of MODES) {
           damaged,
           "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
         );
-        assertOneLineFailure(await serve(damaged, good.key), FAILURE_EXIT_CODE, "damaged-cert.pem");
+        assertOneLineFailure(
+          await serve(damaged, good.key),
+          FAILURE_EXIT_CODE,
+          `--cert "${damaged}"`,
+          "cannot be used for HTTPS",
+        );
       });
 
       await t.step("the key of another certificate", async () => {
@@ -212,7 +229,12 @@ for (const mode of MODES) {
       });
 
       await t.step("certificate and key swapped", async () => {
-        assertOneLineFailure(await serve(good.key, good.cert), FAILURE_EXIT_CODE);
+        assertOneLineFailure(
+          await serve(good.key, good.cert),
+          FAILURE_EXIT_CODE,
+          "holds a private key, not a certificate",
+          "did you swap --cert and --key?",
+        );
       });
 
       await t.step("an encrypted key", async () => {
@@ -231,6 +253,7 @@ for (const mode of MODES) {
           await serve(good.cert, encrypted),
           FAILURE_EXIT_CODE,
           "encrypted-key.pem",
+          "is encrypted",
         );
       });
 

@@ -244,3 +244,14 @@ Deno.test("normalizeExtensions() and hasCountedExtension() take what users write
   assert.ok(!hasCountedExtension("env", ["env"]));
   assert.ok(!hasCountedExtension("a.tsx", ["ts"]));
 });
+
+Deno.test("WatchFilter ranks .gitignore files by depth, not by the order they are read", () => {
+  const f = filter();
+  f.addGitignore("sub", "!keep.json\n");
+  f.addGitignore("", "*.json\n");
+  assert.equal(f.classifyFile("sub/keep.json"), "counted");
+  f.addGitignore("", "*.json\n"); // read again: replaces, does not pile up
+  assert.equal(f.classifyFile("sub/keep.json"), "counted");
+  f.addGitignore("sub", "");
+  assert.equal(f.classifyFile("sub/keep.json"), "ignored");
+});

@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 import { defaultServeOptions, type ServeOptions } from "./options.ts";
+import { allowedHostProblem } from "../server/request_guard.ts";
 
 /** What the command line asks for. */
 export type Command =
@@ -131,6 +132,19 @@ function checkHost(host: string): string {
   return trimmed.replace(/^\[(.*)\]$/, "$1");
 }
 
+function checkAllowedHosts(values: string[]): string[] {
+  for (const value of values) {
+    const problem = allowedHostProblem(value);
+    if (problem) {
+      throw new UsageError(
+        `--allowed-host "${value}" ${problem}`,
+        'give a name such as "--allowed-host dev.test", or ".dev.test" for its subdomains too',
+      );
+    }
+  }
+  return values;
+}
+
 function toServeOptions(
   values: ParsedFlags,
   entry: string | undefined,
@@ -172,7 +186,7 @@ function toServeOptions(
     options.liveReload = values["live-reload"];
   }
   if (values.open !== undefined) options.open = values.open;
-  if (values["allowed-host"]) options.allowedHosts = values["allowed-host"];
+  if (values["allowed-host"]) options.allowedHosts = checkAllowedHosts(values["allowed-host"]);
   options.cert = values.cert;
   options.key = values.key;
   if ((options.cert === undefined) !== (options.key === undefined)) {

@@ -204,7 +204,10 @@ export class ClientSession {
       ? current
       : await this.#acquireBackend(exchange, route, generation);
     for (let attempt = 1;; attempt++) {
-      if (backend === SESSION_CLOSED) return await this.#endExchange(exchange, Outcome.close);
+      if (backend === SESSION_CLOSED) {
+        await exchange.pump;
+        return false;
+      }
       if (backend === HOLD_TIMED_OUT) {
         const text = holdTimeoutText(this.#host.holdTimeoutMs);
         return await this.#refuse(exchange.head, 503, text, exchange);
@@ -418,7 +421,13 @@ export class ClientSession {
       this.#report(exchange);
       return outcome;
     }
-    await this.#relayBody(exchange, backend.reader, headEnd, kind, response.contentLength);
+    try {
+      await this.#relayBody(exchange, backend.reader, headEnd, kind, response.contentLength);
+    } catch (error) {
+      // Broken chunked framing from the app: still ours to answer if nothing left yet.
+      if (error instanceof MalformedMessageError && !exchange.answered) return Outcome.badGateway;
+      throw error;
+    }
     const persists = !exchange.head.close && !response.close;
     if (persists && backend.reader.buffered === 0 && !this.#sender.failed) backend.exchanges++;
     else if (this.#backend === backend) this.#dropBackend();
@@ -459,12 +468,12 @@ export class ClientSession {
    */
   async #tunnel(exchange: Exchange, backend: Backend): Promise<Outcome> {
     exchange.answered = true;
-    await exchange.pump;
     const closeBoth = () => this.close();
-    await Promise.all([
-      pipe(this.#client, backend.reader.conn).then(closeBoth),
-      pipe(backend.reader, this.#client.conn).then(closeBoth),
-    ]);
+    const down = pipe(backend.reader, this.#client.conn).then(closeBoth);
+    // The client's bytes go up blindly only once its request body is through.
+    await exchange.pump;
+    const up = pipe(this.#client, backend.reader.conn).then(closeBoth);
+    await Promise.all([down, up]);
     return Outcome.tunnelled;
   }
 

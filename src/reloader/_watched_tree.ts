@@ -20,7 +20,7 @@
  * @module
  */
 
-import { dirname, sep as SEPARATOR } from "node:path";
+import { dirname, resolve, sep as SEPARATOR } from "node:path";
 import {
   type FileState,
   fingerprint,
@@ -35,6 +35,8 @@ import { WatchFilter, type WatchFilterOptions } from "./watch_filter.ts";
 
 /** The longest stretch of synchronous file-system work between two turns of the event loop. */
 const SLICE_MS = 8;
+/** How many steps go by between two looks at the clock (a stat takes a few µs). */
+const STEPS_PER_CLOCK_CHECK = 32;
 /** The file whose rules are honoured when `gitignore` is on. */
 const GITIGNORE_NAME = ".gitignore";
 
@@ -86,6 +88,15 @@ export class WatchedTree {
   readonly #onWarning: (message: string) => void;
   readonly #files = new Map<string, FileState>();
   readonly #dirs = new Map<string, DirState>();
+  /** Folders whose `.gitignore` was read: once per folder, not on every relist. */
+  readonly #gitignoreRead = new Set<string>();
+  /**
+   * For each file reported changed since the last batch: its real path and
+   * its hash before the first change (`null`: it did not exist). A batch is
+   * checked against these, so an intermediate state (an editor's truncate
+   * before the write) never counts as a change.
+   */
+  readonly #baselines = new Map<string, { path: string; hash: string | null | undefined }>();
 
   private constructor(roots: Root[], options: WatchedTreeOptions) {
     this.#roots = roots;
@@ -248,12 +259,38 @@ export class WatchedTree {
     if (known === undefined) {
       if (!this.#counts(path)) return;
       this.#files.set(path, fingerprint(path, info, checkedAtMs));
-      delta.changed.push(this.#outward(path));
+      this.#reportChange(path, null, delta);
       return;
     }
     const { changed, state } = refreshState(path, known, info, checkedAtMs);
     this.#files.set(path, state);
-    if (changed) delta.changed.push(this.#outward(path));
+    if (changed) this.#reportChange(path, known.hash, delta);
+  }
+
+  #reportChange(path: string, hashBefore: string | null | undefined, delta: TreeDelta): void {
+    const outward = this.#outward(path);
+    if (!this.#baselines.has(outward)) this.#baselines.set(outward, { path, hash: hashBefore });
+    delta.changed.push(outward);
+  }
+
+  /**
+   * Keeps the paths of a batch whose content really differs from what it
+   * was before the batch began, and starts the next batch afresh.
+   *
+   * @param paths The paths of a finished batch, as reported.
+   * @returns Those that changed: created, deleted, or with other content.
+   */
+  settle(paths: string[]): string[] {
+    const kept = paths.filter((outward) => {
+      const baseline = this.#baselines.get(outward);
+      if (!baseline || baseline.hash === undefined) return true;
+      const info = statOrUndefined(baseline.path);
+      if (!info?.isFile) return baseline.hash !== null;
+      if (baseline.hash === null) return true;
+      return fingerprint(baseline.path, info, Date.now()).hash !== baseline.hash;
+    });
+    for (const outward of paths) this.#baselines.delete(outward);
+    return kept;
   }
 
   /** Walks a kept directory and the kept directories below it. */
@@ -304,7 +341,11 @@ export class WatchedTree {
       }
       return undefined;
     }
-    if (this.#gitignore && entries.some((e) => e.name === GITIGNORE_NAME)) {
+    if (
+      this.#gitignore && !this.#gitignoreRead.has(dir) &&
+      entries.some((e) => e.name === GITIGNORE_NAME)
+    ) {
+      this.#gitignoreRead.add(dir);
       this.#loadGitignore(dir);
     }
     return entries;
@@ -415,15 +456,19 @@ export class WatchedTree {
   }
 
   #forgetFile(path: string, delta: TreeDelta): void {
-    if (this.#files.delete(path)) delta.changed.push(this.#outward(path));
+    const known = this.#files.get(path);
+    if (known && this.#files.delete(path)) this.#reportChange(path, known.hash, delta);
   }
 
   /** Forgets a directory and everything known below it. */
   #forgetDir(dir: string, delta: TreeDelta): void {
     if (!this.#dirs.delete(dir)) return;
+    this.#gitignoreRead.delete(dir);
     const prefix = `${dir}${SEPARATOR}`;
     for (const path of [...this.#dirs.keys()]) {
-      if (path.startsWith(prefix)) this.#dirs.delete(path);
+      if (!path.startsWith(prefix)) continue;
+      this.#dirs.delete(path);
+      this.#gitignoreRead.delete(path);
     }
     for (const path of [...this.#files.keys()]) {
       if (path.startsWith(prefix)) this.#forgetFile(path, delta);
@@ -478,9 +523,9 @@ function openRoot(given: string, options: WatchFilterOptions): Root {
     }
     throw error;
   }
-  const trimmed = given.length > 1 ? given.replace(/[\\/]+$/, "") : given;
+  const spelled = resolve(given); // "/app/./src/" is handed out as "/app/src"
   if (!Deno.statSync(path).isDirectory) {
-    return { kind: "file", path, given: trimmed };
+    return { kind: "file", path, given: spelled };
   }
   const filter = new WatchFilter({
     ext: options.ext,
@@ -488,7 +533,7 @@ function openRoot(given: string, options: WatchFilterOptions): Root {
     ...(options.allFiles === undefined ? {} : { allFiles: options.allFiles }),
     ...(options.ignoreCase === undefined ? {} : { ignoreCase: options.ignoreCase }),
   });
-  return { kind: "dir", path, given: trimmed, filter };
+  return { kind: "dir", path, given: spelled, filter };
 }
 
 function isAbsolutePath(path: string): boolean {
@@ -537,13 +582,15 @@ function dirStateOf(dir: string): DirState {
 class Slicer {
   readonly #signal: AbortSignal | undefined;
   #sliceStart = performance.now();
+  #steps = 0;
 
   constructor(signal?: AbortSignal) {
     this.#signal = signal;
   }
 
-  /** Whether the current slice is used up. */
+  /** Whether the current slice is used up; called once per step. */
   due(): boolean {
+    if (++this.#steps % STEPS_PER_CLOCK_CHECK !== 0) return false;
     return performance.now() - this.#sliceStart >= SLICE_MS;
   }
 

@@ -10,7 +10,10 @@
  * `Deno.stat` for thousands of files (about 3 µs against 14 µs per file);
  * the rescan yields to the event loop between slices so that the process
  * stays responsive. The next scan is scheduled when one ends, so scans never
- * overlap on a slow disk.
+ * overlap on a slow disk. Measured on Linux: a tree of 10,000 files in 526
+ * folders costs about 30 ms of CPU per scan, so about 60 ms of CPU per
+ * second (6 % of one core) at the default 500 ms interval; the event watcher
+ * idles at under 0.1 ms per second.
  *
  * A scan that finds changes is followed by another one soon after (not a
  * whole interval later), and the debouncer is held until a scan finds

@@ -63,8 +63,11 @@ export interface Watching {
   readonly roots: string[];
   /** Stops watching; no batch is handed over after this. */
   close(): void;
-  /** Resolves once, after {@linkcode Watching.close}, nothing runs any more. */
-  readonly finished: Promise<void>;
+  /**
+   * Resolves once, after {@linkcode Watching.close}, nothing runs any more
+   * (for tests and sanitizers; optional so that fakes need not have it).
+   */
+  readonly finished?: Promise<void>;
 }
 
 /**
@@ -78,22 +81,30 @@ export interface Watching {
  * @throws {RangeError} When `debounceMs` or `intervalMs` is out of range.
  * @throws {Deno.errors.NotFound} When a root does not exist.
  *
- * @example Watch a folder and print what changed
- * ```ts ignore
+ * @example Watch a folder and receive the batch of a change
+ * ```ts
  * import { startWatching } from "./watch.ts";
  *
+ * const dir = await Deno.makeTempDir({ prefix: "devsrv_example_" });
+ * const batch = Promise.withResolvers<string[]>();
  * const watching = await startWatching({
- *   roots: [Deno.cwd()],
+ *   roots: [dir],
  *   ext: undefined,
  *   ignore: [],
  *   gitignore: true,
  *   debounceMs: 30,
  *   poll: false,
  *   intervalMs: 500,
- * }, (batch) => console.log("changed:", batch.paths));
- * // later:
- * watching.close();
- * await watching.finished;
+ * }, ({ paths }) => batch.resolve(paths));
+ * try {
+ *   await Deno.writeTextFile(`${dir}/app.ts`, "export {};\n");
+ *   const paths = await batch.promise;
+ *   if (paths[0] !== `${dir}/app.ts`) throw new Error(paths.join());
+ * } finally {
+ *   watching.close();
+ *   await watching.finished;
+ *   await Deno.remove(dir, { recursive: true });
+ * }
  * ```
  */
 export async function startWatching(
@@ -138,7 +149,10 @@ class WatchSession implements Watching {
     this.roots = [...options.roots];
     this.#tree = tree;
     this.#options = options;
-    this.#debouncer = new Debouncer((paths) => onChange({ paths }), {
+    this.#debouncer = new Debouncer((paths) => {
+      const changed = tree.settle(paths);
+      if (changed.length > 0) onChange({ paths: changed });
+    }, {
       quietMs: options.debounceMs,
     });
   }

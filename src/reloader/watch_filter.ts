@@ -5,7 +5,7 @@
  * change to it restarts the app) or not counted.
  *
  * Three sources of ignore rules meet here, all in `.gitignore` syntax and
- * matched with the `ignore` package: {@linkcode DEFAULT_IGNORES}, the
+ * matched by {@linkcode GitignoreRules}: {@linkcode DEFAULT_IGNORES}, the
  * `.gitignore` files found in the root and below it, and the `--ignore`
  * globs. Later sources win over earlier ones, the way a later line wins in
  * one `.gitignore` file: a `.gitignore` can re-include a default ignore with
@@ -16,7 +16,7 @@
  * @module
  */
 
-import ignore from "npm:ignore@7.0.16";
+import { GitignoreRules } from "./gitignore_rules.ts";
 
 /** The file extensions (without dot) that a Deno web app is made of. */
 export const DEFAULT_EXTENSIONS: readonly string[] = Object.freeze([
@@ -140,8 +140,8 @@ export interface WatchFilterOptions {
 /** The verdict on one file: see {@linkcode WatchFilter.classifyFile}. */
 export type FileVerdict = "ignored" | "counted" | "not-counted";
 
-/** The ignore matcher that the `ignore` package builds. */
-type Matcher = ReturnType<typeof ignore>;
+/** The compiled rules. */
+type Matcher = GitignoreRules;
 
 /**
  * Decides which directories and files under one watch root are watched.
@@ -165,7 +165,8 @@ export class WatchFilter {
   readonly #allFiles: boolean;
   readonly #userRules: readonly string[];
   readonly #ignoreCase: boolean;
-  readonly #gitRules: string[] = [];
+  /** Rebased rules per `.gitignore` folder. */
+  readonly #gitRules = new Map<string, string[]>();
   #matcher: Matcher | undefined;
 
   /**
@@ -181,18 +182,18 @@ export class WatchFilter {
   }
 
   /**
-   * Adds the rules of a `.gitignore` file. Its patterns apply to the paths
-   * below its directory and win over the rules of the folders above it.
+   * Sets the rules of a `.gitignore` file, replacing those read before from
+   * the same folder. Its patterns apply to the paths below its folder and
+   * win over the rules of the folders above it, whatever the order in which
+   * the files are added.
    *
    * @param dir The directory holding the file, relative to the root (`""`
    * for the root itself).
    * @param content The text of the file.
    */
   addGitignore(dir: string, content: string): void {
-    const rules = rebaseGitignore(dir, content);
-    if (rules.length === 0) return;
-    this.#gitRules.push(...rules);
-    this.#matcher = undefined; // rebuilt on the next question, in rule order
+    this.#gitRules.set(dir, rebaseGitignore(dir, content));
+    this.#matcher = undefined; // rebuilt on the next question
   }
 
   /**
@@ -231,13 +232,22 @@ export class WatchFilter {
     return this.classifyFile(file) === "counted";
   }
 
+  /** One matcher for all rules; a later rule wins, so deeper folders come later. */
   #match(): Matcher {
-    this.#matcher ??= ignore({ ignorecase: this.#ignoreCase })
+    this.#matcher ??= new GitignoreRules({ ignoreCase: this.#ignoreCase })
       .add([...DEFAULT_IGNORES])
-      .add(this.#gitRules)
+      .add(byDepth(this.#gitRules))
       .add([...this.#userRules]);
     return this.#matcher;
   }
+}
+
+/** The rules of all `.gitignore` files, shallower folders first. */
+function byDepth(rules: ReadonlyMap<string, string[]>): string[] {
+  const depth = (dir: string) => dir === "" ? 0 : dir.split("/").length;
+  return [...rules.keys()]
+    .sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0))
+    .flatMap((dir) => rules.get(dir) ?? []);
 }
 
 /**

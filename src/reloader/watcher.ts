@@ -14,11 +14,11 @@
  *
  * A directory that appears gets a watch: one `Deno.watchFs` call is made
  * again with every directory, then the new directories are listed once more,
- * so that a file created before its watch was in place is not missed. (All
- * `Deno.watchFs` calls of a process share one inotify instance and Deno
- * counts the users of each watched path, so the overlap costs nothing.) The
- * replaced watcher stays open for a moment, so that the events already
- * queued for it are still read.
+ * so that a file created before its watch was in place is not missed. (In
+ * Deno 2.9 all `Deno.watchFs` calls of a process share one inotify instance
+ * and a path stays watched while any watcher uses it, so the overlap costs
+ * nothing.) The replaced watcher stays open for a moment, so that the
+ * events already queued for it are still read.
  *
  * @module
  */

@@ -51,8 +51,8 @@ interface Authority {
   kind: "name" | "ipv4" | "ipv6";
 }
 
-const HOST_STATUS_FORBIDDEN = 403;
-const HOST_STATUS_MISSING = 400;
+const STATUS_FORBIDDEN = 403;
+const STATUS_BAD_REQUEST = 400;
 const MAX_PORT = 65535;
 const MAX_NAME_LENGTH = 253;
 /** Longest header value quoted back in a 403 body. */
@@ -245,7 +245,7 @@ function hostProblem(value: string, allowedHosts: string[]): Response | null {
   const authority = parseAuthority(value);
   if (!authority) {
     return blocked(
-      HOST_STATUS_FORBIDDEN,
+      STATUS_FORBIDDEN,
       `Blocked request: host ${
         quote(value)
       } is not a valid host name; devsrv answers ${ACCEPTED_HOSTS}`,
@@ -253,7 +253,7 @@ function hostProblem(value: string, allowedHosts: string[]): Response | null {
   }
   if (isAllowedHost(authority, allowedHosts)) return null;
   return blocked(
-    HOST_STATUS_FORBIDDEN,
+    STATUS_FORBIDDEN,
     `Blocked request: host ${
       quote(authority.host)
     } is not allowed; if you use this name for devsrv, start it with --allowed-host ${authority.host}`,
@@ -293,7 +293,7 @@ export function guardRequest(
   const authorities = requestAuthorities(request);
   if (!authorities) {
     return blocked(
-      HOST_STATUS_MISSING,
+      STATUS_BAD_REQUEST,
       `Bad request: a Host header is required; devsrv answers ${ACCEPTED_HOSTS}`,
     );
   }
@@ -386,7 +386,7 @@ function originProblem(
   if (origin === null) return null;
   if (origin.trim().toLowerCase() === "null") {
     return blocked(
-      HOST_STATUS_FORBIDDEN,
+      STATUS_FORBIDDEN,
       `Blocked request: devsrv's own endpoints do not answer pages with Origin "null" (sandboxed frames, file: pages)`,
     );
   }
@@ -398,7 +398,7 @@ function originProblem(
     ? `; if that site is yours, start devsrv with --allowed-host ${host.host}`
     : "";
   return blocked(
-    HOST_STATUS_FORBIDDEN,
+    STATUS_FORBIDDEN,
     `Blocked request: origin ${quote(origin)} may not use devsrv's own endpoints${allow}`,
   );
 }
@@ -419,7 +419,7 @@ function fetchMetadataProblem(
     !isTrustedSource(referer, request, options);
   if (!crossSiteInclude && !foreignReferer) return null;
   return blocked(
-    HOST_STATUS_FORBIDDEN,
+    STATUS_FORBIDDEN,
     "Blocked request: devsrv's own endpoints cannot be included from another site",
   );
 }
@@ -479,6 +479,6 @@ export function allowedHostProblem(value: string): string | undefined {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value.trim())) {
     return "is a URL, not a host name";
   }
-  if (value.includes(":")) return "has a port; host names match on any port";
+  if (value.includes(":")) return "has a port (names match on any port)";
   return "is not a host name";
 }
