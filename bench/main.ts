@@ -185,7 +185,7 @@ async function throughput(
     await waitForContent(`http://127.0.0.1:${port}`, "Hello from devsrv");
     await runLoad(port, LOAD_CONNECTIONS, 1); // warm-up
     const load = await runLoad(port, LOAD_CONNECTIONS, LOAD_SECONDS);
-    const latencies = await sequentialLatencies(port, 2000);
+    const latencies = await sequentialLatencies(port, 30);
     const result: { rps: number; latencyMs: number; parentMb?: number; childMb?: number } = {
       rps: load.rps,
       latencyMs: quantile(latencies, 0.5),

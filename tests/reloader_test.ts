@@ -371,3 +371,51 @@ await serve(() => new Response("from library v1"), { reload: true, port: 0 });
   });
   assert.ok(MAIN_TS.endsWith("main.ts"));
 });
+
+Deno.test("typing rs and Enter in a terminal restarts the child", async () => {
+  await withTempDir({
+    "app.ts": "export default { fetch: () => new Response('pid ' + Deno.pid) };\n",
+  }, async (dir) => {
+    // `script` gives devsrv a real terminal, where it listens for "rs".
+    const command = [Deno.execPath(), "run", "-A", MAIN_TS, "serve", "app.ts", "-p", "0"]
+      .map((arg) => `'${arg}'`).join(" ");
+    const process = new Deno.Command("script", {
+      args: ["-qfec", command, "/dev/null"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let output = "";
+    const decoder = new TextDecoder();
+    const reading = [process.stdout, process.stderr].map(async (stream) => {
+      for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+    });
+    const writer = process.stdin.getWriter();
+    try {
+      const url = (await waitFor("Running on", () =>
+        output.match(/Running on (http:\/\/[^\s]+)/) ?? undefined))[1]!;
+      const first = await waitFor("first child", async () => {
+        const body = (await fetchText(url).catch(() => ({ body: "" }))).body;
+        return body.startsWith("pid ") ? body : undefined;
+      });
+      await writer.write(new TextEncoder().encode("rs\n"));
+      await waitFor("restart requested", () =>
+        /Restart requested \(rs\) · restarting/.test(output));
+      await waitFor("a new child", async () => {
+        const body = (await fetchText(url).catch(() => ({ body: first }))).body;
+        return body !== first && body.startsWith("pid ");
+      });
+    } finally {
+      await writer.close().catch(() => {});
+      try {
+        process.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      await process.status;
+      await Promise.all(reading);
+    }
+  });
+});

@@ -34,7 +34,7 @@ import {
 export const MAX_REQUEST_HEAD_BYTES = 64 * 1024;
 /** The largest response head accepted from an app. */
 const MAX_RESPONSE_HEAD_BYTES = 256 * 1024;
-/** One request is sent at most this often (the first time and resends). */
+/** One request is sent at most this often: the first time and two resends. */
 const MAX_ATTEMPTS = 3;
 /** How long a closing connection waits for its client to close first. */
 const LINGER_MS = 2000;

@@ -1,8 +1,8 @@
 /**
  * Sends one request's bytes to a backend while keeping a copy, so that the
- * request can be sent again, once, to a fresh connection when the first one
- * closes before answering (an app that closes an idle keep-alive connection
- * as it stops).
+ * request can be sent again to a fresh connection when the first one closes
+ * before answering (an app that closes an idle keep-alive connection as it
+ * stops, or that is being replaced).
  *
  * The head goes first; the body follows in pieces as a pump reads them from
  * the client, possibly while the response is already being read. Writes are
@@ -27,7 +27,7 @@ export class BackendGoneError extends Error {
 
 function ignore(): void {}
 
-/** Writes a request to a backend and keeps its bytes for one resend. */
+/** Writes a request to a backend and keeps its bytes for a resend. */
 export class RequestSender {
   /** Bytes kept for a resend, or only those not written yet once not keeping. */
   readonly #pieces: Uint8Array[] = [];

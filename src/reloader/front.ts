@@ -8,8 +8,11 @@
  *   keep-alive client moves to a new child between two requests;
  * - while there is no backend, requests are held until
  *   {@linkcode Front.changed} (or a timeout, then a 503 from the front);
- * - a request that a reused backend connection dropped unanswered is sent
- *   again, once, to the current backend.
+ * - a request that a backend connection dropped unanswered is sent again
+ *   to the current backend when that is safe (its bytes, up to 1 MiB, were
+ *   kept) and useful: the connection was reused (an app closes idle
+ *   keep-alive connections as it stops) or the route moved on meanwhile
+ *   (the app was being replaced). At most two resends per request.
  *
  * The front parses only what framing needs (see `http1.ts`), streams bodies
  * without buffering them whole, and turns `101 Switching Protocols` into a
