@@ -208,3 +208,26 @@ export async function fetchText(
 export function appSource(text: string): string {
   return `export default { fetch() { return new Response(${JSON.stringify(text)}); } };\n`;
 }
+
+/**
+ * Tells whether a test must be ignored because a system tool it needs is
+ * missing. Only outside CI: `.ci/run` installs every such tool, so in CI a
+ * missing one fails the test instead of hiding it.
+ *
+ * @param tool The tool's path or command name.
+ * @returns `true` when the test should be ignored.
+ */
+export function missingOutsideCi(tool: string): boolean {
+  if (Deno.env.get("CI") === "true") return false;
+  try {
+    if (tool.startsWith("/")) return !Deno.statSync(tool).isFile;
+    return !new Deno.Command("sh", {
+      args: ["-c", `command -v ${tool}`],
+      stdout: "null",
+      stderr: "null",
+    })
+      .outputSync().success;
+  } catch {
+    return true;
+  }
+}
