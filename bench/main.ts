@@ -14,7 +14,7 @@
  * @module
  */
 
-import { quantile, runLoad, sequentialLatencies } from "./_load.ts";
+import { quantile, runFetchLoad, runLoad, sequentialLatencies } from "./_load.ts";
 import { cpuMs, freePort, MAIN_TS, residentMb, ServerProcess } from "./_process.ts";
 
 const EDITS = Number(Deno.env.get("BENCH_EDITS") ?? 25);
@@ -174,9 +174,16 @@ async function failuresUnderLoad(tool: Tool): Promise<{ failed: number; total: n
   });
 }
 
-async function throughput(
-  reload: boolean,
-): Promise<{ rps: number; latencyMs: number; parentMb?: number; childMb?: number }> {
+/** What one throughput run measured. */
+interface Throughput {
+  rawRps: number;
+  fetchRps: number;
+  latencyMs: number;
+  parentMb?: number;
+  childMb: number;
+}
+
+async function throughput(reload: boolean): Promise<Throughput> {
   const dir = await makeAppDir();
   const port = freePort();
   const args = ["run", "-A", MAIN_TS, "serve", "app.ts", "-p", String(port), "--quiet"];
@@ -184,21 +191,21 @@ async function throughput(
   try {
     await waitForContent(`http://127.0.0.1:${port}`, "Hello from devsrv");
     await runLoad(port, LOAD_CONNECTIONS, 1); // warm-up
-    const load = await runLoad(port, LOAD_CONNECTIONS, LOAD_SECONDS);
+    const raw = await runLoad(port, LOAD_CONNECTIONS, LOAD_SECONDS);
+    const viaFetch = await runFetchLoad(port, LOAD_CONNECTIONS, LOAD_SECONDS);
     const latencies = await sequentialLatencies(port, 30);
-    const result: { rps: number; latencyMs: number; parentMb?: number; childMb?: number } = {
-      rps: load.rps,
+    const result: Throughput = {
+      rawRps: raw.rps,
+      fetchRps: viaFetch.rps,
       latencyMs: quantile(latencies, 0.5),
+      childMb: residentMb(server.process.pid),
     };
     if (reload) {
       const status = await (await fetch(`http://127.0.0.1:${port}/__devsrv`, {
         headers: { accept: "application/json" },
-      }))
-        .json();
+      })).json();
       result.parentMb = residentMb(status.parentPid);
       result.childMb = residentMb(status.childPid);
-    } else {
-      result.childMb = residentMb(server.process.pid);
     }
     return result;
   } finally {
@@ -282,29 +289,37 @@ async function main(): Promise<void> {
   print();
 
   print(
-    `Throughput: ${LOAD_CONNECTIONS} keep-alive connections for ${LOAD_SECONDS} s; latency: sequential, one connection`,
+    `Throughput: ${LOAD_CONNECTIONS} concurrent clients, ${LOAD_SECONDS} s each; latency: one keep-alive connection`,
   );
   const through = await throughput(true);
   const direct = await throughput(false);
-  print(`  ${"setup".padEnd(26)} ${"req/s".padStart(9)} ${"median ms".padStart(10)}`);
+  const row = (name: string, t: Throughput) =>
+    `  ${name.padEnd(26)} ${fmt(t.rawRps, 0).padStart(12)} ${fmt(t.fetchRps, 0).padStart(12)} ${
+      fmt(t.latencyMs * 1000, 0).padStart(10)
+    }`;
   print(
-    `  ${"devsrv (through parent)".padEnd(26)} ${fmt(through.rps, 0).padStart(9)} ${
-      fmt(through.latencyMs, 3).padStart(10)
+    `  ${"setup".padEnd(26)} ${"raw req/s".padStart(12)} ${"fetch req/s".padStart(12)} ${
+      "median µs".padStart(10)
     }`,
   );
+  print(row("devsrv (through parent)", through));
+  print(row("devsrv --no-reload", direct));
   print(
-    `  ${"devsrv --no-reload".padEnd(26)} ${fmt(direct.rps, 0).padStart(9)} ${
-      fmt(direct.latencyMs, 3).padStart(10)
-    }`,
+    `  ratio through parent / --no-reload: raw TCP client ${
+      fmt(through.rawRps / direct.rawRps, 2)
+    }, fetch client ${fmt(through.fetchRps / direct.fetchRps, 2)} (target ≥ 0.70)`,
   );
   print(
-    `  ratio through parent / --no-reload: ${fmt(through.rps / direct.rps, 2)} (target ≥ 0.70)`,
+    `  added latency per request (median): ${
+      fmt((through.latencyMs - direct.latencyMs) * 1000, 0)
+    } µs`,
   );
-  print(`  added latency per request (median): ${fmt(through.latencyMs - direct.latencyMs, 3)} ms`);
   print(
-    `  resident memory: parent ${fmt(through.parentMb ?? NaN)} MB (target < 60), child ${
-      fmt(through.childMb ?? NaN)
-    } MB, --no-reload ${fmt(direct.childMb ?? NaN)} MB`,
+    `  resident memory after the load: parent ${
+      fmt(through.parentMb ?? NaN)
+    } MB (target < 60), child ${fmt(through.childMb)} MB; --no-reload process ${
+      fmt(direct.childMb)
+    } MB`,
   );
   print();
 

@@ -21,7 +21,9 @@ import { waitFor, withTempDir } from "./_util.ts";
 
 const SCRIPT = "/__devsrv/client.js?g=7";
 const TAG = `<script src="${SCRIPT}" defer></script>`;
-const GET = () => new Request("http://localhost/");
+/** A browser loading a page: what gets the client. */
+const PAGE_HEADERS = { accept: "text/html,application/xhtml+xml,*/*;q=0.8" };
+const GET = () => new Request("http://localhost/", { headers: PAGE_HEADERS });
 const encoder = new TextEncoder();
 
 function html(body: BodyInit | null, headers: HeadersInit = {}, status = 200): Response {
@@ -36,6 +38,19 @@ function chunked(pieces: (string | Uint8Array)[]): ReadableStream<Uint8Array> {
   const queue = pieces.map((piece) => typeof piece === "string" ? encoder.encode(piece) : piece);
   return new ReadableStream({
     pull(controller) {
+      const next = queue.shift();
+      if (next) controller.enqueue(next);
+      else controller.close();
+    },
+  });
+}
+
+/** Like {@linkcode chunked}, but each piece arrives a timer later, as from the network. */
+function trickled(pieces: string[]): ReadableStream<Uint8Array> {
+  const queue = pieces.map((piece) => encoder.encode(piece));
+  return new ReadableStream({
+    async pull(controller) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
       const next = queue.shift();
       if (next) controller.enqueue(next);
       else controller.close();
@@ -102,7 +117,7 @@ Deno.test("injectLiveReload() returns non-HTML responses unchanged", async () =>
 Deno.test("injectLiveReload() leaves HEAD, 204, 304 and 206 responses alone", async () => {
   const page = "<!doctype html><body></body>";
   const head = html(page);
-  const headRequest = new Request("http://localhost/", { method: "HEAD" });
+  const headRequest = new Request("http://localhost/", { method: "HEAD", headers: PAGE_HEADERS });
   assert.equal(await injectLiveReload(headRequest, head, SCRIPT), head);
   await head.body?.cancel();
   for (const status of [204, 304]) {
@@ -154,10 +169,20 @@ Deno.test("injectLiveReload() keeps a buffered fragment's headers", async () => 
 });
 
 Deno.test("injectLiveReload() finds </body> split across streamed chunks", async () => {
-  const response = html(chunked(["<!doctype html><body>hi</bo", "dy></html>"]));
+  const response = html(trickled(["<!doctype html><body>hi</bo", "dy></html>"]));
   const result = await injectLiveReload(GET(), response, SCRIPT);
   assert.equal(result.headers.get("content-length"), null);
   assert.equal(await result.text(), `<!doctype html><body>hi${TAG}</body></html>`);
+});
+
+Deno.test("injectLiveReload() gives a body held in memory a Content-Length", async () => {
+  const page = "<!doctype html><body>hi</body>";
+  for (const body of [page, chunked(["<!doctype html><body>hi</bo", "dy>"])]) {
+    const result = await injectLiveReload(GET(), html(body), SCRIPT);
+    const text = `<!doctype html><body>hi${TAG}</body>`;
+    assert.equal(result.headers.get("content-length"), String(encoder.encode(text).length));
+    assert.equal(await result.text(), text);
+  }
 });
 
 Deno.test("injectLiveReload() streams a large body and removes Content-Length", async () => {
@@ -716,4 +741,22 @@ Deno.test("tryOpenBrowser() runs $BROWSER and reports what failed", async () => 
       else Deno.env.set("BROWSER", previous);
     }
   });
+});
+
+Deno.test("injectLiveReload() injects only into page loads, not into fetch() or curl", async () => {
+  const page = () =>
+    new Response("<!doctype html><body>hi</body>", { headers: { "content-type": "text/html" } });
+  const cases: [HeadersInit, boolean][] = [
+    [PAGE_HEADERS, true],
+    [{ "sec-fetch-dest": "document", accept: "*/*" }, true],
+    [{ "sec-fetch-dest": "iframe" }, true],
+    [{ "sec-fetch-dest": "empty", accept: "text/html" }, false], // fetch() from a page
+    [{ accept: "*/*" }, false], // curl
+    [{}, false],
+  ];
+  for (const [headers, injected] of cases) {
+    const request = new Request("http://localhost/", { headers });
+    const body = await (await injectLiveReload(request, page(), "/s.js")).text();
+    assert.equal(body.includes("/s.js"), injected, JSON.stringify(headers));
+  }
 });

@@ -222,7 +222,19 @@ function contentEncoding(headers: Headers): string {
   return (headers.get("content-encoding") ?? "identity").trim().toLowerCase();
 }
 
+/**
+ * Whether the request is a browser loading a page: only a page needs the
+ * client. `fetch()` from a script, curl and API clients get the app's
+ * response as it is.
+ */
+function isPageLoad(request: Request): boolean {
+  const destination = request.headers.get("sec-fetch-dest");
+  if (destination !== null) return destination === "document" || destination === "iframe";
+  return (request.headers.get("accept") ?? "").includes("text/html");
+}
+
 function mayInject(request: Request, response: Response): boolean {
+  if (!isPageLoad(request)) return false;
   // Headers first: reading `response.body` turns a string body into a stream,
   // which would cost every non-HTML response its Content-Length.
   if (mediaType(response.headers) !== "text/html") return false;
@@ -324,8 +336,15 @@ async function decodeWhole(
 }
 
 async function injectBuffered(response: Response, tag: string): Promise<Response> {
+  return await injectWhole(response, new Uint8Array(await response.arrayBuffer()), tag);
+}
+
+async function injectWhole(
+  response: Response,
+  raw: Uint8Array<ArrayBuffer>,
+  tag: string,
+): Promise<Response> {
   const format = DECODABLE_ENCODINGS[contentEncoding(response.headers)];
-  const raw = new Uint8Array(await response.arrayBuffer());
   const bytes = await decodeWhole(raw, format);
   const injector = new Injector(tag, Infinity);
   const body = bytes && joinChunks([...injector.push(bytes), ...injector.end()]);
@@ -335,6 +354,60 @@ async function injectBuffered(response: Response, tag: string): Promise<Response
   const headers = injectedHeaders(response, format !== undefined);
   headers.set("content-length", String(body.length));
   return rebuilt(response, body, headers);
+}
+
+const NOT_YET = Symbol("not yet");
+/**
+ * Microtask hops within which a read of a body held in memory settles (it
+ * takes 2 in Deno 2.9); a body still arriving from I/O never does.
+ */
+const IN_MEMORY_HOPS = 8;
+
+/** Resolves with the promise's outcome if it settles within a few microtasks, else NOT_YET. */
+async function settlesAtOnce<T>(promise: Promise<T>): Promise<T | typeof NOT_YET> {
+  let outcome: { value: T } | { error: unknown } | undefined;
+  promise.then((value) => outcome = { value }, (error) => outcome = { error });
+  for (let hop = 0; hop < IN_MEMORY_HOPS && !outcome; hop++) await null;
+  if (!outcome) return NOT_YET;
+  if ("error" in outcome) throw outcome.error;
+  return outcome.value;
+}
+
+/**
+ * A body without Content-Length: a `Response` made from a string or bytes
+ * (most pages) has its whole body in memory, and its reads settle at once;
+ * such a body is injected whole and keeps a Content-Length. A body that is
+ * still arriving after a few microtasks is streamed.
+ */
+async function injectUnknownLength(response: Response, tag: string): Promise<Response> {
+  const reader = response.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let pending = reader.read();
+  while (size <= BUFFER_LIMIT_BYTES) {
+    const result = await settlesAtOnce(pending);
+    if (result === NOT_YET) break;
+    if (result.done) return await injectWhole(response, joinChunks(chunks), tag);
+    chunks.push(result.value);
+    size += result.value.length;
+    pending = reader.read();
+  }
+  const rest = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+    },
+    async pull(controller) {
+      const result = await pending;
+      if (result.done) {
+        controller.close();
+        return;
+      }
+      controller.enqueue(result.value);
+      pending = reader.read();
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return injectStreaming(rebuilt(response, rest, new Headers(response.headers)), tag);
 }
 
 function injectStreaming(response: Response, tag: string): Response {
@@ -389,5 +462,5 @@ export function injectLiveReload(
 ): Response | Promise<Response> {
   if (!mayInject(request, response)) return response;
   const tag = scriptTag(scriptUrl, scriptNonce(response.headers));
-  return isBuffered(response) ? injectBuffered(response, tag) : injectStreaming(response, tag);
+  return isBuffered(response) ? injectBuffered(response, tag) : injectUnknownLength(response, tag);
 }
