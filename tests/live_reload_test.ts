@@ -760,3 +760,15 @@ Deno.test("injectLiveReload() injects only into page loads, not into fetch() or 
     assert.equal(body.includes("/s.js"), injected, JSON.stringify(headers));
   }
 });
+
+Deno.test("injectLiveReload() does not read the request of a non-HTML response (an upgraded request cannot be read)", async () => {
+  const request = new Request("http://localhost/", { headers: PAGE_HEADERS });
+  const upgraded = new Proxy(request, {
+    get(target, property) {
+      if (property === "headers") throw new TypeError("Request closed");
+      return Reflect.get(target, property);
+    },
+  });
+  const response = new Response(null, { status: 200, headers: { "content-type": "text/plain" } });
+  assert.equal(await injectLiveReload(upgraded, response, SCRIPT), response);
+});

@@ -165,15 +165,20 @@ Deno.test("WebSocket, server-sent events and a large upload pass through the par
         async () => (await fetchText(url).catch(() => ({ body: "" }))).body === "ok",
       );
       const socket = new WebSocket(`${url.replace("http", "ws")}/ws`);
-      const reply = await new Promise<string>((resolve, reject) => {
-        socket.onopen = () => socket.send("hello");
-        socket.onmessage = (event) => resolve(String(event.data));
-        socket.onerror = () => reject(new Error("websocket failed"));
+      let reply: string | undefined;
+      let failed = false;
+      socket.onopen = () => socket.send("hello");
+      socket.onmessage = (event) => reply = String(event.data);
+      socket.onerror = () => failed = true;
+      await waitFor("the WebSocket echo", () => {
+        if (failed) throw new Error("the WebSocket failed");
+        return reply;
       });
       assert.equal(reply, "echo hello");
-      const closed = new Promise((resolve) => socket.onclose = resolve);
+      let closed = socket.readyState === WebSocket.CLOSED;
+      socket.onclose = () => closed = true;
       socket.close();
-      await closed;
+      await waitFor("the WebSocket to close", () => closed);
       const sse = await fetchText(`${url}/sse`);
       assert.equal(sse.body, "data: tick 1\n\ndata: tick 2\n\ndata: tick 3\n\n");
       const upload = await fetchText(`${url}/upload`, {

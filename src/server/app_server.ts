@@ -95,7 +95,10 @@ export function wrapHandler(options: AppServerOptions): Handler {
     if (!response) {
       try {
         response = await callHandler(options.handler, request, info);
-        for (const filter of after) response = await filter(request, response);
+        // An upgraded request (101) is no longer readable, and its response is not content.
+        if (response.status !== 101) {
+          for (const filter of after) response = await filter(request, response);
+        }
       } catch (error) {
         log.error(`Error in ${request.method} ${pathOf(request)}:`);
         log.raw(

@@ -234,10 +234,11 @@ function isPageLoad(request: Request): boolean {
 }
 
 function mayInject(request: Request, response: Response): boolean {
-  if (!isPageLoad(request)) return false;
-  // Headers first: reading `response.body` turns a string body into a stream,
+  // Response headers first: after a WebSocket upgrade the request can no longer
+  // be read, and reading `response.body` turns a string body into a stream,
   // which would cost every non-HTML response its Content-Length.
-  if (mediaType(response.headers) !== "text/html") return false;
+  if (response.status === 101 || mediaType(response.headers) !== "text/html") return false;
+  if (!isPageLoad(request)) return false;
   const encoding = contentEncoding(response.headers);
   return request.method !== "HEAD" &&
     response.status >= 200 &&
