@@ -6,6 +6,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 
 /** The CLI entry of the program under test. */
@@ -230,4 +231,58 @@ export function missingOutsideCi(tool: string): boolean {
   } catch {
     return true;
   }
+}
+
+/**
+ * Tells whether a process exists and is not a zombie.
+ *
+ * @param pid The process id.
+ * @returns `true` while it runs.
+ */
+export function processIsAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The pids of the children a reloader reported ready, from its output.
+ *
+ * @param output The reloader's output.
+ * @returns Their pids, in order.
+ */
+export function childPids(output: string): number[] {
+  return [...output.matchAll(/Child pid (\d+)[^\n]*ready in/g)].map((match) => Number(match[1]));
+}
+
+/**
+ * Runs `devsrv serve ...args -p 0` in a temp dir with the given files, then
+ * stops it with `signal` and checks that it exited 0 and left no child.
+ *
+ * @param files Relative path → content.
+ * @param args Arguments after `serve`.
+ * @param body The test, given the process, its URL and the directory.
+ * @param signal How to stop it.
+ */
+export async function withServer(
+  files: Record<string, string>,
+  args: string[],
+  body: (server: DevsrvProcess, url: string, dir: string) => Promise<void>,
+  signal: Deno.Signal = "SIGTERM",
+): Promise<void> {
+  await withTempDir(files, async (dir) => {
+    const server = new DevsrvProcess(["serve", ...args, "-p", "0"], { cwd: dir });
+    try {
+      await body(server, await server.url(), dir);
+    } finally {
+      const status = await server.stop(signal);
+      assert.equal(status.code, 0, `exit code, output:\n${server.output}`);
+      for (const pid of childPids(server.output)) {
+        assert.ok(!processIsAlive(pid), `child ${pid} outlived the parent`);
+      }
+    }
+  });
 }

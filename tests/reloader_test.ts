@@ -6,7 +6,17 @@
  */
 
 import assert from "node:assert/strict";
-import { appSource, DevsrvProcess, fetchText, MAIN_TS, waitFor, withTempDir } from "./_util.ts";
+import {
+  appSource,
+  childPids,
+  DevsrvProcess,
+  fetchText,
+  MAIN_TS,
+  processIsAlive,
+  waitFor,
+  withServer,
+  withTempDir,
+} from "./_util.ts";
 
 /** Waits until GET url answers 200 with exactly `body`. */
 async function waitForBody(url: string, body: string, timeoutMs = 15_000): Promise<void> {
@@ -22,41 +32,8 @@ async function waitForBody(url: string, body: string, timeoutMs = 15_000): Promi
   }, timeoutMs);
 }
 
-function processIsAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
-
-function childPids(output: string): number[] {
-  return [...output.matchAll(/Child pid (\d+)[^\n]*ready in/g)].map((match) => Number(match[1]));
-}
-
 function countMatches(text: string, pattern: RegExp): number {
   return [...text.matchAll(pattern)].length;
-}
-
-async function withServer(
-  files: Record<string, string>,
-  args: string[],
-  body: (server: DevsrvProcess, url: string, dir: string) => Promise<void>,
-): Promise<void> {
-  await withTempDir(files, async (dir) => {
-    const server = new DevsrvProcess(["serve", ...args, "-p", "0"], { cwd: dir });
-    try {
-      const url = await server.url();
-      await body(server, url, dir);
-    } finally {
-      const status = await server.stop("SIGTERM");
-      assert.equal(status.code, 0, `exit code, output:\n${server.output}`);
-      for (const pid of childPids(server.output)) {
-        assert.ok(!processIsAlive(pid), `child ${pid} outlived the parent`);
-      }
-    }
-  });
 }
 
 Deno.test("reloader serves the app from a re-executed child", async () => {

@@ -7,22 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DevsrvProcess, fetchText, waitFor, withTempDir } from "./_util.ts";
-
-async function withServe(
-  files: Record<string, string>,
-  args: string[],
-  body: (server: DevsrvProcess, url: string, dir: string) => Promise<void>,
-): Promise<void> {
-  await withTempDir(files, async (dir) => {
-    const server = new DevsrvProcess(["serve", ...args, "-p", "0"], { cwd: dir });
-    try {
-      await body(server, await server.url(), dir);
-    } finally {
-      assert.equal((await server.stop("SIGINT")).code, 0, server.output);
-    }
-  });
-}
+import { DevsrvProcess, fetchText, waitFor, withServer, withTempDir } from "./_util.ts";
 
 Deno.test("devsrv serve accepts every handler convention", async () => {
   const forms: Record<string, string> = {
@@ -68,7 +53,7 @@ Deno.test("devsrv serve finds a conventional entry when none is given", async ()
     [{ "public/index.html": "<p>public</p>" }, "<p>public</p>", /serving public\//],
   ];
   for (const [files, body, banner] of cases) {
-    await withServe(files, ["--no-reload"], async (server, url) => {
+    await withServer(files, ["--no-reload"], async (server, url) => {
       assert.equal((await fetchText(url)).body, body);
       await server.waitForOutput(banner);
     });
@@ -78,11 +63,11 @@ Deno.test("devsrv serve finds a conventional entry when none is given", async ()
 Deno.test("devsrv serve prints one access line per request, and --quiet none", async () => {
   const app = { "app.ts": "export default { fetch: () => new Response('ok') };\n" };
   for (const mode of [["--no-reload"], []]) {
-    await withServe(app, ["app.ts", ...mode], async (server, url) => {
+    await withServer(app, ["app.ts", ...mode], async (server, url) => {
       await fetchText(`${url}/hello?x=1`);
       await server.waitForOutput(/127\.0\.0\.1 GET \/hello\?x=1 200 \d+\.\d ms/);
     });
-    await withServe(app, ["app.ts", "--quiet", ...mode], async (server, url) => {
+    await withServer(app, ["app.ts", "--quiet", ...mode], async (server, url) => {
       await fetchText(`${url}/hello`);
       await fetchText(`${url}/hello`);
       assert.doesNotMatch(server.output, /GET \/hello/);
@@ -104,7 +89,7 @@ const THROWING_APP = `export default {
 
 Deno.test("a handler that throws gets the development error page and the server keeps serving", async () => {
   for (const mode of [["--no-reload"], []]) {
-    await withServe({ "app.ts": THROWING_APP }, ["app.ts", ...mode], async (server, url) => {
+    await withServer({ "app.ts": THROWING_APP }, ["app.ts", ...mode], async (server, url) => {
       const html = await fetchText(`${url}/throw`, { headers: { accept: "text/html" } });
       assert.equal(html.status, 500);
       assert.match(html.headers.get("content-type") ?? "", /text\/html/);
@@ -154,7 +139,7 @@ Deno.test("SIGTERM lets an in-flight request finish, then exits 0", async () => 
 });
 
 Deno.test("devsrv serve DIR serves static files with the right headers", async () => {
-  await withServe(
+  await withServer(
     { "site/index.html": "<!doctype html><body>home</body>", "site/style.css": "p{}" },
     ["site"],
     async (_server, url) => {

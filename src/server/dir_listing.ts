@@ -8,6 +8,8 @@
  * @module
  */
 
+import { escapeHtml } from "./html.ts";
+
 import { join } from "node:path";
 import { type PathPolicy, refusalForName, servableSegmentsBelow } from "./path_safety.ts";
 
@@ -23,37 +25,10 @@ export interface ListingEntry {
   modified: Date | null;
 }
 
-const HTML_ESCAPES: Record<string, string> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
-
 const SIZE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
 /** Orders names the same way everywhere, with numbers in numeric order. */
 const nameOrder = new Intl.Collator("en", { numeric: true });
-
-/**
- * Escapes text for use in HTML content and quoted attribute values.
- *
- * @param text Any text, such as a hostile file name.
- * @returns The text with `&`, `<`, `>`, `"` and `'` escaped.
- *
- * @example Escape a file name that looks like markup
- * ```ts
- * import { escapeHtml } from "./dir_listing.ts";
- *
- * if (escapeHtml(`<b>"x"</b>`) !== "&lt;b&gt;&quot;x&quot;&lt;/b&gt;") {
- *   throw new Error();
- * }
- * ```
- */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (character) => HTML_ESCAPES[character]!);
-}
 
 /**
  * Reads the entries of a directory that may be listed, folders first.
