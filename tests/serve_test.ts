@@ -157,3 +157,32 @@ Deno.test("devsrv serve DIR serves static files with the right headers", async (
     },
   );
 });
+
+Deno.test("devsrv serve --open opens $BROWSER at the served URL once ready", async () => {
+  for (const mode of [[], ["--no-reload"]]) {
+    await withTempDir({
+      "app.ts": "export default { fetch: () => new Response('opened') };\n",
+      "browser.sh": '#!/bin/sh\necho "$1" > "$(dirname "$0")/opened.txt"\n',
+    }, async (dir) => {
+      await Deno.chmod(`${dir}/browser.sh`, 0o755);
+      const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--open", ...mode], {
+        cwd: dir,
+        env: { BROWSER: `${dir}/browser.sh` },
+      });
+      try {
+        const url = await server.url();
+        const opened = await waitFor("the browser to be opened", async () => {
+          try {
+            return (await Deno.readTextFile(`${dir}/opened.txt`)).trim();
+          } catch {
+            return undefined;
+          }
+        });
+        assert.equal(opened, url);
+        assert.equal((await fetchText(opened)).body, "opened");
+      } finally {
+        assert.equal((await server.stop()).code, 0);
+      }
+    });
+  }
+});
