@@ -21,7 +21,7 @@ import {
 /** Waits until GET url answers 200 with exactly `body`. */
 async function waitForBody(url: string, body: string, timeoutMs = 15_000): Promise<void> {
   let last = "";
-  await waitFor(`body "${body}" at ${url} (last: ${last})`, async () => {
+  await waitFor(`body "${body}" at ${url}`, async () => {
     try {
       const response = await fetchText(url);
       last = `${response.status} ${response.body}`;
@@ -29,7 +29,9 @@ async function waitForBody(url: string, body: string, timeoutMs = 15_000): Promi
     } catch {
       return false;
     }
-  }, timeoutMs);
+  }, timeoutMs).catch((error) => {
+    throw new Error(`${error.message} (last answer: ${last || "none"})`);
+  });
 }
 
 function countMatches(text: string, pattern: RegExp): number {
@@ -334,6 +336,8 @@ await serve(() => new Response("from library v1"), { reload: true, port: 0 });
         () =>
           /top level in reloader \d+/.test(output) && /top level in child \d+/.test(output),
       );
+      // A standby would run this script's top level, old code and all, before the edit.
+      assert.equal((await devsrvStatus(url)).standbyPid, null);
       await Deno.writeTextFile(`${dir}/server.ts`, script.replace("library v1", "library v2"));
       await waitForBody(url, "from library v2");
     } finally {
@@ -394,5 +398,56 @@ Deno.test("typing rs and Enter in a terminal restarts the child", async () => {
       await process.status;
       await Promise.all(reading);
     }
+  });
+});
+
+async function devsrvStatus(url: string): Promise<Record<string, unknown>> {
+  return await (await fetch(`${url}/__devsrv`, { headers: { accept: "application/json" } })).json();
+}
+
+Deno.test("a standby child is not used when a file Deno read at its start changed (--env-file)", async () => {
+  const app =
+    "export default { fetch: () => new Response(Deno.env.get('GREETING') ?? 'unset') };\n";
+  await withTempDir({ "app.ts": app, ".env": "GREETING=one\n" }, async (dir) => {
+    const process = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--env-file=.env", MAIN_TS, "serve", "app.ts", "-p", "0"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let output = "";
+    const decoder = new TextDecoder();
+    const reading = [process.stdout, process.stderr].map(async (stream) => {
+      for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+    });
+    try {
+      const url = (await waitFor("Running on", () =>
+        output.match(/Running on (http:\/\/\S+)/) ?? undefined))[1]!;
+      await waitForBody(url, "one");
+      // The standby has booted, with GREETING=one from the .env of that moment.
+      await waitFor("a booted standby", async () =>
+        typeof (await devsrvStatus(url)).standbyPid === "number");
+      await Deno.writeTextFile(`${dir}/.env`, "GREETING=two\n");
+      await waitForBody(url, "two");
+    } finally {
+      process.kill("SIGTERM");
+      assert.equal((await process.status).code, 0, output);
+      await Promise.all(reading);
+    }
+  });
+});
+
+Deno.test("a standby child serves the next change of an app module", async () => {
+  await withServer({ "app.ts": appSource("v1") }, ["app.ts"], async (_server, url, dir) => {
+    await waitForBody(url, "v1");
+    const standby = await waitFor(
+      "a booted standby",
+      async () => (await devsrvStatus(url)).standbyPid as number | null,
+    );
+    await Deno.writeTextFile(`${dir}/app.ts`, appSource("v2"));
+    await waitForBody(url, "v2");
+    const status = await devsrvStatus(url);
+    assert.equal(status.childPid, standby, "the standby became the child");
   });
 });

@@ -38,16 +38,20 @@ export class ChildProcess {
    * @param command The re-executed program.
    * @param channel Where it reports to.
    * @param generation Its generation number.
+   * @param baseEnv The environment to start from (see env_files.ts).
    */
   constructor(
     command: ChildCommand,
     channel: ChildChannel,
     generation: number,
+    baseEnv: Record<string, string>,
   ) {
     this.generation = generation;
     this.#process = new Deno.Command(command.command, {
       args: command.args,
+      clearEnv: true,
       env: {
+        ...baseEnv,
         [RUN_MAIN_ENV]: "true",
         [CONTROL_ADDRESS_ENV]: channel.address,
         [CONTROL_TOKEN_ENV]: channel.token,

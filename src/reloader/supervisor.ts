@@ -28,6 +28,7 @@ import { ControlChannel } from "./control_channel.ts";
 import { type AppFailure, startControlServer } from "./control_server.ts";
 import { type Front, type Route, startFront } from "./front.ts";
 import { childCommand, currentReexecInput } from "./reexec.ts";
+import { childEnvironment, envFilePaths, snapshotEnvFiles } from "./env_files.ts";
 import { type ChangeBatch, startWatching, type Watching } from "./watch.ts";
 import { LiveReloadHub } from "./live_reload_hub.ts";
 import { clientResponse } from "../server/live_reload_client.ts";
@@ -56,6 +57,16 @@ interface RestartRequest {
   reason: string;
   files: string[];
 }
+
+/**
+ * Files Deno reads when a process starts: a standby booted before a change
+ * to one of them would run with the old configuration or environment.
+ */
+const STARTUP_FILE_NAMES =
+  /^(deno\.jsonc?|package\.json|import_map\.json|deno\.lock|\.env(\..*)?)$/;
+
+/** Deno's flags that name a file it reads at process start. */
+const STARTUP_FILE_FLAGS = ["--env-file", "--env", "--config", "-c", "--import-map", "--lock"];
 
 /** How long a request is held while no child is ready. */
 const HOLD_TIMEOUT_MS = 30_000;
@@ -92,6 +103,8 @@ export class Supervisor {
   #front: Front | undefined;
   #watching: Watching | undefined;
   #command = childCommand(currentReexecInput());
+  /** What `--env-file` gave this process at its start, kept out of the children's environment. */
+  #fromEnvFiles = snapshotEnvFiles(envFilePaths(this.#command.args, Deno.cwd()));
   #hub: LiveReloadHub;
   /** Called once, when the first child is ready (`--open`). */
   onFirstReady: () => void = () => {};
@@ -269,7 +282,7 @@ export class Supervisor {
     const started = performance.now();
     await this.#stopCurrentChild();
     if (this.#phase.kind === "shutdown") return;
-    const outcome = await this.#startChild();
+    const outcome = await this.#startChild(request.files);
     const ms = Math.round(performance.now() - started);
     this.#lastRestart = {
       at: new Date().toISOString(),
@@ -281,20 +294,45 @@ export class Supervisor {
   }
 
   #spawn(): ChildProcess {
-    return new ChildProcess(this.#command, this.#channel, ++this.#spawned);
+    const env = childEnvironment(Deno.env.toObject(), this.#fromEnvFiles);
+    return new ChildProcess(this.#command, this.#channel, ++this.#spawned, env);
   }
 
   /** The booted standby, if it is still alive; else a fresh child. */
-  #nextChild(): ChildProcess {
+  /**
+   * The booted standby, unless it is gone or a file Deno read when it booted
+   * has changed since; else a fresh child.
+   */
+  #nextChild(changedFiles: string[]): ChildProcess {
     const standby = this.#standby;
     this.#standby = undefined;
-    if (standby && !standby.exited) return standby;
+    if (standby && !standby.exited && !changedFiles.some((file) => this.#isStartupFile(file))) {
+      return standby;
+    }
+    standby?.signal("SIGTERM");
     return this.#spawn();
   }
 
-  /** Boots the next child ahead of time, so a restart skips Deno's start-up. */
+  /** Whether Deno reads the file at process start (config, import map, env file, lock). */
+  #isStartupFile(file: string): boolean {
+    const name = file.slice(file.lastIndexOf("/") + 1);
+    const args = this.#command.args;
+    return STARTUP_FILE_NAMES.test(name) ||
+      args.some((arg, i) =>
+        STARTUP_FILE_FLAGS.some((flag) =>
+          arg === `${flag}=${file}` || (arg === flag && args[i + 1] === file)
+        )
+      );
+  }
+
+  /**
+   * Boots the next child ahead of time, so a restart skips Deno's start-up.
+   * Only for an app module, which the child imports when told to start: a
+   * library user's script is the program itself, and would run (with the
+   * code of the moment) as the standby boots.
+   */
   #prepareStandby(): void {
-    if (this.#standby || this.#source.kind === "static" || this.#phase.kind === "shutdown") return;
+    if (this.#standby || this.#source.kind !== "module" || this.#phase.kind === "shutdown") return;
     try {
       this.#standby = this.#spawn();
     } catch {
@@ -302,10 +340,10 @@ export class Supervisor {
     }
   }
 
-  async #startChild(): Promise<boolean> {
+  async #startChild(changedFiles: string[] = []): Promise<boolean> {
     let child: ChildProcess;
     try {
-      child = this.#nextChild();
+      child = this.#nextChild(changedFiles);
     } catch (error) {
       this.#fail({
         message: `cannot start the child: ${String(error)}`,
@@ -430,6 +468,10 @@ export class Supervisor {
       mode: "reloader",
       parentPid: Deno.pid,
       childPid: child && !child.exited ? child.pid : null,
+      standbyPid:
+        this.#standby && !this.#standby.exited && this.#links.has(this.#standby.generation)
+          ? this.#standby.pid
+          : null,
       generation: this.#generation,
       state: phase.kind,
       entry: this.#source.display,

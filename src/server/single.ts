@@ -43,6 +43,7 @@ export async function runSingleProcess(
       mode: "single",
       parentPid: null,
       childPid: Deno.pid,
+      standbyPid: null,
       generation: 1,
       state: "ready",
       entry: source.display,

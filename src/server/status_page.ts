@@ -33,6 +33,8 @@ export interface DevsrvStatus {
   parentPid: number | null;
   /** The serving process's pid; `null` while no child runs. */
   childPid: number | null;
+  /** The booted child waiting for the next restart; `null` when there is none. */
+  standbyPid: number | null;
   /** How many children have been started. */
   generation: number;
   /** `starting`, `ready`, `restarting`, `failed`. */
@@ -67,6 +69,7 @@ function statusHtml(status: DevsrvStatus): string {
       "child pid",
       status.childPid === null ? "none" : String(status.childPid),
     ),
+    row("standby pid", status.standbyPid === null ? "none" : String(status.standbyPid)),
     row("generation", String(status.generation)),
     row("state", status.state),
     row("serving", status.entry),

@@ -1,0 +1,110 @@
+/**
+ * `--env-file` and restarts. Deno loads an env file at process start and
+ * never overrides a variable that is already set; a child inherits the
+ * reloader's environment, which holds the values the reloader loaded at
+ * its own start. So that an edited `.env` reaches the next child, the
+ * reloader hands children its environment without the variables that came
+ * from its env files, and each child loads the files afresh.
+ *
+ * @module
+ */
+
+import { resolve } from "node:path";
+
+const ENV_FILE_FLAGS = ["--env-file", "--env"];
+const DEFAULT_ENV_FILE = ".env";
+const ENV_LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*$/;
+
+/**
+ * Finds the env files named on a deno command line.
+ *
+ * @param args Deno's arguments (`run` if given, flags, script, its arguments).
+ * @param cwd The directory relative paths start from.
+ * @returns Absolute paths, in order.
+ *
+ * @example Both spellings
+ * ```ts
+ * import { envFilePaths } from "./env_files.ts";
+ *
+ * const paths = envFilePaths(["run", "--env-file", "--env-file=prod.env", "main.ts"], "/app");
+ * if (paths.join() !== "/app/.env,/app/prod.env") throw new Error(paths.join());
+ * ```
+ */
+export function envFilePaths(args: string[], cwd: string): string[] {
+  const paths: string[] = [];
+  for (const arg of args[0] === "run" ? args.slice(1) : args) {
+    if (!arg.startsWith("-")) break; // the script: what follows are its own arguments
+    for (const flag of ENV_FILE_FLAGS) {
+      if (arg === flag) paths.push(resolve(cwd, DEFAULT_ENV_FILE));
+      else if (arg.startsWith(`${flag}=`)) paths.push(resolve(cwd, arg.slice(flag.length + 1)));
+    }
+  }
+  return paths;
+}
+
+function unquote(value: string): string {
+  const quote = value[0];
+  if ((quote === '"' || quote === "'") && value.endsWith(quote) && value.length >= 2) {
+    const inner = value.slice(1, -1);
+    return quote === '"' ? inner.replaceAll("\\n", "\n") : inner;
+  }
+  return value.replace(/\s+#.*$/, "");
+}
+
+/**
+ * Reads the variables an env file defines.
+ *
+ * @param text The file's content.
+ * @returns Name → value.
+ */
+export function parseEnvFile(text: string): Map<string, string> {
+  const variables = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const match = line.replace(/\r$/, "").match(ENV_LINE);
+    if (match?.[1] !== undefined && match[2] !== undefined) {
+      variables.set(match[1], unquote(match[2]));
+    }
+  }
+  return variables;
+}
+
+/**
+ * Reads what the env files gave this process at its start.
+ *
+ * @param paths The env files.
+ * @returns Name → value, later files first as Deno does not override.
+ */
+export function snapshotEnvFiles(paths: string[]): Map<string, string> {
+  const snapshot = new Map<string, string>();
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(path);
+    } catch {
+      continue; // a missing env file gave nothing
+    }
+    for (const [name, value] of parseEnvFile(text)) {
+      if (!snapshot.has(name)) snapshot.set(name, value);
+    }
+  }
+  return snapshot;
+}
+
+/**
+ * The environment for a child: this process's, without the variables whose
+ * values came from the env files.
+ *
+ * @param env This process's environment.
+ * @param fromFiles What the env files gave it, from {@linkcode snapshotEnvFiles}.
+ * @returns The child's environment.
+ */
+export function childEnvironment(
+  env: Record<string, string>,
+  fromFiles: Map<string, string>,
+): Record<string, string> {
+  const result = { ...env };
+  for (const [name, value] of fromFiles) {
+    if (result[name] === value) delete result[name];
+  }
+  return result;
+}
