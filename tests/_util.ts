@@ -58,10 +58,14 @@ export class DevsrvProcess {
       cwd?: string;
       env?: Record<string, string>;
       stdin?: "piped" | "null";
+      /** The script to run instead of devsrv's main.ts (a library user's script). */
+      script?: string;
+      /** Deno's own flags. @default {["-A"]} */
+      denoFlags?: string[];
     } = {},
   ) {
     this.process = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN_TS, ...args],
+      args: ["run", ...(options.denoFlags ?? ["-A"]), options.script ?? MAIN_TS, ...args],
       cwd: options.cwd ?? REPO_ROOT,
       env: { NO_COLOR: "1", ...options.env },
       stdin: options.stdin ?? "null",

@@ -315,42 +315,20 @@ console.log("top level in " + (isRunningFromReloader() ? "child" : "reloader") +
 await serve(() => new Response("from library v1"), { reload: true, port: 0 });
 `;
   await withTempDir({ "server.ts": script }, async (dir) => {
-    const process = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "server.ts"],
-      cwd: dir,
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    let output = "";
-    const decoder = new TextDecoder();
-    const reading = [process.stdout, process.stderr].map(async (stream) => {
-      for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
-    });
+    const server = new DevsrvProcess([], { cwd: dir, script: "server.ts" });
     try {
-      const url = (await waitFor("Running on", () =>
-        output.match(/Running on (http:\/\/\S+)/) ?? undefined))[1]!;
+      const url = await server.url();
       await waitForBody(url, "from library v1");
-      await waitFor(
-        "both top levels",
-        () =>
-          /top level in reloader \d+/.test(output) && /top level in child \d+/.test(output),
-      );
+      await server.waitForOutput(/top level in reloader \d+/);
+      await server.waitForOutput(/top level in child \d+/);
       // A standby would run this script's top level, old code and all, before the edit.
       assert.equal((await devsrvStatus(url)).standbyPid, null);
       await Deno.writeTextFile(`${dir}/server.ts`, script.replace("library v1", "library v2"));
       await waitForBody(url, "from library v2");
     } finally {
-      try {
-        process.kill("SIGTERM");
-      } catch {
-        // it exited already; the status below tells how
-      }
-      assert.equal((await process.status).code, 0, output);
-      await Promise.all(reading);
+      assert.equal((await server.stop()).code, 0, server.output);
     }
   });
-  assert.ok(MAIN_TS.endsWith("main.ts"));
 });
 
 Deno.test("typing rs and Enter in a terminal restarts the child", async () => {
@@ -409,31 +387,22 @@ Deno.test("a standby child is not used when a file Deno read at its start change
   const app =
     "export default { fetch: () => new Response(Deno.env.get('GREETING') ?? 'unset') };\n";
   await withTempDir({ "app.ts": app, ".env": "GREETING=one\n" }, async (dir) => {
-    const process = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--env-file=.env", MAIN_TS, "serve", "app.ts", "-p", "0"],
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0"], {
       cwd: dir,
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    let output = "";
-    const decoder = new TextDecoder();
-    const reading = [process.stdout, process.stderr].map(async (stream) => {
-      for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+      denoFlags: ["-A", "--env-file=.env"],
     });
     try {
-      const url = (await waitFor("Running on", () =>
-        output.match(/Running on (http:\/\/\S+)/) ?? undefined))[1]!;
+      const url = await server.url();
       await waitForBody(url, "one");
       // The standby has booted, with GREETING=one from the .env of that moment.
-      await waitFor("a booted standby", async () =>
-        typeof (await devsrvStatus(url)).standbyPid === "number");
+      await waitFor(
+        "a booted standby",
+        async () => typeof (await devsrvStatus(url)).standbyPid === "number",
+      );
       await Deno.writeTextFile(`${dir}/.env`, "GREETING=two\n");
       await waitForBody(url, "two");
     } finally {
-      process.kill("SIGTERM");
-      assert.equal((await process.status).code, 0, output);
-      await Promise.all(reading);
+      assert.equal((await server.stop()).code, 0, server.output);
     }
   });
 });
