@@ -331,50 +331,100 @@ await serve(() => new Response("from library v1"), { reload: true, port: 0 });
   });
 });
 
-Deno.test("typing rs and Enter in a terminal restarts the child", async () => {
-  await withTempDir({
-    "app.ts": "export default { fetch: () => new Response('pid ' + Deno.pid) };\n",
-  }, async (dir) => {
-    // `script` gives devsrv a real terminal, where it listens for "rs".
-    const command = [Deno.execPath(), "run", "-A", MAIN_TS, "serve", "app.ts", "-p", "0"]
-      .map((arg) => `'${arg}'`).join(" ");
-    const process = new Deno.Command("script", {
+/** devsrv in a real terminal (`script` gives it a pty), where it reads keys as a person types. */
+class TerminalSession {
+  readonly process: Deno.ChildProcess;
+  output = "";
+  #reading: Promise<void>[];
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+
+  constructor(args: string[], cwd: string) {
+    const command = [Deno.execPath(), "run", "-A", MAIN_TS, ...args].map((arg) => `'${arg}'`).join(
+      " ",
+    );
+    this.process = new Deno.Command("script", {
       args: ["-qfec", command, "/dev/null"],
-      cwd: dir,
+      cwd,
       env: { NO_COLOR: "1" },
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    let output = "";
     const decoder = new TextDecoder();
-    const reading = [process.stdout, process.stderr].map(async (stream) => {
-      for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+    this.#reading = [this.process.stdout, this.process.stderr].map(async (stream) => {
+      for await (const chunk of stream) this.output += decoder.decode(chunk, { stream: true });
     });
-    const writer = process.stdin.getWriter();
+    this.#writer = this.process.stdin.getWriter();
+  }
+
+  async url(): Promise<string> {
+    return (await waitFor(
+      "Running on",
+      () => this.output.match(/Running on (http:\/\/[^\s]+)/) ?? undefined,
+    ))[1]!;
+  }
+
+  type(text: string): Promise<void> {
+    return this.#writer.write(new TextEncoder().encode(text));
+  }
+
+  /** Waits for the terminal to end, ending it first if it still runs. */
+  async close(): Promise<Deno.CommandStatus> {
+    await this.#writer.close().catch(() => {});
     try {
-      const url = (await waitFor("Running on", () =>
-        output.match(/Running on (http:\/\/[^\s]+)/) ?? undefined))[1]!;
+      this.process.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    const status = await this.process.status;
+    await Promise.all(this.#reading);
+    return status;
+  }
+}
+
+Deno.test("typing rs and Enter in a terminal restarts the child", async () => {
+  await withTempDir({
+    "app.ts": "export default { fetch: () => new Response('pid ' + Deno.pid) };\n",
+  }, async (dir) => {
+    const terminal = new TerminalSession(["serve", "app.ts", "-p", "0"], dir);
+    try {
+      const url = await terminal.url();
       const first = await waitFor("first child", async () => {
         const body = (await fetchText(url).catch(() => ({ body: "" }))).body;
         return body.startsWith("pid ") ? body : undefined;
       });
-      await writer.write(new TextEncoder().encode("rs\n"));
-      await waitFor("restart requested", () =>
-        /Restart requested \(rs\) · restarting/.test(output));
+      await terminal.type("rs\n");
+      await waitFor(
+        "restart requested",
+        () => /Restart requested \(rs\) · restarting/.test(terminal.output),
+      );
       await waitFor("a new child", async () => {
         const body = (await fetchText(url).catch(() => ({ body: first }))).body;
         return body !== first && body.startsWith("pid ");
       });
     } finally {
-      await writer.close().catch(() => {});
-      try {
-        process.kill("SIGTERM");
-      } catch {
-        // already gone
+      await terminal.close();
+    }
+  });
+});
+
+Deno.test("Ctrl+C in a terminal ends parent, child and standby, with exit code 0", async () => {
+  await withTempDir({ "app.ts": appSource("v1") }, async (dir) => {
+    const terminal = new TerminalSession(["serve", "app.ts", "-p", "0"], dir);
+    try {
+      const url = await terminal.url();
+      await waitForBody(url, "v1");
+      const status = await waitFor("a booted standby", async () => {
+        const current = await devsrvStatus(url);
+        return typeof current.standbyPid === "number" ? current : undefined;
+      });
+      await terminal.type("\x03"); // the terminal sends SIGINT to the whole foreground group
+      assert.equal((await terminal.process.status).code, 0, terminal.output);
+      for (const pid of [status.parentPid, status.childPid, status.standbyPid] as number[]) {
+        await waitFor(`process ${pid} to end`, () => !processIsAlive(pid), 3000);
       }
-      await process.status;
-      await Promise.all(reading);
+    } finally {
+      await terminal.close();
     }
   });
 });
