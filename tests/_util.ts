@@ -290,3 +290,39 @@ export async function withServer(
     }
   });
 }
+
+/**
+ * Serves `handler` in this process on 127.0.0.1 and a free port while
+ * `body` runs, then stops the server and waits for it.
+ *
+ * @param handler The request handler.
+ * @param body The test, given the port.
+ */
+export async function withInProcessServer(
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  body: (port: number) => Promise<void>,
+): Promise<void> {
+  const controller = new AbortController();
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: controller.signal, onListen: () => {} },
+    handler,
+  );
+  try {
+    await body(server.addr.port);
+  } finally {
+    controller.abort();
+    await server.finished;
+  }
+}
+
+/** How devsrv can run: with the reloader (parent + child) or as one process. */
+export interface ServeMode {
+  name: string;
+  args: string[];
+}
+
+/** Both modes, for suites that must hold in each. */
+export const SERVE_MODES: readonly ServeMode[] = [
+  { name: "reloader", args: [] },
+  { name: "--no-reload", args: ["--no-reload"] },
+];

@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { exchange, rawRequest, type RawResponse, sendRaw, tcpTo } from "./_raw_http.ts";
-import { DevsrvProcess, runDevsrv, withTempDir } from "./_util.ts";
+import { DevsrvProcess, runDevsrv, SERVE_MODES, withTempDir } from "./_util.ts";
 
 /** Thrown by the app on /boom; must show up only for allowed, local clients. */
 const SECRET = "SECRET_MARKER_1f3a";
@@ -22,16 +22,6 @@ const APP = `export default {
   },
 };
 `;
-
-interface Mode {
-  name: string;
-  args: string[];
-}
-
-const MODES: Mode[] = [
-  { name: "reloader", args: [] },
-  { name: "--no-reload", args: ["--no-reload"] },
-];
 
 const WEBSOCKET_HEADERS: [string, string][] = [
   ["Connection", "Upgrade"],
@@ -88,7 +78,7 @@ function host(value: string): [string, string][] {
   return [["Host", value]];
 }
 
-for (const mode of MODES) {
+for (const mode of SERVE_MODES) {
   Deno.test(`devsrv serve (${mode.name}) answers allowed hosts and refuses the rest`, async (t) => {
     await withServer(mode.args, async ({ port, get }) => {
       await t.step("allowed hosts get the app", async () => {
@@ -272,7 +262,7 @@ Deno.test("devsrv serve --allowed-host dev.test answers dev.test and nothing mor
   });
 });
 
-for (const mode of MODES) {
+for (const mode of SERVE_MODES) {
   Deno.test(`devsrv serve (${mode.name}) --host 0.0.0.0 still checks every Host`, async () => {
     await withServer(["--host", "0.0.0.0", ...mode.args], async ({ port, get }) => {
       assertStatus(await get("/", host(`evil.example:${port}`)), 403, "evil.example");

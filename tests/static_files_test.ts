@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { parseRange, serveStatic, type StaticOptions } from "../src/server/static_files.ts";
 import { renderListing } from "../src/server/dir_listing.ts";
+import { withInProcessServer } from "./_util.ts";
 
 const TEXT = "0123456789abcdefghij"; // 20 bytes, each at its own offset
 
@@ -375,26 +376,12 @@ Deno.test("serveStatic() answers HEAD with headers and no body", async () => {
 
 Deno.test("serveStatic() keeps Content-Length for HEAD over a real socket", async () => {
   await withSite({ "a.txt": TEXT }, async (root) => {
-    const controller = new AbortController();
-    const server = Deno.serve(
-      {
-        port: 0,
-        hostname: "127.0.0.1",
-        signal: controller.signal,
-        onListen: () => {},
-      },
-      (request) => serveStatic(request, { root }),
-    );
-    try {
-      const url = `http://127.0.0.1:${server.addr.port}/a.txt`;
-      const response = await fetch(url, { method: "HEAD" });
+    await withInProcessServer((request) => serveStatic(request, { root }), async (port) => {
+      const response = await fetch(`http://127.0.0.1:${port}/a.txt`, { method: "HEAD" });
       await response.body?.cancel();
       assert.equal(response.status, 200);
       assert.equal(response.headers.get("content-length"), "20");
-    } finally {
-      controller.abort();
-      await server.finished;
-    }
+    });
   });
 });
 
@@ -502,18 +489,8 @@ Deno.test("serveStatic() streams a big file in chunks", async () => {
     await reader.cancel(); // closes the file; --trace-leaks would catch it
 
     // Over a real socket: every byte arrives, in order.
-    const controller = new AbortController();
-    const server = Deno.serve(
-      {
-        port: 0,
-        hostname: "127.0.0.1",
-        signal: controller.signal,
-        onListen: () => {},
-      },
-      (request) => serveStatic(request, { root }),
-    );
-    try {
-      const base = `http://127.0.0.1:${server.addr.port}`;
+    await withInProcessServer((request) => serveStatic(request, { root }), async (port) => {
+      const base = `http://127.0.0.1:${port}`;
       const whole = await fetch(`${base}/big.bin`);
       const received = new Uint8Array(await whole.arrayBuffer());
       assert.equal(received.length, size);
@@ -527,10 +504,7 @@ Deno.test("serveStatic() streams a big file in chunks", async () => {
       assert.equal(ranged.status, 206);
       assert.equal(tail.length, size - start);
       assert.ok(tail.every((byte, i) => byte === content[start + i]));
-    } finally {
-      controller.abort();
-      await server.finished;
-    }
+    });
   });
 });
 

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { serveStatic, type StaticOptions } from "../src/server/static_files.ts";
+import { withInProcessServer } from "./_util.ts";
 
 /** In files outside the root: must never appear in any response. */
 const OUTSIDE_MARKER = "OUTSIDE-SECRET-7f3a9c1e";
@@ -89,21 +90,12 @@ async function withServer(
   fn: (port: number, fixture: Fixture) => Promise<void>,
 ): Promise<void> {
   const fixture = await makeFixture();
-  const controller = new AbortController();
-  const server = Deno.serve(
-    {
-      port: 0,
-      hostname: "127.0.0.1",
-      signal: controller.signal,
-      onListen: () => {},
-    },
-    (request) => serveStatic(request, { root: fixture.root, ...options }),
-  );
   try {
-    await fn(server.addr.port, fixture);
+    await withInProcessServer(
+      (request) => serveStatic(request, { root: fixture.root, ...options }),
+      (port) => fn(port, fixture),
+    );
   } finally {
-    controller.abort();
-    await server.finished;
     await Deno.remove(fixture.base, { recursive: true });
   }
 }

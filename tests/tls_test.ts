@@ -14,7 +14,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { rawRequest, sendRaw, tlsTo } from "./_raw_http.ts";
-import { appSource, DevsrvProcess, missingOutsideCi, runDevsrv, withTempDir } from "./_util.ts";
+import {
+  appSource,
+  DevsrvProcess,
+  missingOutsideCi,
+  runDevsrv,
+  SERVE_MODES,
+  withTempDir,
+} from "./_util.ts";
 
 /** Without openssl (outside CI) the certificate tests are reported as ignored. */
 const NO_OPENSSL = missingOutsideCi("openssl");
@@ -22,16 +29,6 @@ const NO_OPENSSL = missingOutsideCi("openssl");
 const APP_TEXT = "hello over tls";
 const FAILURE_EXIT_CODE = 1;
 const USAGE_EXIT_CODE = 2;
-
-interface Mode {
-  name: string;
-  args: string[];
-}
-
-const MODES: Mode[] = [
-  { name: "reloader", args: [] },
-  { name: "--no-reload", args: ["--no-reload"] },
-];
 
 /** A certificate and its key, as files and the certificate's PEM text. */
 interface CertPair {
@@ -121,7 +118,7 @@ async function withTlsFiles(
   });
 }
 
-for (const mode of MODES) {
+for (const mode of SERVE_MODES) {
   Deno.test({
     name: `devsrv serve (${mode.name}) refuses a bad --cert/--key pair with one line`,
     ignore: NO_OPENSSL,
@@ -305,7 +302,7 @@ async function fetchOver(
   }
 }
 
-for (const mode of MODES) {
+for (const mode of SERVE_MODES) {
   Deno.test({
     name: `devsrv serve (${mode.name}) --cert --key serves HTTPS and guards it`,
     ignore: NO_OPENSSL,
