@@ -339,9 +339,10 @@ class TerminalSession {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
 
   constructor(args: string[], cwd: string) {
-    const command = [Deno.execPath(), "run", "-A", MAIN_TS, ...args].map((arg) => `'${arg}'`).join(
-      " ",
-    );
+    // `exec`: script runs the command through $SHELL, and a shell that stays in between (dash
+    // does) dies of the terminal's SIGINT itself, hiding devsrv's own exit code.
+    const words = [Deno.execPath(), "run", "-A", MAIN_TS, ...args].map((arg) => `'${arg}'`);
+    const command = `exec ${words.join(" ")}`;
     this.process = new Deno.Command("script", {
       args: ["-qfec", command, "/dev/null"],
       cwd,
