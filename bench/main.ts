@@ -14,8 +14,9 @@
  * @module
  */
 
-import { quantile, runFetchLoad, runLoad, sequentialLatencies } from "./_load.ts";
+import { quantile, runFetchLoad, runLoad, runWrk, sequentialLatencies } from "./_load.ts";
 import { cpuMs, freePort, MAIN_TS, residentMb, ServerProcess } from "./_process.ts";
+import { CHECK_INTERVAL_MS } from "../src/reloader/memory_release.ts";
 
 const EDITS = Number(Deno.env.get("BENCH_EDITS") ?? 25);
 const RELOADS_UNDER_LOAD = 20;
@@ -178,8 +179,12 @@ async function failuresUnderLoad(tool: Tool): Promise<{ failed: number; total: n
 interface Throughput {
   rawRps: number;
   fetchRps: number;
+  /** `null` when wrk is not installed. */
+  wrkRps: number | null;
   latencyMs: number;
   parentMb?: number;
+  /** The parent once the load has stopped long enough for it to release memory. */
+  settledParentMb?: number;
   childMb: number;
   /** The process started by the command, before any load. */
   idleParentMb: number;
@@ -199,10 +204,12 @@ async function throughput(reload: boolean, v8Flags: string[] = []): Promise<Thro
     await runLoad(port, LOAD_CONNECTIONS, 1); // warm-up
     const raw = await runLoad(port, LOAD_CONNECTIONS, LOAD_SECONDS);
     const viaFetch = await runFetchLoad(port, LOAD_CONNECTIONS, LOAD_SECONDS);
+    const wrkRps = await runWrk(port, LOAD_CONNECTIONS, LOAD_SECONDS);
     const latencies = await sequentialLatencies(port, 30);
     const result: Throughput = {
       rawRps: raw.rps,
       fetchRps: viaFetch.rps,
+      wrkRps,
       latencyMs: quantile(latencies, 0.5),
       childMb: residentMb(server.process.pid),
       idleParentMb,
@@ -213,6 +220,9 @@ async function throughput(reload: boolean, v8Flags: string[] = []): Promise<Thro
       })).json();
       result.parentMb = residentMb(status.parentPid);
       result.childMb = residentMb(status.childPid);
+      // Two quiet checks, and time for the collection to finish.
+      await new Promise((resolve) => setTimeout(resolve, 2 * CHECK_INTERVAL_MS + 1000));
+      result.settledParentMb = residentMb(status.parentPid);
     }
     return result;
   } finally {
@@ -302,19 +312,23 @@ async function main(): Promise<void> {
   const direct = await throughput(false);
   const row = (name: string, t: Throughput) =>
     `  ${name.padEnd(26)} ${fmt(t.rawRps, 0).padStart(12)} ${fmt(t.fetchRps, 0).padStart(12)} ${
-      fmt(t.latencyMs * 1000, 0).padStart(10)
-    }`;
+      (t.wrkRps === null ? "-" : fmt(t.wrkRps, 0)).padStart(12)
+    } ${fmt(t.latencyMs * 1000, 0).padStart(10)}`;
   print(
     `  ${"setup".padEnd(26)} ${"raw req/s".padStart(12)} ${"fetch req/s".padStart(12)} ${
-      "median µs".padStart(10)
-    }`,
+      "wrk req/s".padStart(12)
+    } ${"median µs".padStart(10)}`,
   );
   print(row("devsrv (through parent)", through));
   print(row("devsrv --no-reload", direct));
   print(
     `  ratio through parent / --no-reload: raw TCP client ${
       fmt(through.rawRps / direct.rawRps, 2)
-    }, fetch client ${fmt(through.fetchRps / direct.fetchRps, 2)} (target ≥ 0.70)`,
+    }, fetch client ${fmt(through.fetchRps / direct.fetchRps, 2)}, wrk ${
+      through.wrkRps === null || direct.wrkRps === null
+        ? "not installed"
+        : fmt(through.wrkRps / direct.wrkRps, 2)
+    } (target ≥ 0.70)`,
   );
   print(
     `  added latency per request (median): ${
@@ -322,17 +336,20 @@ async function main(): Promise<void> {
     } µs`,
   );
   const tuned = await throughput(true, [SMALL_YOUNG_GENERATION]);
+  const settleSeconds = (2 * CHECK_INTERVAL_MS + 1000) / 1000;
   print(
-    `  parent resident memory: idle ${fmt(through.idleParentMb)} MB; after the load ${
-      fmt(through.parentMb ?? NaN)
-    } MB, or ${
-      fmt(tuned.parentMb ?? NaN)
-    } MB with ${SMALL_YOUNG_GENERATION} (deno task serve; target < 60)`,
+    `  parent resident memory, MB (target < 60) ${"idle".padStart(8)} ${
+      "after load".padStart(11)
+    } ${`${settleSeconds} s later`.padStart(11)}`,
   );
+  const memoryRow = (name: string, t: Throughput) =>
+    `    ${name.padEnd(38)} ${fmt(t.idleParentMb).padStart(8)} ${
+      fmt(t.parentMb ?? NaN).padStart(11)
+    } ${fmt(t.settledParentMb ?? NaN).padStart(11)}`;
+  print(memoryRow("deno run -A main.ts serve", through));
+  print(memoryRow(`with ${SMALL_YOUNG_GENERATION}`, tuned));
   print(
-    `  resident memory after the load: parent ${
-      fmt(through.parentMb ?? NaN)
-    } MB (target < 60), child ${fmt(through.childMb)} MB; --no-reload process ${
+    `  child resident memory after the load: ${fmt(through.childMb)} MB; --no-reload process ${
       fmt(direct.childMb)
     } MB`,
   );

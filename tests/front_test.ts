@@ -90,6 +90,9 @@ function startTestFront(
   return {
     front: {
       addr: front.addr,
+      get exchanges() {
+        return front.exchanges;
+      },
       changed: () => front.changed(),
       // Every test ends with close(): check there that no bug was reported.
       close: async () => {
@@ -326,6 +329,7 @@ Deno.test("startFront() forwards GET and POST over one keep-alive connection (fe
       assertEquals(await post.text(), `POST /post 6 body ${i}`);
     }
     assertEquals(t.access.length, 10);
+    assertEquals(t.front.exchanges, 10);
     assertEquals(t.access[0]!.method, "GET");
     assertEquals(t.access[0]!.target, "/get?i=0");
     assertEquals(t.access[0]!.status, 200);

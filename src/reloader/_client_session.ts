@@ -53,6 +53,8 @@ export interface SessionHost {
   waitForChange(generation: number, timeoutMs: number): Promise<void>;
   /** Reports a finished exchange, when someone listens. */
   readonly onAccess: ((entry: AccessEntry) => void) | undefined;
+  /** Counts a finished exchange. */
+  countExchange(): void;
   /** Reports an error that is not a peer going away: a bug. */
   reportError(error: unknown): void;
 }
@@ -546,6 +548,7 @@ export class ClientSession {
   }
 
   #report(exchange: { head: RequestHead | null; startedAt: number; status: number }): void {
+    this.#host.countExchange();
     const onAccess = this.#host.onAccess;
     if (onAccess === undefined) return;
     const ms = Math.round((performance.now() - exchange.startedAt) * 10) / 10;

@@ -97,6 +97,8 @@ export interface FrontOptions {
 export interface Front {
   /** The bound address (the real port when 0 was asked). */
   readonly addr: Deno.NetAddr;
+  /** Exchanges finished so far: grows with traffic, still while idle. */
+  readonly exchanges: number;
   /**
    * The routing changed: held requests ask `route()` again, and idle
    * backend connections (which may lead to a stale backend) are dropped.
@@ -150,6 +152,7 @@ class FrontServer implements Front, SessionHost {
   readonly #waiters = new Set<() => void>();
   readonly #accepting: Promise<void>;
   #generation = 0;
+  #exchanges = 0;
   #closed = false;
   #closing: Promise<void> | null = null;
 
@@ -168,6 +171,14 @@ class FrontServer implements Front, SessionHost {
 
   get generation(): number {
     return this.#generation;
+  }
+
+  get exchanges(): number {
+    return this.#exchanges;
+  }
+
+  countExchange(): void {
+    this.#exchanges++;
   }
 
   route(target: string): Route {

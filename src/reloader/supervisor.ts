@@ -27,6 +27,7 @@ import { ChildProcess } from "./child_process.ts";
 import { ControlChannel } from "./control_channel.ts";
 import { type AppFailure, startControlServer } from "./control_server.ts";
 import { type Front, type Route, startFront } from "./front.ts";
+import { type MemoryRelease, startMemoryRelease } from "./memory_release.ts";
 import { childCommand, currentReexecInput } from "./reexec.ts";
 import { childEnvironment, envFilePaths, snapshotEnvFiles } from "./env_files.ts";
 import { type ChangeBatch, startWatching, type Watching } from "./watch.ts";
@@ -101,6 +102,7 @@ export class Supervisor {
   #channel: ControlChannel;
   #control: Deno.HttpServer<Deno.NetAddr>;
   #front: Front | undefined;
+  #memoryRelease: MemoryRelease | undefined;
   #watching: Watching | undefined;
   #command = childCommand(currentReexecInput());
   /** What `--env-file` gave this process at its start, kept out of the children's environment. */
@@ -171,7 +173,9 @@ export class Supervisor {
     } catch (error) {
       throw bindError(error, host, port);
     }
-    return this.#front.addr;
+    const front = this.#front;
+    this.#memoryRelease = startMemoryRelease(() => front.exchanges);
+    return front.addr;
   }
 
   /**
@@ -486,6 +490,7 @@ export class Supervisor {
   /** Stops everything: watcher, child (gracefully), front, servers. */
   async shutdown(): Promise<void> {
     this.#watching?.close();
+    this.#memoryRelease?.stop();
     this.#hub.close();
     const phase = this.#phase;
     this.#phase = { kind: "shutdown" };
