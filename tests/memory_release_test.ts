@@ -11,6 +11,7 @@ import {
   type MemoryReleaseSource,
   ReleaseDecider,
   SLACK_BYTES,
+  trimNativeHeap,
 } from "../src/reloader/memory_release.ts";
 
 const MB = 1024 * 1024;
@@ -41,4 +42,8 @@ Deno.test("collectGarbage() runs a full collection in this Deno", async () => {
   // If a Deno release stops allowing --expose-gc at run time, the parent
   // would silently keep its memory after bursts: fail here instead.
   equal(await collectGarbage(), true);
+});
+
+Deno.test("trimNativeHeap() reaches glibc's malloc_trim on Linux with FFI permission", () => {
+  equal(trimNativeHeap(), Deno.build.os === "linux");
 });
