@@ -7,6 +7,7 @@
 
 import { equal } from "node:assert/strict";
 import {
+  BURST_EXCHANGES,
   collectGarbage,
   type MemoryReleaseSource,
   ReleaseDecider,
@@ -36,6 +37,15 @@ Deno.test("ReleaseDecider leaves an idle parent and a lean heap alone", () => {
   equal(decider.check(source(8, 10 * MB, 6 * MB)), false, "busy");
   equal(decider.check(source(8, 6 * MB + SLACK_BYTES - 1, 6 * MB)), false, "slack below the bar");
   equal(decider.check(source(8, 40 * MB, 6 * MB)), false, "that burst was judged already");
+});
+
+Deno.test("ReleaseDecider collects after a burst even when the heap stayed lean", () => {
+  const decider = new ReleaseDecider(0);
+  const lean = (activity: number) => source(activity, 8 * MB, 6 * MB);
+  equal(decider.check(lean(10)), false, "busy");
+  equal(decider.check(lean(10)), false, "a few requests leave a lean heap alone");
+  equal(decider.check(lean(10 + BURST_EXCHANGES)), false, "busy");
+  equal(decider.check(lean(10 + BURST_EXCHANGES)), true, "quiet after a burst");
 });
 
 Deno.test("collectGarbage() runs a full collection in this Deno", async () => {

@@ -20,6 +20,12 @@
 export const CHECK_INTERVAL_MS = 2000;
 /** Committed but unused heap worth a collection. */
 export const SLACK_BYTES = 12 * 1024 * 1024;
+/**
+ * Requests after which a collection is worth it even with little heap
+ * slack: with a small young generation the heap stays lean, but the native
+ * heap still keeps what the burst freed.
+ */
+export const BURST_EXCHANGES = 1000;
 
 /** The counters a release decision reads. */
 export interface MemoryReleaseSource {
@@ -32,19 +38,21 @@ export interface MemoryReleaseSource {
 /** Decides, one check at a time, when a collection is worth it. */
 export class ReleaseDecider {
   #lastActivity: number;
-  /** Traffic happened since the last collection (or start). */
-  #trafficSince = false;
+  /** The activity counter at the last decision to collect or not (or start). */
+  #activityAtDecision: number;
 
   /**
    * @param activity The activity counter at the start.
    */
   constructor(activity: number) {
     this.#lastActivity = activity;
+    this.#activityAtDecision = activity;
   }
 
   /**
    * One check: collect only after traffic, once a whole interval was quiet,
-   * and when the heap holds at least {@linkcode SLACK_BYTES} it does not use.
+   * and when the heap holds at least {@linkcode SLACK_BYTES} it does not use
+   * or the traffic was a burst of {@linkcode BURST_EXCHANGES} requests.
    *
    * @param source The counters now.
    * @returns Whether to collect now.
@@ -53,11 +61,12 @@ export class ReleaseDecider {
     const activity = source.activity();
     if (activity !== this.#lastActivity) {
       this.#lastActivity = activity;
-      this.#trafficSince = true;
       return false; // still busy: a collection now would be undone at once
     }
-    if (!this.#trafficSince) return false;
-    this.#trafficSince = false;
+    const served = activity - this.#activityAtDecision;
+    if (served === 0) return false;
+    this.#activityAtDecision = activity;
+    if (served >= BURST_EXCHANGES) return true;
     const { heapTotal, heapUsed } = source.heap();
     return heapTotal - heapUsed >= SLACK_BYTES;
   }
