@@ -510,6 +510,80 @@ Deno.test("startFront() relays server-sent events as they happen", async () => {
   }
 });
 
+Deno.test("startFront() tells the app at once when a client hangs up on a silent stream", async () => {
+  const cancelled = Promise.withResolvers<void>();
+  const backend = startBackend(() => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encoder.encode("data: tick 1\n\n")); // then nothing, ever
+      },
+      cancel() {
+        cancelled.resolve();
+      },
+    });
+    return new Response(body, { headers: { "content-type": "text/event-stream" } });
+  });
+  const t = startTestFront(backend);
+  const client = await RawClient.connect(t.port);
+  try {
+    await client.send("GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const buffer = new Uint8Array(4096);
+    let text = "";
+    while (!text.includes("data: tick 1")) {
+      const n = await client.conn.read(buffer);
+      assert(n !== null);
+      text += decoder.decode(buffer.subarray(0, n));
+    }
+    client.close();
+    // The app never writes again, so only the front reading the client can tell it.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<string>((resolve) => timer = setTimeout(() => resolve("late"), 5000));
+    assertEquals(
+      await Promise.race([cancelled.promise.then(() => "cancelled"), late]),
+      "cancelled",
+    );
+    clearTimeout(timer);
+  } finally {
+    client.close();
+    await t.front.close();
+    await backend.stop();
+  }
+});
+
+Deno.test("startFront() keeps a connection alive after a streamed response (the client read is shared)", async () => {
+  const backend = startBackend((request) => {
+    if (new URL(request.url).pathname !== "/slow") return new Response("quick");
+    let part = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (++part > 3) return controller.close();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        controller.enqueue(encoder.encode(`part ${part};`));
+      },
+    });
+    return new Response(body);
+  });
+  const t = startTestFront(backend);
+  const client = await RawClient.connect(t.port);
+  try {
+    await client.send("GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assertEquals((await client.readResponse()).body, "part 1;part 2;part 3;");
+    await client.send("GET /quick HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assertEquals((await client.readResponse()).body, "quick");
+    // Pipelined during a stream: the second request waits in the buffer for its turn.
+    await client.send(
+      "GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\nGET /quick HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    );
+    assertEquals((await client.readResponse()).body, "part 1;part 2;part 3;");
+    assertEquals((await client.readResponse()).body, "quick");
+    assertEquals(t.front.exchanges, 4);
+  } finally {
+    client.close();
+    await t.front.close();
+    await backend.stop();
+  }
+});
+
 Deno.test("startFront() tunnels a WebSocket after 101 Switching Protocols", async () => {
   const serverClosed = Promise.withResolvers<void>();
   const backend = startBackend((request) => {

@@ -192,6 +192,51 @@ Deno.test("WebSocket, server-sent events and a large upload pass through the par
   });
 });
 
+const SILENT_STREAM_APP = `let open = 0;
+export default { fetch(req) {
+  if (new URL(req.url).pathname === "/open") return new Response(String(open));
+  open++;
+  req.signal.addEventListener("abort", () => open--);
+  const body = new ReadableStream({
+    start(controller) { controller.enqueue(new TextEncoder().encode("data: hello\\n\\n")); },
+  });
+  return new Response(body, { headers: { "content-type": "text/event-stream" } });
+} };
+`;
+
+Deno.test("a client that hangs up on a silent stream aborts the app's request through the parent", async () => {
+  await withTempDir({ "app.ts": SILENT_STREAM_APP }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--quiet"], { cwd: dir });
+    try {
+      const url = await server.url();
+      const port = Number(new URL(url).port);
+      await waitFor(
+        "the app",
+        async () => (await fetchText(`${url}/open`).catch(() => null))?.status === 200,
+      );
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(new TextEncoder().encode(`GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n`));
+      let text = "";
+      const buffer = new Uint8Array(4096);
+      while (!text.includes("data: hello")) {
+        const n = await conn.read(buffer);
+        assert.ok(n !== null, "the stream ended early");
+        text += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+      assert.equal((await fetchText(`${url}/open`)).body, "1");
+      conn.close();
+      // The app writes nothing more: only the parent reading the client can tell it.
+      await waitFor(
+        "the app to see the hang-up",
+        async () => (await fetchText(`${url}/open`)).body === "0",
+        3000,
+      );
+    } finally {
+      assert.equal((await server.stop()).code, 0);
+    }
+  });
+});
+
 Deno.test("the port is bound before any child starts", async () => {
   await withTempDir(
     { "app.ts": "await new Promise(() => {}); export default {};\n" },

@@ -35,6 +35,8 @@ export class BufferedConn {
   received = 0;
   readonly #maxBytes: number;
   #closed = false;
+  /** The read in flight, which every caller of `fill` shares. */
+  #pending: Promise<boolean> | null = null;
 
   /**
    * Wraps a connection.
@@ -54,12 +56,24 @@ export class BufferedConn {
   }
 
   /**
-   * Reads more bytes after those held, making room first.
+   * Reads more bytes after those held, making room first. A call while a
+   * read is in flight shares that read: one side may watch a connection
+   * for its close while another later waits for its next bytes.
    *
    * @returns `false` at the end of the stream.
    * @throws {Deno.errors.ConnectionReset} And the like, when the peer fails.
    */
-  async fill(): Promise<boolean> {
+  fill(): Promise<boolean> {
+    if (this.#pending === null) {
+      // Making room may throw (a full buffer): before the read starts, so
+      // that #readMore always settles after this assignment.
+      this.#makeRoomToRead();
+      this.#pending = this.#readMore();
+    }
+    return this.#pending;
+  }
+
+  #makeRoomToRead(): void {
     const size = this.buf.length;
     if (this.start === this.end) {
       if (this.end === size && size < STREAMING_BUFFER_BYTES) this.#grow(size * 2);
@@ -67,11 +81,18 @@ export class BufferedConn {
     } else if (this.end === size) {
       this.#makeRoom();
     }
-    const read = await this.conn.read(this.end === 0 ? this.buf : this.buf.subarray(this.end));
-    if (read === null) return false;
-    this.end += read;
-    this.received += read;
-    return true;
+  }
+
+  async #readMore(): Promise<boolean> {
+    try {
+      const read = await this.conn.read(this.end === 0 ? this.buf : this.buf.subarray(this.end));
+      if (read === null) return false;
+      this.end += read;
+      this.received += read;
+      return true;
+    } finally {
+      this.#pending = null;
+    }
   }
 
   /**

@@ -105,6 +105,8 @@ interface Exchange {
   sawInterim: boolean;
   /** The final status, for the access log. */
   status: number;
+  /** The client connection is being read for its close while the response streams. */
+  watchingClient: boolean;
 }
 
 /** Forwards the requests of one client connection. */
@@ -262,6 +264,7 @@ export class ClientSession {
       answered: false,
       sawInterim: false,
       status: 0,
+      watchingClient: false,
     };
   }
 
@@ -456,11 +459,32 @@ export class ClientSession {
         await writeAll(this.#client.conn, reader.buf.subarray(from, reader.start));
       }
       if (framer.done) return;
+      this.#watchForClientClose(exchange);
       if (!(await reader.fillOrEnd())) {
         throw new Deno.errors.UnexpectedEof("The app closed mid-response");
       }
       from = reader.start;
     }
+  }
+
+  /**
+   * While a response streams (server-sent events, a long download), the
+   * client may hang up without the app writing anything that would notice.
+   * So the client connection is read meanwhile: its end closes the backend
+   * connection, which the app sees at once (its stream is cancelled, the
+   * request's signal aborts), as it would without the parent. Bytes that
+   * arrive instead (a pipelined request) stay buffered for the next
+   * exchange, which shares the read. Only once the request body is in: the
+   * pump reads the client until then.
+   */
+  #watchForClientClose(exchange: Exchange): void {
+    if (exchange.watchingClient || exchange.pump !== null) return;
+    exchange.watchingClient = true;
+    const backend = this.#backend;
+    const hungUp = () => {
+      if (this.#backend === backend) this.#dropBackend();
+    };
+    this.#client.fill().then((more) => more || hungUp(), hungUp);
   }
 
   /**
