@@ -66,6 +66,17 @@ export function residentMb(pid: number): number {
   return kb / 1024;
 }
 
+/**
+ * Memory only this process holds, in MB: resident pages no other process
+ * maps (most of the rest is the Deno executable, shared with every deno).
+ */
+export function privateMb(pid: number): number {
+  const rollup = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
+  const kb = (field: string) =>
+    Number(rollup.match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? NaN);
+  return (kb("Private_Clean") + kb("Private_Dirty")) / 1024;
+}
+
 /** User + system CPU time of a process, in ms. */
 export function cpuMs(pid: number): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);

@@ -15,7 +15,7 @@
  */
 
 import { quantile, runFetchLoad, runLoad, runWrk, sequentialLatencies } from "./_load.ts";
-import { cpuMs, freePort, MAIN_TS, residentMb, ServerProcess } from "./_process.ts";
+import { cpuMs, freePort, MAIN_TS, privateMb, residentMb, ServerProcess } from "./_process.ts";
 import { CHECK_INTERVAL_MS } from "../src/reloader/memory_release.ts";
 
 const EDITS = Number(Deno.env.get("BENCH_EDITS") ?? 25);
@@ -185,6 +185,8 @@ interface Throughput {
   parentMb?: number;
   /** The parent once the load has stopped long enough for it to release memory. */
   settledParentMb?: number;
+  /** The part of that only the parent holds. */
+  settledParentPrivateMb?: number;
   childMb: number;
   /** The process started by the command, before any load. */
   idleParentMb: number;
@@ -223,6 +225,7 @@ async function throughput(reload: boolean, v8Flags: string[] = []): Promise<Thro
       // Two quiet checks, and time for the collection to finish.
       await new Promise((resolve) => setTimeout(resolve, 2 * CHECK_INTERVAL_MS + 1000));
       result.settledParentMb = residentMb(status.parentPid);
+      result.settledParentPrivateMb = privateMb(status.parentPid);
     }
     return result;
   } finally {
@@ -340,12 +343,14 @@ async function main(): Promise<void> {
   print(
     `  parent resident memory, MB (target < 60) ${"idle".padStart(8)} ${
       "after load".padStart(11)
-    } ${`${settleSeconds} s later`.padStart(11)}`,
+    } ${`${settleSeconds} s later`.padStart(11)} ${"(private)".padStart(10)}`,
   );
   const memoryRow = (name: string, t: Throughput) =>
     `    ${name.padEnd(38)} ${fmt(t.idleParentMb).padStart(8)} ${
       fmt(t.parentMb ?? NaN).padStart(11)
-    } ${fmt(t.settledParentMb ?? NaN).padStart(11)}`;
+    } ${fmt(t.settledParentMb ?? NaN).padStart(11)} ${
+      `(${fmt(t.settledParentPrivateMb ?? NaN)})`.padStart(10)
+    }`;
   print(memoryRow("deno run -A main.ts serve", through));
   print(memoryRow(`with ${SMALL_YOUNG_GENERATION}`, tuned));
   print(
