@@ -30,8 +30,8 @@ export class ServerProcess {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const decoder = new TextDecoder();
     this.#reading = [this.process.stdout, this.process.stderr].map(async (stream) => {
+      const decoder = new TextDecoder();
       for await (const chunk of stream) this.output += decoder.decode(chunk, { stream: true });
     });
   }

@@ -23,6 +23,8 @@ const RELOADS_UNDER_LOAD = 20;
 const LOAD_SECONDS = Number(Deno.env.get("BENCH_LOAD_SECONDS") ?? 4);
 const LOAD_CONNECTIONS = 32;
 const IDLE_SECONDS = 5;
+/** After a load, two quiet checks of the parent's memory release and time for its collection. */
+const MEMORY_SETTLE_MS = 2 * CHECK_INTERVAL_MS + 1000;
 const TREE_FILES = 10_000;
 const EXAMPLE_APP = new URL("../examples/hello/app.ts", import.meta.url);
 const GREETING = 'const GREETING = "Hello from devsrv";';
@@ -222,8 +224,7 @@ async function throughput(reload: boolean, v8Flags: string[] = []): Promise<Thro
       })).json();
       result.parentMb = residentMb(status.parentPid);
       result.childMb = residentMb(status.childPid);
-      // Two quiet checks, and time for the collection to finish.
-      await new Promise((resolve) => setTimeout(resolve, 2 * CHECK_INTERVAL_MS + 1000));
+      await new Promise((resolve) => setTimeout(resolve, MEMORY_SETTLE_MS));
       result.settledParentMb = residentMb(status.parentPid);
       result.settledParentPrivateMb = privateMb(status.parentPid);
     }
@@ -339,7 +340,7 @@ async function main(): Promise<void> {
     } µs`,
   );
   const tuned = await throughput(true, [SMALL_YOUNG_GENERATION]);
-  const settleSeconds = (2 * CHECK_INTERVAL_MS + 1000) / 1000;
+  const settleSeconds = MEMORY_SETTLE_MS / 1000;
   print(
     `  parent resident memory, MB (target < 60) ${"idle".padStart(8)} ${
       "after load".padStart(11)

@@ -40,6 +40,24 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * Reads a process's stdout and stderr as text, each with its own decoder
+ * (a character split across two chunks must not meet the other stream's).
+ *
+ * @param process A process spawned with both streams piped.
+ * @param onText Called with each decoded piece, in arrival order.
+ * @returns One task per stream, done when the stream ends.
+ */
+export function collectOutput(
+  process: Deno.ChildProcess,
+  onText: (text: string) => void,
+): Promise<void>[] {
+  return [process.stdout, process.stderr].map(async (stream) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
+  });
+}
+
 /** A running devsrv, its output collected as it comes. */
 export class DevsrvProcess {
   readonly process: Deno.ChildProcess;
@@ -72,17 +90,7 @@ export class DevsrvProcess {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    this.#reading = [
-      this.#collect(this.process.stdout),
-      this.#collect(this.process.stderr),
-    ];
-  }
-
-  async #collect(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      this.#output += decoder.decode(chunk, { stream: true });
-    }
+    this.#reading = collectOutput(this.process, (text) => this.#output += text);
   }
 
   /** Everything printed so far (stdout and stderr). */

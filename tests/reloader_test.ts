@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import {
   appSource,
   childPids,
+  collectOutput,
   DevsrvProcess,
   fetchText,
   MAIN_TS,
@@ -351,10 +352,7 @@ class TerminalSession {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const decoder = new TextDecoder();
-    this.#reading = [this.process.stdout, this.process.stderr].map(async (stream) => {
-      for await (const chunk of stream) this.output += decoder.decode(chunk, { stream: true });
-    });
+    this.#reading = collectOutput(this.process, (text) => this.output += text);
     this.#writer = this.process.stdin.getWriter();
   }
 
