@@ -10,10 +10,39 @@
 
 import { CONTROL_ADDRESS_ENV, CONTROL_TOKEN_ENV, GENERATION_ENV, readEnv } from "./role.ts";
 
+/** A host and port. */
+export interface HostPort {
+  hostname: string;
+  port: number;
+}
+
+/**
+ * One server of the child that listens: the first one makes the child
+ * ready. `index` counts the servers the program started, from 0.
+ */
+export interface ListeningReport {
+  type: "listening";
+  /** 0 for the program's first server. */
+  index: number;
+  /** The loopback port it listens on. */
+  port: number;
+  /** The public address the program was told. */
+  public: HostPort;
+  /** What the program asked for (`undefined` fields: nothing asked). */
+  requested: { hostname?: string; port?: number };
+  /** The program's own certificate and key, when it asked for HTTPS. */
+  tls?: { cert: string; key: string };
+  /** What started it: `Deno.serve`, `node:http(s)` or devsrv (handler, static files). */
+  kind: "deno" | "node" | "devsrv";
+  /** Milliseconds from "start" to now. */
+  loadMs: number;
+}
+
 /** What the child reports. */
 export type ChildMessage =
   | { type: "hello"; token: string; generation: number; pid: number }
-  | { type: "ready"; port: number; loadMs: number }
+  | ListeningReport
+  | { type: "closed"; index: number }
   | {
     type: "failed";
     message: string;
@@ -106,13 +135,36 @@ export interface ParentLink {
   readonly generation: number;
   send(message: ChildMessage): Promise<void>;
   /** Resolves when the parent says "start": load the app and serve. */
-  readonly started: Promise<void>;
+  readonly started: Promise<StartMessage>;
   /** Resolves when the parent is gone (the connection closed). */
   readonly lost: Promise<void>;
+  /** Lets the process end while the channel is still open (see `Deno.Conn.unref`). */
+  unref(): void;
+}
+
+/**
+ * "Start": load the app and serve. It says where the program's servers are
+ * served, so the child can tell the program before the parent binds.
+ */
+export interface StartMessage {
+  type: "start";
+  /** Public ports the parent already owns, by server index (`null`: none yet). */
+  ports: (number | null)[];
+  /** `--host`, when given. */
+  host: string | null;
+  /** `--port`, when given: it is the first server's. */
+  port: number | null;
+  /** Capture `node:http` too: the program's module graph may use it. */
+  node: boolean;
 }
 
 /** What the parent tells the child. */
-export type ParentMessage = { type: "start" };
+export type ParentMessage = StartMessage;
+
+function isStartMessage(message: unknown): message is StartMessage {
+  const start = message as Partial<StartMessage> | null;
+  return start?.type === "start" && Array.isArray(start.ports);
+}
 
 /**
  * Connects the child to its parent, using the `DEVSRV_*` environment.
@@ -135,12 +187,18 @@ export async function connectToParent(): Promise<ParentLink> {
     port: Number(match[2]),
   });
   await sendMessage(conn, { type: "hello", token, generation, pid: Deno.pid });
-  let start = () => {};
-  const started = new Promise<void>((resolve) => start = resolve);
+  let start = (_message: StartMessage) => {};
+  const started = new Promise<StartMessage>((resolve) => start = resolve);
   const lost = (async () => {
     for await (const message of readMessages(conn)) {
-      if ((message as Partial<ParentMessage>).type === "start") start();
+      if (isStartMessage(message)) start(message);
     }
   })();
-  return { generation, send: (message) => sendMessage(conn, message), started, lost };
+  return {
+    generation,
+    send: (message) => sendMessage(conn, message),
+    started,
+    lost,
+    unref: () => conn.unref(),
+  };
 }

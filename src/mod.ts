@@ -31,7 +31,7 @@ export type { Handler } from "./server/app_loader.ts";
 export type { ServeOptions } from "./cli/options.ts";
 
 /** Options for {@linkcode serve}: any of `devsrv serve`'s, by name. */
-export type LibraryServeOptions = Partial<Omit<ServeOptions, "entry">>;
+export type LibraryServeOptions = Partial<Omit<ServeOptions, "entry" | "args">>;
 
 function scriptName(): string {
   try {
@@ -66,6 +66,7 @@ export async function serve(
     reload: false,
     ...options,
     entry: undefined,
+    args: [],
   };
   let code: number;
   try {

@@ -15,6 +15,18 @@ export const CONTROL_ADDRESS_ENV = "DEVSRV_CONTROL";
 export const CONTROL_TOKEN_ENV = "DEVSRV_TOKEN";
 /** The child's generation number (1 for the first child). */
 export const GENERATION_ENV = "DEVSRV_GENERATION";
+/**
+ * What devsrv's code needs when it runs in front of a user's program
+ * (`deno run --preload`), where it cannot read devsrv's command line: JSON.
+ */
+export const PROGRAM_SETTINGS_ENV = "DEVSRV_PROGRAM";
+/** `"1"`: load and capture `node:http` before the program starts. */
+export const NODE_CAPTURE_ENV = "DEVSRV_NODE";
+/**
+ * Set by devsrv for the program's process only: Deno then serves an
+ * `export default { fetch }` module under `deno run`, as `deno serve` does.
+ */
+export const AUTO_SERVE_ENV = "DENO_AUTO_SERVE";
 
 /**
  * The exit code with which a child asks to be restarted at once

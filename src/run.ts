@@ -35,6 +35,10 @@ export async function runServe(
     return await runChild(source, options);
   }
   const tls = tlsFiles(options);
+  if (!options.reload && source.path !== undefined && Deno.build.standalone !== true) {
+    const { runProgramOnce } = await import("./serve/launch_program.ts");
+    return await runProgramOnce(source.path, source.display, options, tls);
+  }
   if (!options.reload) {
     const { runSingleProcess } = await import("./server/single.ts");
     return await runSingleProcess(

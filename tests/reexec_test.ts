@@ -15,6 +15,7 @@ const base: ReexecInput = {
   cmdline: undefined,
   mainModule: "file:///work/my%20app/main.ts",
   permissionFlags: ["--allow-read", "--allow-net"],
+  cwd: "/work",
 };
 
 Deno.test("childCommand() reuses the exact deno arguments from /proc/self/cmdline", () => {

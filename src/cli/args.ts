@@ -216,7 +216,11 @@ function toServeOptions(
  * ```
  */
 export function parseCommand(args: string[]): Command {
-  const { values, positionals } = parseFlags(args);
+  // What follows `--` is the program's own (its Deno.args), as with `deno run`.
+  const split = args.indexOf("--");
+  const own = split < 0 ? args : args.slice(0, split);
+  const programArgs = split < 0 ? [] : args.slice(split + 1);
+  const { values, positionals } = parseFlags(own);
   if (values.version) return { kind: "version" };
   if (values.help || positionals.length === 0) return { kind: "help" };
   const [command, ...rest] = positionals;
@@ -233,5 +237,7 @@ export function parseCommand(args: string[]): Command {
       "give one app module or directory, and --watch for more paths to watch",
     );
   }
-  return { kind: "serve", options: toServeOptions(values, rest[0]) };
+  const options = toServeOptions(values, rest[0]);
+  options.args = programArgs;
+  return { kind: "serve", options };
 }

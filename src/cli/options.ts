@@ -9,10 +9,18 @@
 export interface ServeOptions {
   /** The app module or static directory; `undefined` means "look for one". */
   entry: string | undefined;
-  /** Interface to bind. */
-  host: string;
-  /** Port to bind; 0 picks a free one. */
-  port: number;
+  /**
+   * Interface to bind (`--host`); `undefined`: loopback, or the loopback
+   * address a program asks for.
+   */
+  host: string | undefined;
+  /**
+   * Port to bind (`--port`), 0 for any free one; `undefined`: the port a
+   * program asks for, else {@linkcode DEFAULT_PORT}.
+   */
+  port: number | undefined;
+  /** Arguments for the program (its `Deno.args`): what follows `--`. */
+  args: string[];
   /** Run the reloader (parent + child) or a single process. */
   reload: boolean;
   /** Hide access lines. */
@@ -59,6 +67,26 @@ export const DEFAULT_PORT = 8000;
 export const DEFAULT_HOST = "127.0.0.1";
 
 /**
+ * The interface to bind when no program chooses: `--host` or loopback.
+ *
+ * @param options The serve options.
+ * @returns The host.
+ */
+export function hostOrDefault(options: Pick<ServeOptions, "host">): string {
+  return options.host ?? DEFAULT_HOST;
+}
+
+/**
+ * The port to bind when no program chooses: `--port` or 8000.
+ *
+ * @param options The serve options.
+ * @returns The port.
+ */
+export function portOrDefault(options: Pick<ServeOptions, "port">): number {
+  return options.port ?? DEFAULT_PORT;
+}
+
+/**
  * Returns the defaults for every option.
  *
  * @returns A fresh {@linkcode ServeOptions} with no entry.
@@ -66,8 +94,9 @@ export const DEFAULT_HOST = "127.0.0.1";
 export function defaultServeOptions(): ServeOptions {
   return {
     entry: undefined,
-    host: DEFAULT_HOST,
-    port: DEFAULT_PORT,
+    host: undefined,
+    port: undefined,
+    args: [],
     reload: true,
     quiet: false,
     watch: [],

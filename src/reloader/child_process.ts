@@ -6,8 +6,15 @@
  * @module
  */
 
+import type { FailureReport, ListeningReport } from "../channel.ts";
 import { CONTROL_ADDRESS_ENV, CONTROL_TOKEN_ENV, GENERATION_ENV, RUN_MAIN_ENV } from "../role.ts";
 import type { ChildCommand } from "./reexec.ts";
+
+/** How a starting child ended up: serving, failed to load, or gone. */
+export type StartOutcome =
+  | { kind: "ready"; report: ListeningReport }
+  | { kind: "failed"; report: FailureReport }
+  | { kind: "exited"; status: Deno.CommandStatus };
 
 /** How much of the child's latest output is kept for the 503 page. */
 const OUTPUT_TAIL_BYTES = 16 * 1024;
@@ -27,6 +34,13 @@ export class ChildProcess {
   readonly spawnedAt = performance.now();
   /** When the parent told it to load the app (a standby boots earlier). */
   startedAt = this.spawnedAt;
+  /** The loopback port of each of its servers, by server index, as it reports them. */
+  readonly servers = new Map<number, number>();
+  /** Settles with the first server that listens, a load failure, or the exit. */
+  readonly outcome: Promise<StartOutcome>;
+  #settleOutcome: (outcome: StartOutcome) => void = () => {};
+  #link: Deno.Conn | undefined;
+  #linkWaiters: ((conn: Deno.Conn) => void)[] = [];
   #process: Deno.ChildProcess;
   #tail = "";
   #exited = false;
@@ -48,6 +62,7 @@ export class ChildProcess {
   ) {
     this.generation = generation;
     this.#process = new Deno.Command(command.command, {
+      ...(command.cwd === undefined ? {} : { cwd: command.cwd }),
       args: command.args,
       clearEnv: true,
       env: {
@@ -71,6 +86,49 @@ export class ChildProcess {
       await Promise.all(this.#pumps);
       return status;
     });
+    this.outcome = new Promise((resolve) => this.#settleOutcome = resolve);
+    this.status.then((status) => this.#settleOutcome({ kind: "exited", status }));
+  }
+
+  /**
+   * Records the child's channel connection, once it has said hello.
+   *
+   * @param conn The authenticated connection.
+   */
+  attach(conn: Deno.Conn): void {
+    this.#link = conn;
+    for (const waiter of this.#linkWaiters.splice(0)) waiter(conn);
+  }
+
+  /** Resolves with the channel connection once the child has said hello. */
+  link(): Promise<Deno.Conn> {
+    const link = this.#link;
+    if (link) return Promise.resolve(link);
+    return new Promise((resolve) => this.#linkWaiters.push(resolve));
+  }
+
+  /** Whether the child has said hello on the channel. */
+  get linked(): boolean {
+    return this.#link !== undefined;
+  }
+
+  /**
+   * Takes a server the child reports: the first one makes it ready.
+   *
+   * @param report The child's "listening".
+   */
+  listening(report: ListeningReport): void {
+    this.servers.set(report.index, report.port);
+    this.#settleOutcome({ kind: "ready", report });
+  }
+
+  /**
+   * Takes the child's report that the app cannot be served.
+   *
+   * @param report Why.
+   */
+  failed(report: FailureReport): void {
+    this.#settleOutcome({ kind: "failed", report });
   }
 
   /** Whether the process has exited. */

@@ -3,9 +3,16 @@
  * executable with the same arguments, so that permission flags, `--config`,
  * `--env-file`, `--unstable-*`, the script and its arguments all carry over.
  *
+ * For a user's program (an app module) the child is the same `deno run`
+ * with the same Deno flags, but with the program as Deno's main module and
+ * devsrv's child code in front of it (`--preload`): the program then runs
+ * exactly as `deno run main.ts` runs it (`import.meta.main` is `true`, and
+ * Deno finds its `deno.json` or `package.json` from the program's folder).
+ *
  * @module
  */
 
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** What the child's command line is built from. */
@@ -22,12 +29,36 @@ export interface ReexecInput {
   mainModule: string;
   /** Permission flags rebuilt from `Deno.permissions`, for the same case. */
   permissionFlags: string[];
+  /** The working directory the command line's relative paths start from. */
+  cwd: string;
+}
+
+/** A user's program to run as the child's main module. */
+export interface ProgramTarget {
+  /** devsrv's child code, run first: a path or a URL. */
+  preload: string;
+  /** The program's entry module, an absolute path. */
+  entry: string;
+  /** The program's own arguments (its `Deno.args`). */
+  args: string[];
+}
+
+/** A `deno run` command line taken apart. */
+export interface RunCommandLine {
+  /** Deno's flags between `run` and the script, e.g. `["-A", "--env-file=.env"]`. */
+  denoFlags: string[];
+  /** The script as typed. */
+  script: string;
+  /** The script's own arguments. */
+  scriptArgs: string[];
 }
 
 /** A command to spawn. */
 export interface ChildCommand {
   command: string;
   args: string[];
+  /** The working directory; `undefined`: the parent's current one. */
+  cwd?: string;
 }
 
 /**
@@ -47,6 +78,7 @@ export interface ChildCommand {
  *   cmdline: ["deno", "run", "-A", "main.ts", "serve", "app.ts"],
  *   mainModule: "file:///work/main.ts",
  *   permissionFlags: [],
+ *   cwd: "/work",
  * });
  * if (command.args.join(" ") !== "run -A main.ts serve app.ts") throw new Error();
  * ```
@@ -65,6 +97,93 @@ export function childCommand(input: ReexecInput): ChildCommand {
   return {
     command: input.execPath,
     args: ["run", ...input.permissionFlags, script, ...input.args],
+  };
+}
+
+/**
+ * Finds Deno's flags, the script and its arguments in this process's command
+ * line: the script is the first argument that names the main module, so a
+ * flag's separate value (`--config deno.json`) never passes for it.
+ *
+ * @param cmdline The full argv, `deno` first; `run` may be left out.
+ * @param mainModule `Deno.mainModule`.
+ * @param cwd Where relative paths start.
+ * @returns The parts, or `undefined` when no argument names the main module.
+ *
+ * @example Take a command line apart
+ * ```ts
+ * import { splitRunCommandLine } from "./reexec.ts";
+ *
+ * const parts = splitRunCommandLine(
+ *   ["deno", "run", "-A", "--config", "deno.json", "main.ts", "serve", "app.ts"],
+ *   "file:///work/main.ts",
+ *   "/work",
+ * );
+ * if (parts?.denoFlags.join(" ") !== "-A --config deno.json") throw new Error();
+ * if (parts.scriptArgs.join(" ") !== "serve app.ts") throw new Error();
+ * ```
+ */
+export function splitRunCommandLine(
+  cmdline: string[],
+  mainModule: string,
+  cwd: string,
+): RunCommandLine | undefined {
+  const mainPath = mainModule.startsWith("file:") ? fileURLToPath(mainModule) : undefined;
+  const first = cmdline[1] === "run" ? 2 : 1;
+  for (let i = first; i < cmdline.length; i++) {
+    const arg = cmdline[i]!;
+    const names = arg === mainModule ||
+      (mainPath !== undefined && !arg.startsWith("-") && !URL.canParse(arg) &&
+        resolve(cwd, arg) === mainPath) ||
+      (mainPath !== undefined && arg.startsWith("file:") && URL.canParse(arg) &&
+        fileURLToPath(arg) === mainPath);
+    if (names) {
+      return {
+        denoFlags: cmdline.slice(first, i),
+        script: arg,
+        scriptArgs: cmdline.slice(i + 1),
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Builds the child's command line for a user's program: this process's Deno
+ * flags, devsrv's child code as a preload module, then the program and its
+ * arguments. A compiled binary cannot preload code from disk, so it
+ * re-executes itself instead (see {@linkcode childCommand}).
+ *
+ * @param input Facts about this process.
+ * @param target The program.
+ * @returns The executable and its arguments.
+ *
+ * @example Under `deno run`
+ * ```ts
+ * import { programCommand } from "./reexec.ts";
+ *
+ * const command = programCommand({
+ *   execPath: "/usr/bin/deno",
+ *   standalone: false,
+ *   args: ["serve", "app.ts"],
+ *   cmdline: ["deno", "run", "-A", "main.ts", "serve", "app.ts"],
+ *   mainModule: "file:///work/main.ts",
+ *   permissionFlags: [],
+ *   cwd: "/work",
+ * }, { preload: "/work/src/serve/preload.ts", entry: "/work/app.ts", args: [] });
+ * const expected = "run --preload /work/src/serve/preload.ts -A /work/app.ts";
+ * if (command.args.join(" ") !== expected) throw new Error();
+ * ```
+ */
+export function programCommand(input: ReexecInput, target: ProgramTarget): ChildCommand {
+  if (input.standalone) return childCommand(input);
+  const parts = input.cmdline &&
+    splitRunCommandLine(input.cmdline, input.mainModule, input.cwd);
+  const denoFlags = parts?.denoFlags ?? input.permissionFlags;
+  return {
+    command: input.execPath,
+    // devsrv's preload goes first, so it runs before any preload of the user's.
+    args: ["run", "--preload", target.preload, ...denoFlags, target.entry, ...target.args],
   };
 }
 
@@ -129,5 +248,6 @@ export function currentReexecInput(): ReexecInput {
     cmdline: standalone ? undefined : readCmdline(),
     mainModule: Deno.mainModule,
     permissionFlags: standalone ? [] : grantedPermissionFlags(),
+    cwd: Deno.cwd(),
   };
 }

@@ -11,10 +11,19 @@
  */
 
 import { relative } from "node:path";
-import { type FailureReport, sendMessage } from "../channel.ts";
-import type { ServeOptions } from "../cli/options.ts";
+import {
+  type FailureReport,
+  type ListeningReport,
+  sendMessage,
+  type StartMessage,
+} from "../channel.ts";
+import { DEFAULT_PORT, hostOrDefault, type ServeOptions } from "../cli/options.ts";
+import { DevsrvError, formatError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { RESTART_EXIT_CODE, RUN_MAIN_ENV } from "../role.ts";
+import { AUTO_SERVE_ENV, NODE_CAPTURE_ENV, RESTART_EXIT_CODE, RUN_MAIN_ENV } from "../role.ts";
+import { preloadSpecifier } from "../serve/launch_program.ts";
+import { narrowedHost, publicHost } from "../serve/public_address.ts";
+import { programSettings, programSettingsEnv } from "../serve/program_settings.ts";
 import { formatAccessLine } from "../server/access_log.ts";
 import { bindError } from "../server/address.ts";
 import type { AppSource } from "../server/app_source.ts";
@@ -23,12 +32,13 @@ import { DEVSRV_PATH, type DevsrvStatus, type RestartRecord } from "../server/st
 import type { TlsFiles } from "../server/tls_files.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { VERSION } from "../version.ts";
-import { ChildProcess } from "./child_process.ts";
+import { failureFromExit } from "./child_failure.ts";
+import { ChildProcess, type StartOutcome } from "./child_process.ts";
 import { ControlChannel } from "./control_channel.ts";
 import { type AppFailure, startControlServer } from "./control_server.ts";
 import { type Front, type Route, startFront } from "./front.ts";
 import { type MemoryRelease, startMemoryRelease } from "./memory_release.ts";
-import { childCommand, currentReexecInput } from "./reexec.ts";
+import { type ChildCommand, childCommand, currentReexecInput, programCommand } from "./reexec.ts";
 import { childEnvironment, envFilePaths, snapshotEnvFiles } from "./env_files.ts";
 import { type ChangeBatch, startWatching, type Watching } from "./watch.ts";
 import { LiveReloadHub } from "./live_reload_hub.ts";
@@ -42,16 +52,10 @@ import { openBrowser } from "../open_browser.ts";
 export type Phase =
   | { kind: "idle" }
   | { kind: "starting"; child: ChildProcess }
-  | { kind: "ready"; child: ChildProcess; port: number }
+  | { kind: "ready"; child: ChildProcess }
   | { kind: "stopping"; child: ChildProcess }
   | { kind: "failed"; failure: AppFailure }
   | { kind: "shutdown" };
-
-/** How a starting child ended up. */
-type Outcome =
-  | { kind: "ready"; port: number }
-  | { kind: "failed"; report: FailureReport }
-  | { kind: "exited"; status: Deno.CommandStatus };
 
 /** Why a restart happens. */
 interface RestartRequest {
@@ -72,8 +76,20 @@ const STARTUP_FILE_FLAGS = ["--env-file", "--env", "--config", "-c", "--import-m
 /** How long a request is held while no child is ready. */
 const HOLD_TIMEOUT_MS = 30_000;
 
-function describeExit(status: Deno.CommandStatus): string {
-  return status.signal ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
+/**
+ * Whether the child runs the user's program as Deno's main module, with
+ * devsrv's code preloaded: an app module under `deno run`. A static
+ * directory, a library user's handler and a compiled binary re-execute
+ * devsrv itself.
+ */
+export function runsProgram(source: AppSource): boolean {
+  return source.kind === "module" && source.path !== undefined && Deno.build.standalone !== true;
+}
+
+function isListeningReport(message: unknown): message is ListeningReport {
+  const report = message as Partial<ListeningReport>;
+  return Number.isInteger(report.index) && typeof report.port === "number" &&
+    typeof report.public?.port === "number" && typeof report.requested === "object";
 }
 
 function isDevsrvTarget(target: string): boolean {
@@ -90,36 +106,60 @@ export class Supervisor {
   /** Generation numbers handed out, standby children included. */
   #spawned = 0;
   #standby: ChildProcess | undefined;
-  #links = new Map<number, Deno.Conn>();
-  #linkWaiters = new Map<number, (conn: Deno.Conn) => void>();
+  /** Every child alive, the standby included, by generation. */
+  #children = new Map<number, ChildProcess>();
   #pending: RestartRequest | undefined;
   #draining: Promise<void> | undefined;
-  #outcomes = new Map<number, (outcome: Outcome) => void>();
   #lastRestart: RestartRecord | null = null;
   #log: Logger;
   #options: ServeOptions;
   #source: AppSource;
   #channel: ControlChannel;
   #control: Deno.HttpServer<Deno.NetAddr>;
-  #front: Front | undefined;
+  /** The public ports, one front per server of the program, by server index. */
+  #fronts: (Front | undefined)[] = [];
+  /** `--cert` and `--key`, read. */
+  #tls: TlsFiles | undefined;
+  /** Requested ports already noted as not served, by server index. */
+  #notedPorts = new Set<string>();
   #memoryRelease: MemoryRelease | undefined;
   #watching: Watching | undefined;
-  #command = childCommand(currentReexecInput());
+  #command: ChildCommand;
+  /** Capture `node:http` in the child (the program may use it). */
+  #node: boolean;
+  /** Settles with a problem that ends the session (the first public port cannot be bound). */
+  readonly fatal: Promise<DevsrvError>;
+  #fail_session: (error: DevsrvError) => void = () => {};
+  /** The URL of the first public port, once bound. */
+  #firstUrl: string | undefined;
   /** What `--env-file` gave this process at its start, kept out of the children's environment. */
-  #fromEnvFiles = snapshotEnvFiles(envFilePaths(this.#command.args, Deno.cwd()));
+  #fromEnvFiles: Map<string, string>;
   #hub: LiveReloadHub;
-  /** Called once, when the first child is ready (`--open`). */
-  onFirstReady: () => void = () => {};
+  /** Called once, with the first URL, when the first child is ready (`--open`). */
+  onFirstReady: (url: string) => void = () => {};
 
   /**
    * @param source What the child serves.
    * @param options The serve options.
    * @param log The reloader's logger.
    */
-  constructor(source: AppSource, options: ServeOptions, log: Logger) {
+  constructor(source: AppSource, options: ServeOptions, log: Logger, tls?: TlsFiles) {
     this.#source = source;
     this.#options = options;
     this.#log = log;
+    this.#tls = tls;
+    this.fatal = new Promise((resolve) => this.#fail_session = resolve);
+    const input = currentReexecInput();
+    this.#command = runsProgram(source)
+      ? programCommand(input, {
+        preload: preloadSpecifier(),
+        entry: source.path!,
+        args: options.args,
+      })
+      : childCommand(input);
+    this.#fromEnvFiles = snapshotEnvFiles(envFilePaths(this.#command.args, Deno.cwd()));
+    // Until the module graph tells, a program may use node:http: capture it.
+    this.#node = runsProgram(source);
     this.#channel = new ControlChannel((generation, messages, conn) =>
       this.#listen(generation, messages, conn)
     );
@@ -152,55 +192,143 @@ export class Supervisor {
   }
 
   /**
-   * Binds the public address. Done before any child starts, so that a taken
-   * port is reported at once.
+   * Binds the first public port before any child starts, so that a taken
+   * port is reported at once: for `--port`, a static directory and a
+   * library user's handler. A program's own port is bound when its server
+   * first listens.
    *
-   * @param tls HTTPS files, when serving HTTPS.
    * @returns The bound address.
    * @throws {DevsrvError} When the address cannot be bound.
    */
-  bind(tls: TlsFiles | undefined): Deno.NetAddr {
-    const { host, port, quiet } = this.#options;
+  bindFirst(): Deno.NetAddr {
+    const host = hostOrDefault(this.#options);
+    const port = this.#options.port ?? DEFAULT_PORT;
+    return this.#openFront(0, host, port, this.#tls, false).addr;
+  }
+
+  /** Prints where the first public port is reached (after the banner). */
+  announceFirst(): void {
+    const front = this.#fronts[0];
+    if (front) this.#announce(0, hostOrDefault(this.#options), front, this.#tls);
+  }
+
+  #announce(index: number, host: string, front: Front, tls: TlsFiles | undefined): void {
+    const [url] = printRunning(this.#log, host, front.addr.port, tls !== undefined);
+    if (index === 0 && url) this.#firstUrl = url;
+  }
+
+  /** Whether the first public port is bound before the first child starts. */
+  get bindsFirst(): boolean {
+    return this.#options.port !== undefined || !runsProgram(this.#source);
+  }
+
+  #openFront(
+    index: number,
+    host: string,
+    port: number,
+    tls: TlsFiles | undefined,
+    announce = true,
+  ): Front {
+    const { quiet } = this.#options;
+    let front: Front;
     try {
-      this.#front = startFront({
+      front = startFront({
         hostname: host,
         port,
         ...(tls ? { tls } : {}),
-        route: (target) => this.route(target),
+        route: (target) => this.route(index, target),
         holdTimeoutMs: HOLD_TIMEOUT_MS,
         ...(quiet ? {} : { onAccess: (entry) => this.#log.access(formatAccessLine(entry)) }),
       });
     } catch (error) {
       throw bindError(error, host, port);
     }
-    const front = this.#front;
-    this.#memoryRelease = startMemoryRelease(() => front.exchanges);
-    return front.addr;
+    this.#fronts[index] = front;
+    if (!this.#memoryRelease) {
+      this.#memoryRelease = startMemoryRelease(() =>
+        this.#fronts.reduce((sum, front) => sum + (front?.exchanges ?? 0), 0)
+      );
+    }
+    if (announce) this.#announce(index, host, front, tls);
+    return front;
+  }
+
+  /**
+   * Serves a program's server on its public port: binds it the first time
+   * the server is reported, and notes a later generation that asks for
+   * another address.
+   *
+   * @returns Whether the port is served.
+   */
+  #publish(report: ListeningReport): boolean {
+    const overrides = { host: this.#options.host, port: this.#options.port };
+    const existing = this.#fronts[report.index];
+    if (existing) {
+      const asked = report.requested.port;
+      const key = `${report.index}:${asked}`;
+      if (
+        asked !== undefined && asked !== 0 && asked !== existing.addr.port &&
+        !this.#notedPorts.has(key)
+      ) {
+        this.#notedPorts.add(key);
+        this.#log.info(
+          `${this.#source.display} now asks for port ${asked}; it is still served on ${existing.addr.port} (restart devsrv to move it)`,
+        );
+      }
+      return true;
+    }
+    const requested = { hostname: report.requested.hostname, port: report.requested.port };
+    const host = publicHost(requested, overrides);
+    const narrowed = narrowedHost(requested, overrides);
+    try {
+      this.#openFront(report.index, host, report.public.port, this.#tls ?? report.tls);
+    } catch (error) {
+      if (!(error instanceof DevsrvError)) throw error;
+      if (this.#fronts.every((front) => front === undefined)) {
+        this.#fail_session(error);
+      } else {
+        this.#log.error(formatError(error));
+      }
+      return false;
+    }
+    if (narrowed) {
+      this.#log.info(
+        `${this.#source.display} asks for ${narrowed}; devsrv serves it on ${host} only (use --host ${narrowed} to serve other machines)`,
+      );
+    }
+    return true;
   }
 
   /**
    * Decides where one request goes.
    *
+   * @param index The server (public port) the request came in on.
    * @param target The request-target.
    * @returns Forward to the child or the control server, or hold.
    */
-  route(target: string): Route {
-    const control = {
-      kind: "forward",
-      backend: { hostname: "127.0.0.1", port: this.#control.addr.port },
-    } as const;
-    if (isDevsrvTarget(target)) return control;
-    switch (this.#phase.kind) {
-      case "ready":
-        return {
-          kind: "forward",
-          backend: { hostname: "127.0.0.1", port: this.#phase.port },
-        };
+  route(index: number, target: string): Route {
+    if (isDevsrvTarget(target)) return this.#controlRoute;
+    const phase = this.#phase;
+    switch (phase.kind) {
+      case "ready": {
+        const port = phase.child.servers.get(index);
+        return port === undefined
+          ? { kind: "hold" }
+          : { kind: "forward", backend: { hostname: "127.0.0.1", port } };
+      }
       case "failed":
-        return control;
+        return this.#controlRoute;
       default:
         return { kind: "hold" };
     }
+  }
+
+  get #controlRoute(): Route {
+    return { kind: "forward", backend: { hostname: "127.0.0.1", port: this.#control.addr.port } };
+  }
+
+  #changed(): void {
+    for (const front of this.#fronts) front?.changed();
   }
 
   /**
@@ -299,10 +427,33 @@ export class Supervisor {
 
   #spawn(): ChildProcess {
     const env = childEnvironment(Deno.env.toObject(), this.#fromEnvFiles);
-    return new ChildProcess(this.#command, this.#channel, ++this.#spawned, env);
+    if (runsProgram(this.#source)) {
+      Object.assign(
+        env,
+        programSettingsEnv(
+          programSettings(this.#options, this.#source.display, "child", this.#node),
+        ),
+        { [AUTO_SERVE_ENV]: "1" },
+        this.#node ? { [NODE_CAPTURE_ENV]: "1" } : {},
+      );
+    }
+    const child = new ChildProcess(this.#command, this.#channel, ++this.#spawned, env);
+    this.#children.set(child.generation, child);
+    child.status.then(() => this.#children.delete(child.generation));
+    return child;
   }
 
-  /** The booted standby, if it is still alive; else a fresh child. */
+  /** What the next child is told when it starts: where its servers are served. */
+  #startMessage(): StartMessage {
+    return {
+      type: "start",
+      ports: this.#fronts.map((front) => front?.addr.port ?? null),
+      host: this.#options.host ?? null,
+      port: this.#options.port ?? null,
+      node: this.#node,
+    };
+  }
+
   /**
    * The booted standby, unless it is gone or a file Deno read when it booted
    * has changed since; else a fresh child.
@@ -356,30 +507,25 @@ export class Supervisor {
       });
       return false;
     }
-    const generation = child.generation;
-    this.#generation = generation;
+    this.#generation = child.generation;
     this.#phase = { kind: "starting", child };
     child.startedAt = performance.now();
-    const outcome = await new Promise<Outcome>((resolve) => {
-      this.#outcomes.set(generation, resolve);
-      child.status.then((status) => resolve({ kind: "exited", status }));
-      this.#connection(generation).then((conn) => sendMessage(conn, { type: "start" })).catch(
-        () => {},
-      );
+    child.link().then((conn) => sendMessage(conn, this.#startMessage())).catch(() => {
+      // the child is gone before it could start: its exit settles the outcome
     });
-    this.#outcomes.delete(generation);
+    const outcome = await child.outcome;
     if (this.#phase.kind !== "starting" || this.#phase.child !== child) {
       return false;
     }
     return this.#settle(child, outcome);
   }
 
-  #settle(child: ChildProcess, outcome: Outcome): boolean {
+  #settle(child: ChildProcess, outcome: StartOutcome): boolean {
     const source = this.#source.display;
     switch (outcome.kind) {
       case "ready": {
-        this.#phase = { kind: "ready", child, port: outcome.port };
-        this.#front?.changed();
+        this.#phase = { kind: "ready", child };
+        this.#changed();
         const ms = Math.round(performance.now() - child.startedAt);
         const marker = child.generation === 1 ? ` (${RUN_MAIN_ENV}=true)` : "";
         this.#log.info(
@@ -387,7 +533,7 @@ export class Supervisor {
         );
         child.status.then((status) => this.#onChildExit(child, status));
         if (this.#options.liveReload) this.#hub.reload(child.generation);
-        if (child.generation === 1) this.onFirstReady();
+        if (child.generation === 1 && this.#firstUrl) this.onFirstReady(this.#firstUrl);
         this.#prepareStandby();
         return true;
       }
@@ -396,9 +542,7 @@ export class Supervisor {
         return false;
       case "exited":
         this.#fail({
-          message: `the child ${describeExit(outcome.status)} before it was ready`,
-          fix: "see its output above; devsrv restarts it on the next change",
-          detail: "",
+          ...failureFromExit(outcome.status, child.outputTail, source, false),
           output: child.outputTail,
         }, child);
         return false;
@@ -407,7 +551,7 @@ export class Supervisor {
 
   #fail(failure: AppFailure, child?: ChildProcess): void {
     this.#phase = { kind: "failed", failure };
-    this.#front?.changed();
+    this.#changed();
     const who = child ? `Child pid ${child.pid}` : "Reloader";
     this.#log.error(
       `${who} failed: ${failure.message}${failure.fix ? `; ${failure.fix}` : ""}`,
@@ -428,18 +572,9 @@ export class Supervisor {
       return;
     }
     this.#fail({
-      message: `the child ${describeExit(status)}`,
-      fix: "see its output above; devsrv restarts it on the next change",
-      detail: "",
+      ...failureFromExit(status, child.outputTail, this.#source.display, true),
       output: child.outputTail,
     }, child);
-  }
-
-  /** Resolves with a child's channel connection once it has said hello. */
-  #connection(generation: number): Promise<Deno.Conn> {
-    const known = this.#links.get(generation);
-    if (known) return Promise.resolve(known);
-    return new Promise((resolve) => this.#linkWaiters.set(generation, resolve));
   }
 
   async #listen(
@@ -447,19 +582,25 @@ export class Supervisor {
     messages: AsyncGenerator<unknown>,
     conn: Deno.Conn,
   ): Promise<void> {
-    this.#links.set(generation, conn);
-    this.#linkWaiters.get(generation)?.(conn);
-    this.#linkWaiters.delete(generation);
+    const child = this.#children.get(generation);
+    if (!child) {
+      this.#channel.release(conn);
+      return;
+    }
+    child.attach(conn);
     for await (const message of messages) {
-      const resolve = this.#outcomes.get(generation);
-      const typed = message as { type?: string; port?: number };
-      if (typed.type === "ready" && typeof typed.port === "number") {
-        resolve?.({ kind: "ready", port: typed.port });
+      const typed = message as { type?: string };
+      if (typed.type === "listening" && isListeningReport(message)) {
+        if (!this.#publish(message)) continue;
+        child.listening(message);
+        const phase = this.#phase;
+        if (phase.kind === "ready" && phase.child === child) this.#fronts[message.index]?.changed();
+      } else if (typed.type === "closed") {
+        child.servers.delete((message as { index: number }).index);
       } else if (typed.type === "failed") {
-        resolve?.({ kind: "failed", report: message as FailureReport });
+        child.failed(message as FailureReport);
       }
     }
-    this.#links.delete(generation);
     this.#channel.release(conn);
   }
 
@@ -472,10 +613,9 @@ export class Supervisor {
       mode: "reloader",
       parentPid: Deno.pid,
       childPid: child && !child.exited ? child.pid : null,
-      standbyPid:
-        this.#standby && !this.#standby.exited && this.#links.has(this.#standby.generation)
-          ? this.#standby.pid
-          : null,
+      standbyPid: this.#standby && !this.#standby.exited && this.#standby.linked
+        ? this.#standby.pid
+        : null,
       generation: this.#generation,
       state: phase.kind,
       entry: this.#source.display,
@@ -500,7 +640,7 @@ export class Supervisor {
       "child" in phase ? phase.child.stop(this.#options.graceMs) : undefined,
       standby?.stop(this.#options.graceMs),
     ]);
-    await this.#front?.close();
+    await Promise.all(this.#fronts.map((front) => front?.close()));
     await this.#control.shutdown();
     await this.#channel.close();
   }
@@ -541,10 +681,9 @@ export async function runReloader(
   tls: TlsFiles | undefined,
 ): Promise<number> {
   const log = createLogger({ role: "reloader", quiet: options.quiet });
-  const supervisor = new Supervisor(source, options, log);
-  let addr: Deno.NetAddr;
+  const supervisor = new Supervisor(source, options, log, tls);
   try {
-    addr = supervisor.bind(tls);
+    if (supervisor.bindsFirst) supervisor.bindFirst();
   } catch (error) {
     await supervisor.shutdown();
     throw error;
@@ -556,14 +695,18 @@ export async function runReloader(
   log.info(
     `devsrv ${VERSION} · reloader pid ${Deno.pid} · watching ${roots} (${watching.kind}, ${watching.fileCount} files)`,
   );
-  const [url] = printRunning(log, options.host, addr.port, tls !== undefined);
-  if (options.open && url) {
-    supervisor.onFirstReady = () => openBrowser(url, (message) => log.warn(message));
+  supervisor.announceFirst();
+  if (options.open) {
+    supervisor.onFirstReady = (url) => openBrowser(url, (message) => log.warn(message));
   }
   supervisor.restart({ reason: "start", files: [] });
   listenForRestartCommand(supervisor, log);
-  const received = await signal;
-  log.info(`${received} received · stopping the child and exiting`);
+  const ended = await Promise.race([signal, supervisor.fatal]);
+  if (ended instanceof DevsrvError) {
+    await supervisor.shutdown();
+    throw ended;
+  }
+  log.info(`${ended} received · stopping the child and exiting`);
   await supervisor.shutdown();
   return 0;
 }

@@ -49,7 +49,12 @@ export class AppLoadError extends DevsrvError {
   }
 }
 
-const EXPECTED_SHAPE = 'export one: export default { fetch(req) { return new Response("Hello") } }';
+/** The shapes of program devsrv serves, as the fix for a program that serves nothing. */
+export const SERVABLE_SHAPES =
+  'start a server (Deno.serve(handler), app.listen(port)) or export one: export default { fetch(req) { return new Response("Hello") } }';
+
+/** A module that loaded but has no request handler to serve. */
+export class NoHandlerError extends AppLoadError {}
 
 const FILE_LOCATION = /(file:\/\/[^\s)'"]+?):(\d+):(\d+)/;
 
@@ -84,32 +89,62 @@ function firstLine(text: string): string {
 function toLoadError(error: unknown, display: string): AppLoadError {
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
   const message = error instanceof Error ? error.message : String(error);
-  const location = findSourceLocation(text);
-  const plain = firstLine(message);
-  if (plain.startsWith("SyntaxError:") || /could not be parsed/.test(plain)) {
+  const name = error instanceof Error ? error.name : "Error";
+  return classifyLoadFailure({ name, message: firstLine(message), text }, display);
+}
+
+/** A failure to load, as text: from an error object or from Deno's output. */
+export interface LoadFailureText {
+  /** The error's name, e.g. `"TypeError"`. */
+  name: string;
+  /** Its message's first line, e.g. `"Module not found ..."`. */
+  message: string;
+  /** The whole text (stack, source excerpt), where the location is found. */
+  text: string;
+}
+
+/**
+ * Turns a load failure into the one-line problem and fix a person sees: a
+ * syntax error, a module that cannot be found, or an exception at the top
+ * level, each with the file and line it points to.
+ *
+ * @param failure The failure's name, message and full text.
+ * @param display The entry as the person gave it.
+ * @returns The error to report.
+ */
+export function classifyLoadFailure(failure: LoadFailureText, display: string): AppLoadError {
+  const location = findSourceLocation(failure.text);
+  const plain = stripAnsi(failure.message).trim();
+  const detail = stripAnsi(failure.text);
+  if (
+    plain.startsWith("SyntaxError:") || failure.name === "SyntaxError" ||
+    /could not be parsed/.test(plain)
+  ) {
     return new AppLoadError(
       `app "${display}" has a syntax error${where(location)}: ${
         plain.replace(/^SyntaxError: /, "")
       }`,
       "fix it and save; devsrv reloads",
       location,
-      stripAnsi(text),
+      detail,
     );
   }
-  if (/^Module not found/.test(plain) || /Relative import path/.test(plain)) {
+  if (
+    /^(Module not found|Import ".*" not a dependency)/.test(plain) ||
+    /Relative import path/.test(plain)
+  ) {
     return new AppLoadError(
       `app "${display}" imports a module that cannot be found${where(location)}: ${plain}`,
-      "fix the import path and save",
+      "fix the import path (or the import map in deno.json) and save",
       location,
-      stripAnsi(text),
+      detail,
     );
   }
-  const name = error instanceof Error ? error.name : "Error";
   return new AppLoadError(
-    `app "${display}" threw while loading${where(location)}: ${name}: ${plain}`,
+    `app "${display}" threw while loading${where(location)}: ${failure.name}: ${plain}`,
     "fix the error at the top level of the module and save",
     location,
-    stripAnsi(text),
+    detail,
   );
 }
 
@@ -165,9 +200,9 @@ export async function loadHandler(
   }
   const handler = findHandler(module);
   if (handler) return handler;
-  throw new AppLoadError(
-    `app "${display}" has no request handler (${describeExports(module)})`,
-    EXPECTED_SHAPE,
+  throw new NoHandlerError(
+    `app "${display}" starts no server and exports no request handler (${describeExports(module)})`,
+    SERVABLE_SHAPES,
     undefined,
     "",
   );

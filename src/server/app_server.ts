@@ -23,16 +23,12 @@ export type ResponseFilter = (
   response: Response,
 ) => Response | Promise<Response>;
 
-/** Options for {@linkcode startAppServer}. */
-export interface AppServerOptions {
-  hostname: string;
-  port: number;
+/** Options for {@linkcode wrapHandler}. */
+export interface HandlerOptions {
   handler: Handler;
   log: Logger;
   /** Print access lines here (off in the child: the parent prints them). */
   logAccess: boolean;
-  /** PEM text for HTTPS. */
-  tls?: { cert: string; key: string };
   /** Runs before the app (host checks, devsrv's own routes). */
   before?: RequestFilter[];
   /** Runs on the app's response (live-reload injection). */
@@ -41,6 +37,19 @@ export interface AppServerOptions {
   showDetails?: (request: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) => boolean;
   /** Script the error page loads (the live-reload client). */
   errorPageScript?: string;
+  /**
+   * The program's own error handler (`Deno.serve`'s `onError`): it answers
+   * for an error the handler throws instead of devsrv's error page.
+   */
+  onError?: (error: unknown) => Response | Promise<Response>;
+}
+
+/** Options for {@linkcode startAppServer}. */
+export interface AppServerOptions extends HandlerOptions {
+  hostname: string;
+  port: number;
+  /** PEM text for HTTPS. */
+  tls?: { cert: string; key: string };
   /** Called with the bound address. */
   onListen?: (addr: Deno.NetAddr) => void;
 }
@@ -77,13 +86,27 @@ function pathOf(request: Request): string {
   return slash < 0 ? "/" : request.url.slice(slash);
 }
 
+function developmentErrorPage(
+  error: unknown,
+  request: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+  options: HandlerOptions,
+): Response {
+  options.log.error(`Error in ${request.method} ${pathOf(request)}:`);
+  options.log.raw(error instanceof Error ? (error.stack ?? String(error)) : String(error));
+  const showDetails = options.showDetails?.(request, info) ?? true;
+  const page: Parameters<typeof errorResponse>[2] = { showDetails };
+  if (options.errorPageScript) page.scriptSrc = options.errorPageScript;
+  return errorResponse(error, request, page);
+}
+
 /**
  * Wraps a handler with the error page, the filters and the access log.
  *
  * @param options The handler and what surrounds it.
  * @returns A handler for `Deno.serve`.
  */
-export function wrapHandler(options: AppServerOptions): Handler {
+export function wrapHandler(options: HandlerOptions): Handler {
   const { log, before = [], after = [] } = options;
   return async (request, info) => {
     const started = performance.now();
@@ -100,14 +123,9 @@ export function wrapHandler(options: AppServerOptions): Handler {
           for (const filter of after) response = await filter(request, response);
         }
       } catch (error) {
-        log.error(`Error in ${request.method} ${pathOf(request)}:`);
-        log.raw(
-          error instanceof Error ? (error.stack ?? String(error)) : String(error),
-        );
-        const showDetails = options.showDetails?.(request, info) ?? true;
-        const page: Parameters<typeof errorResponse>[2] = { showDetails };
-        if (options.errorPageScript) page.scriptSrc = options.errorPageScript;
-        response = errorResponse(error, request, page);
+        response = options.onError
+          ? await options.onError(error)
+          : developmentErrorPage(error, request, info, options);
       }
     }
     if (options.logAccess) {

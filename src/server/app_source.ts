@@ -17,6 +17,8 @@ export interface AppSource {
   readonly kind: "module" | "static" | "function";
   /** Static root, for static sources. */
   readonly root?: string;
+  /** The app module's absolute path, for module sources. */
+  readonly path?: string;
   /** Imports (or builds) the handler. */
   load(): Promise<Handler>;
 }
@@ -33,6 +35,7 @@ export function sourceFromEntry(entry: Entry, dotfiles: boolean): AppSource {
     return {
       display: entry.display,
       kind: "module",
+      path: entry.path,
       load: () => loadHandler(entry.path, entry.display),
     };
   }

@@ -1,26 +1,26 @@
 /**
- * The child's side of the reloader: load the app, serve it on a loopback
- * port, report "ready" (or why it failed) to the parent, stop gracefully on
- * SIGTERM, and exit at once when the parent is gone.
+ * The child's side of the reloader when devsrv itself is the main module:
+ * serve a static directory, a library user's handler, or (in a compiled
+ * binary) an app module imported here, through the captured `Deno.serve`;
+ * report each server (or why loading failed) to the parent, stop
+ * gracefully on SIGTERM, and exit at once when the parent is gone.
  *
  * @module
  */
 
-import { type ChildMessage, connectToParent, type FailureReport } from "../channel.ts";
+import { connectToParent, type FailureReport } from "../channel.ts";
 import type { ServeOptions } from "../cli/options.ts";
 import { DevsrvError, stripAnsi } from "../errors.ts";
 import { createLogger } from "../log.ts";
+import { stopServers } from "../serve/captured_servers.ts";
+import { captureForChild, PARENT_GONE_EXIT_CODE } from "../serve/program.ts";
+import { programSettings } from "../serve/program_settings.ts";
 import { onShutdownSignal } from "../signals.ts";
-import { AppLoadError } from "./app_loader.ts";
-import { startAppServer, stopGracefully } from "./app_server.ts";
+import { AppLoadError, type Handler, NoHandlerError } from "./app_loader.ts";
 import type { AppSource } from "./app_source.ts";
-import { detailsPolicy, hostGuardFilter } from "./guard_filters.ts";
-import { clientScriptUrl, injectLiveReload } from "./live_reload.ts";
 
 /** Exit code of a child whose app could not be loaded. */
 export const LOAD_FAILED_EXIT_CODE = 1;
-/** Exit code of a child whose parent disappeared. */
-export const PARENT_GONE_EXIT_CODE = 0;
 
 /**
  * Describes a load failure for the parent's terminal and 503 page.
@@ -50,7 +50,10 @@ export function failureReport(error: unknown): FailureReport {
 }
 
 /**
- * Runs as the reloader's child until SIGTERM or the parent's loss.
+ * Runs as the reloader's child until SIGTERM or the parent's loss: for a
+ * static directory, a library user's handler, or (in a compiled binary) an
+ * app module imported here. A user's program otherwise runs as its own
+ * main module with devsrv in front (see `../serve/program.ts`).
  *
  * @param source Where the handler comes from.
  * @param options The serve options (the same argv as the parent's).
@@ -66,35 +69,23 @@ export async function runChild(
   link.lost.then(() => Deno.exit(PARENT_GONE_EXIT_CODE));
   const { signal } = onShutdownSignal();
   // A standby child waits here, booted, until a restart needs it.
-  const go = await Promise.race([link.started.then(() => true), signal.then(() => false)]);
-  if (!go) return 0;
-  const started = performance.now();
-  let handler;
+  const start = await Promise.race([link.started, signal.then(() => undefined)]);
+  if (!start) return 0;
+  const settings = programSettings(options, source.display, "child", false);
+  const registry = await captureForChild(link, start, settings, log);
+  let handler: Handler | undefined;
   try {
     handler = await source.load();
   } catch (error) {
-    await link.send({ type: "failed", ...failureReport(error) });
-    return LOAD_FAILED_EXIT_CODE;
+    // A module that started its own server needs no handler.
+    if (!(error instanceof NoHandlerError && registry.started > 0)) {
+      await link.send({ type: "failed", ...failureReport(error) });
+      return LOAD_FAILED_EXIT_CODE;
+    }
   }
-  const script = options.liveReload ? clientScriptUrl(link.generation) : undefined;
-  const server = startAppServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    handler,
-    log,
-    logAccess: false,
-    before: [hostGuardFilter(options.allowedHosts)],
-    after: script ? [(request, response) => injectLiveReload(request, response, script)] : [],
-    showDetails: detailsPolicy(options, false),
-    ...(script ? { errorPageScript: script } : {}),
-  });
-  const ready: ChildMessage = {
-    type: "ready",
-    port: server.addr.port,
-    loadMs: Math.round(performance.now() - started),
-  };
-  await link.send(ready);
+  // Served through the captured Deno.serve: reported like a program's server.
+  if (handler) Deno.serve({ onListen: () => {} }, handler);
   await signal;
-  await stopGracefully(server, options.graceMs);
+  await stopServers(registry, options.graceMs);
   return 0;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ServeOptions } from "../cli/options.ts";
+import { hostOrDefault, type ServeOptions } from "../cli/options.ts";
 import { isLoopbackHost } from "./address.ts";
 import type { RequestFilter } from "./app_server.ts";
 import { guardRequest, mayShowDetails } from "./request_guard.ts";
@@ -32,7 +32,7 @@ export function detailsPolicy(
   options: Pick<ServeOptions, "host" | "allowedHosts">,
   knowsClient: boolean,
 ): (request: Request, info?: Deno.ServeHandlerInfo<Deno.NetAddr>) => boolean {
-  const boundToLoopback = isLoopbackHost(options.host);
+  const boundToLoopback = isLoopbackHost(hostOrDefault(options));
   return (request, info) =>
     mayShowDetails(request, {
       allowedHosts: options.allowedHosts,

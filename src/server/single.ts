@@ -5,13 +5,13 @@
  * @module
  */
 
-import type { ServeOptions } from "../cli/options.ts";
+import { hostOrDefault, portOrDefault, type ServeOptions } from "../cli/options.ts";
 import type { Logger } from "../log.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { VERSION } from "../version.ts";
 import { bindError } from "./address.ts";
 import type { Handler } from "./app_loader.ts";
-import { startAppServer, stopGracefully } from "./app_server.ts";
+import { type RequestFilter, startAppServer, stopGracefully } from "./app_server.ts";
 import type { AppSource } from "./app_source.ts";
 import { printRunning } from "./banner.ts";
 import { DEVSRV_PATH, statusResponse } from "./status_page.ts";
@@ -19,6 +19,39 @@ import { detailsPolicy, hostGuardFilter } from "./guard_filters.ts";
 import { guardDevsrvEndpoint } from "./request_guard.ts";
 import { openBrowser } from "../open_browser.ts";
 import type { TlsFiles } from "./tls_files.ts";
+
+/**
+ * Answers devsrv's own paths in a single process: `/__devsrv` shows the
+ * status; the whole reserved prefix is same-origin only.
+ *
+ * @param display The entry as shown.
+ * @param allowedHosts `--allowed-host` names.
+ * @returns A request filter.
+ */
+export function singleStatusFilter(display: string, allowedHosts: string[]): RequestFilter {
+  return (request) => {
+    const path = URL.parse(request.url)?.pathname ?? "/";
+    if (path !== DEVSRV_PATH && !path.startsWith(`${DEVSRV_PATH}/`)) return undefined;
+    const refused = guardDevsrvEndpoint(request, { allowedHosts });
+    if (refused) return refused;
+    if (path !== DEVSRV_PATH) return undefined;
+    return statusResponse(request, {
+      version: VERSION,
+      mode: "single",
+      parentPid: null,
+      childPid: Deno.pid,
+      standbyPid: null,
+      generation: 1,
+      state: "ready",
+      entry: display,
+      reloader: "none",
+      watchRoots: [],
+      watchedFiles: 0,
+      lastRestart: null,
+      error: null,
+    });
+  };
+}
 
 /**
  * Serves in this process until SIGINT or SIGTERM.
@@ -37,51 +70,28 @@ export async function runSingleProcess(
   tls: TlsFiles | undefined,
 ): Promise<number> {
   const handler = await source.load();
-  const status = (request: Request) =>
-    statusResponse(request, {
-      version: VERSION,
-      mode: "single",
-      parentPid: null,
-      childPid: Deno.pid,
-      standbyPid: null,
-      generation: 1,
-      state: "ready",
-      entry: source.display,
-      reloader: "none",
-      watchRoots: [],
-      watchedFiles: 0,
-      lastRestart: null,
-      error: null,
-    });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = startAppServer({
-      hostname: options.host,
-      port: options.port,
+      hostname: hostOrDefault(options),
+      port: portOrDefault(options),
       handler: handler as Handler,
       log,
       logAccess: true,
       ...(tls ? { tls } : {}),
       before: [
         hostGuardFilter(options.allowedHosts),
-        (request) => {
-          const path = new URL(request.url).pathname;
-          // The whole reserved prefix is same-origin only, not just the status page.
-          if (path !== DEVSRV_PATH && !path.startsWith(`${DEVSRV_PATH}/`)) return undefined;
-          const refused = guardDevsrvEndpoint(request, options);
-          if (refused) return refused;
-          return path === DEVSRV_PATH ? status(request) : undefined;
-        },
+        singleStatusFilter(source.display, options.allowedHosts),
       ],
       showDetails: detailsPolicy(options, true),
     });
   } catch (error) {
-    throw bindError(error, options.host, options.port);
+    throw bindError(error, hostOrDefault(options), portOrDefault(options));
   }
   log.info(
     `devsrv ${VERSION} · single process pid ${Deno.pid} (--no-reload) · serving ${source.display}`,
   );
-  const [url] = printRunning(log, options.host, server.addr.port, tls !== undefined);
+  const [url] = printRunning(log, hostOrDefault(options), server.addr.port, tls !== undefined);
   if (options.open && url) openBrowser(url, (message) => log.warn(message));
   const { signal } = onShutdownSignal();
   const received = await signal;

@@ -1,0 +1,104 @@
+/**
+ * Why a child ended, in the words a person needs: a program that Deno
+ * could not load (a syntax error, a module that cannot be found) or that
+ * threw, read from Deno's own report in the child's output; a program that
+ * ended without starting a server; or a bare exit code.
+ *
+ * @module
+ */
+
+import type { FailureReport } from "../channel.ts";
+import { stripAnsi } from "../errors.ts";
+import {
+  classifyLoadFailure,
+  type LoadFailureText,
+  SERVABLE_SHAPES,
+} from "../server/app_loader.ts";
+
+/** Deno's report of an uncaught error, read from a process's output. */
+export interface DenoErrorReport extends LoadFailureText {
+  /** It was an uncaught exception (`error: Uncaught ...`), not a load error. */
+  uncaught: boolean;
+}
+
+/**
+ * Finds the last error report Deno printed (`error: ...` and the lines
+ * after it) in a process's output.
+ *
+ * @param output The output, possibly with colour codes.
+ * @returns The report, or `undefined` when there is none.
+ *
+ * @example A syntax error
+ * ```ts
+ * import { denoErrorInOutput } from "./child_failure.ts";
+ *
+ * const report = denoErrorInOutput(
+ *   "error: SyntaxError: Expression expected\n    at file:///app/main.ts:1:9\n",
+ * );
+ * if (report?.name !== "SyntaxError" || report.message !== "Expression expected") throw new Error();
+ * ```
+ */
+export function denoErrorInOutput(output: string): DenoErrorReport | undefined {
+  const plain = stripAnsi(output);
+  const at = plain.startsWith("error: ") ? 0 : plain.lastIndexOf("\nerror: ") + 1;
+  if (at === 0 && !plain.startsWith("error: ")) return undefined;
+  const block = plain.slice(at).split(/\nStack backtrace:/)[0]!.trimEnd();
+  const first = block.slice("error: ".length).split("\n")[0]!.trim();
+  const uncaught = /^Uncaught /.test(first);
+  const rest = first.replace(/^Uncaught (\(in promise\) )?/, "");
+  const named = rest.match(/^([A-Z]\w*): (.*)$/);
+  return {
+    name: named?.[1] ?? "Error",
+    message: named?.[2] ?? rest,
+    text: block,
+    uncaught,
+  };
+}
+
+function describeExit(status: Deno.CommandStatus): string {
+  return status.signal ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
+}
+
+/**
+ * Explains a child's exit.
+ *
+ * @param status How it ended.
+ * @param output The latest output of the child.
+ * @param display The entry as the person gave it.
+ * @param wasReady Whether it had served (a crash) or not (a failed start).
+ * @returns The report for the terminal and the 503 page.
+ */
+export function failureFromExit(
+  status: Deno.CommandStatus,
+  output: string,
+  display: string,
+  wasReady: boolean,
+): FailureReport {
+  const report = denoErrorInOutput(output);
+  if (report && (!wasReady || report.uncaught)) {
+    const error = classifyLoadFailure(report, display);
+    const message = wasReady
+      ? `app "${display}" crashed: ${report.name}: ${report.message}`
+      : error.message;
+    return {
+      message,
+      ...(error.fix ? { fix: wasReady ? "fix it and save; devsrv restarts it" : error.fix } : {}),
+      ...(error.location
+        ? { file: error.location.file, line: error.location.line, column: error.location.column }
+        : {}),
+      detail: error.detail,
+    };
+  }
+  if (!wasReady && status.success) {
+    return {
+      message: `app "${display}" ended (exit code 0) without starting a server`,
+      fix: SERVABLE_SHAPES,
+      detail: "",
+    };
+  }
+  return {
+    message: `the child ${describeExit(status)}${wasReady ? "" : " before it was ready"}`,
+    fix: "devsrv restarts it on the next change",
+    detail: "",
+  };
+}

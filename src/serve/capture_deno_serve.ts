@@ -1,0 +1,153 @@
+/**
+ * Captures `Deno.serve`: every call the program makes (and `deno serve`'s
+ * own call for an `export default { fetch }` module) is redirected to the
+ * address the placement chooses, while the program keeps seeing its own
+ * world: `server.addr`, `onListen` and Deno's "Listening on" line show the
+ * public address. `finished`, `shutdown()`, `ref()`, `unref()`, `signal`
+ * and `onError` work as Deno documents them.
+ *
+ * Servers on a Unix socket, a vsock or a tunnel are left alone: they are
+ * not HTTP on a TCP port that devsrv could own.
+ *
+ * @module
+ */
+
+import type { Handler } from "../server/app_loader.ts";
+import type { TlsFiles } from "../server/tls_files.ts";
+import type { CapturedServers, ServerRequest } from "./captured_servers.ts";
+import { hostPort } from "./public_address.ts";
+
+/** Deno's options object, as far as capturing needs it. */
+type ServeOptions = {
+  hostname?: string | null;
+  port?: number;
+  cert?: string;
+  key?: string;
+  handler?: Handler;
+  onListen?: (addr: Deno.NetAddr) => void;
+  onError?: (error: unknown) => Response | Promise<Response>;
+  path?: string;
+  cid?: number;
+  transport?: string;
+  tunnel?: boolean;
+  reusePort?: boolean;
+  [key: string | symbol]: unknown;
+};
+
+/** Wraps the program's handler (error page, filters); gets its `onError`. */
+export type WrapHandler = (
+  handler: Handler,
+  onError: ((error: unknown) => Response | Promise<Response>) | undefined,
+) => Handler;
+
+type Serve = (...args: unknown[]) => Deno.HttpServer<Deno.NetAddr>;
+
+/** `Deno.serve` as it was before capturing, for devsrv's own servers. */
+export const originalServe: Serve = Deno.serve as Serve;
+
+function splitArguments(args: unknown[]): { options: ServeOptions; handler: unknown } {
+  const [first, second] = args;
+  if (typeof first === "function") return { options: {}, handler: first };
+  const options = (first ?? {}) as ServeOptions;
+  return { options, handler: typeof second === "function" ? second : options.handler };
+}
+
+function isCapturable(options: ServeOptions): boolean {
+  return options.path === undefined && options.cid === undefined &&
+    options.tunnel !== true && (options.transport ?? "tcp") === "tcp";
+}
+
+/**
+ * Deno's own server for `export default { fetch }` (`deno serve`, or
+ * `DENO_AUTO_SERVE`) marks its options with a private symbol and asks for
+ * no particular address: it gets the default port, as `deno serve` would.
+ */
+function isDeclarativeServer(options: ServeOptions): boolean {
+  return Object.getOwnPropertySymbols(options).some((symbol) =>
+    symbol.description === "kLoadBalanced"
+  );
+}
+
+function requestOf(options: ServeOptions): ServerRequest {
+  const declarative = isDeclarativeServer(options);
+  const tls = typeof options.cert === "string" && typeof options.key === "string"
+    ? { cert: options.cert, key: options.key }
+    : undefined;
+  return {
+    kind: "deno",
+    hostname: declarative ? undefined : options.hostname ?? undefined,
+    port: declarative ? undefined : options.port,
+    tls,
+  };
+}
+
+/** Deno's own line for a server started without `onListen`. */
+function listeningLine(addr: Deno.NetAddr, tls: boolean): string {
+  return `Listening on ${tls ? "https" : "http"}://${hostPort(addr.hostname, addr.port)}/`;
+}
+
+/**
+ * Replaces `Deno.serve` for the rest of the process.
+ *
+ * @param registry Where servers are placed and reported.
+ * @param wrap Wraps each program handler (error page, filters).
+ * @param mode `hidden` serves plain HTTP on the bound port even when the
+ * program asked for HTTPS (the parent terminates TLS); `public` serves
+ * what the program asked for.
+ * @param firstTls `public` mode: HTTPS for the first server when the
+ * program asked for plain HTTP (`--cert`, `--key`).
+ */
+export function captureDenoServe(
+  registry: CapturedServers,
+  wrap: WrapHandler,
+  mode: "hidden" | "public",
+  firstTls?: TlsFiles,
+): void {
+  const captured = (...args: unknown[]) => {
+    const { options, handler } = splitArguments(args);
+    if (typeof handler !== "function" || !isCapturable(options)) {
+      // Deno's own TypeError for a missing handler, or a socket devsrv does not own.
+      return originalServe(...args);
+    }
+    const requested = requestOf(options);
+    const slot = registry.start(requested);
+    const {
+      hostname: _hostname,
+      port: _port,
+      onListen,
+      onError,
+      handler: _handler,
+      cert: _cert,
+      key: _key,
+      reusePort: _reusePort,
+      ...rest
+    } = options;
+    const tlsFiles = requested.tls ?? (slot.index === 0 ? firstTls : undefined);
+    const tls = mode === "public" && tlsFiles ? { cert: tlsFiles.cert, key: tlsFiles.key } : {};
+    let server: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      server = originalServe({
+        ...rest,
+        ...tls,
+        hostname: slot.bindTo.hostname,
+        port: slot.bindTo.port,
+        onListen: () => {},
+        handler: wrap(handler as Handler, onError),
+      });
+    } catch (error) {
+      slot.bindFailed(error);
+      throw error;
+    }
+    const shown = slot.listening(server.addr, () => server.shutdown());
+    const addr = { transport: "tcp" as const, hostname: shown.hostname, port: shown.port };
+    Object.defineProperty(server, "addr", { value: addr, enumerable: true });
+    if (onListen) {
+      onListen(addr);
+    } else {
+      // deno-lint-ignore no-console -- Deno prints this same line for the program
+      console.error(listeningLine(addr, tlsFiles !== undefined));
+    }
+    return server;
+  };
+  Object.defineProperty(Deno, "serve", { value: captured, writable: true, configurable: true });
+}

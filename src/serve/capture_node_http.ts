@@ -1,0 +1,271 @@
+/**
+ * Captures the servers a program starts through Node's `http` and `https`
+ * modules (Express, Koa, Fastify, Hono's Node adapter and the rest all end
+ * in `http.Server.prototype.listen`): the server listens where the
+ * placement says, and `server.address()` reports the public address.
+ *
+ * In the reloader's child an HTTPS server cannot speak TLS to the parent's
+ * front, which forwards plain HTTP/1.1: its requests arrive through a plain
+ * `http.Server` on the loopback port that re-emits them on the program's
+ * server, and the parent serves the public port with the program's
+ * certificate. Servers on a Unix socket or an inherited handle are left
+ * alone.
+ *
+ * Importing `node:http` costs a process tens of milliseconds, so this is
+ * installed only when the program may use it.
+ *
+ * @module
+ */
+
+import type { TlsFiles } from "../server/tls_files.ts";
+import type { CapturedServers, ServerRequest, Slot } from "./captured_servers.ts";
+
+/** What `listen()` was asked, in Node's argument forms. */
+export interface ListenRequest {
+  /** The port; 0 when none was given (Node's "any free port"). */
+  port: number;
+  /** The host; `undefined` for Node's default (every interface). */
+  host: string | undefined;
+  /** `backlog`, when given. */
+  backlog: number | undefined;
+  /** The callback for `'listening'`, when given. */
+  callback: (() => void) | undefined;
+  /** The options object's `signal`, when given. */
+  signal: AbortSignal | undefined;
+}
+
+type AnyFunction = (...args: unknown[]) => unknown;
+
+/** A `net.Server` as far as capturing needs it. */
+export interface NodeServer {
+  listen(...args: unknown[]): unknown;
+  address(): unknown;
+  close(callback?: AnyFunction): unknown;
+  once(event: string, listener: AnyFunction): unknown;
+  on(event: string, listener: AnyFunction): unknown;
+  emit(event: string, ...args: unknown[]): boolean;
+  listenerCount(event: string): number;
+  readonly listening: boolean;
+  [key: symbol]: unknown;
+}
+
+/** Where a program's HTTPS options are kept until its server listens. */
+const TLS_FILES = Symbol("devsrv.tlsFiles");
+
+function isPortLike(value: unknown): boolean {
+  return typeof value === "number" ||
+    (typeof value === "string" && /^\s*\d+\s*$/.test(value));
+}
+
+/**
+ * Reads `listen()`'s arguments the way Node's `normalizeArgs` does.
+ *
+ * @param args The arguments as the program passed them.
+ * @returns The TCP request, or `undefined` for a Unix socket path, a
+ * handle or a file descriptor (not captured).
+ *
+ * @example Express's `app.listen(3000, () => ...)`
+ * ```ts
+ * import { readListenArguments } from "./capture_node_http.ts";
+ *
+ * const read = readListenArguments([3000, () => {}]);
+ * if (read?.port !== 3000 || read.host !== undefined) throw new Error();
+ * if (readListenArguments(["/tmp/app.sock"]) !== undefined) throw new Error();
+ * ```
+ */
+export function readListenArguments(args: unknown[]): ListenRequest | undefined {
+  const rest = [...args];
+  const callback = typeof rest.at(-1) === "function" ? rest.pop() as () => void : undefined;
+  const [first, second, third] = rest;
+  if (first !== null && typeof first === "object") {
+    const options = first as Record<string, unknown>;
+    if (options.path !== undefined || options.fd !== undefined || options.handle !== undefined) {
+      return undefined;
+    }
+    if ("_handle" in options) return undefined;
+    return {
+      port: isPortLike(options.port) ? Number(options.port) : 0,
+      host: typeof options.host === "string" ? options.host : undefined,
+      backlog: typeof options.backlog === "number" ? options.backlog : undefined,
+      callback,
+      signal: options.signal instanceof AbortSignal ? options.signal : undefined,
+    };
+  }
+  if (typeof first === "string" && !isPortLike(first)) return undefined;
+  return {
+    port: first === undefined || first === null ? 0 : Number(first),
+    host: typeof second === "string" ? second : undefined,
+    backlog: typeof second === "number" ? second : typeof third === "number" ? third : undefined,
+    callback,
+    signal: undefined,
+  };
+}
+
+function familyOf(hostname: string): string {
+  return hostname.includes(":") ? "IPv6" : "IPv4";
+}
+
+/** Makes `server.address()` report the public address while it listens. */
+function reportPublicAddress(server: NodeServer, shown: { hostname: string; port: number }) {
+  Object.defineProperty(server, "address", {
+    configurable: true,
+    writable: true,
+    value: () =>
+      server.listening
+        ? { address: shown.hostname, family: familyOf(shown.hostname), port: shown.port }
+        : null,
+  });
+}
+
+/** Events a plain relay passes on to a program's HTTPS server. */
+const RELAYED_EVENTS = ["request", "upgrade", "connect"] as const;
+
+/**
+ * Serves an HTTPS server's requests through a plain HTTP server on the
+ * loopback port (the parent's front terminates TLS and speaks plain
+ * HTTP/1.1 to the child).
+ */
+function relayPlainHttp(
+  http: typeof import("node:http"),
+  target: NodeServer,
+): NodeServer {
+  const relay = http.createServer() as unknown as NodeServer & {
+    shouldUpgradeCallback?: () => boolean;
+  };
+  // Upgrades go to the program's server only when it handles them, as Node decides.
+  relay.shouldUpgradeCallback = () => target.listenerCount("upgrade") > 0;
+  for (const event of RELAYED_EVENTS) {
+    relay.on(event, (...args: unknown[]) => target.emit(event, ...args));
+  }
+  return relay;
+}
+
+/**
+ * Patches Node's `http` and `https` servers for the rest of the process.
+ *
+ * @param registry Where servers are placed and reported.
+ * @param mode `hidden` or `public`, as in {@linkcode CapturedServers}.
+ * @param screen Optional: checks each request before the program sees it
+ * (the Host guard in a single process); returns `true` when it answered.
+ */
+export async function captureNodeHttp(
+  registry: CapturedServers,
+  mode: "hidden" | "public",
+  screen?: (server: NodeServer) => void,
+): Promise<void> {
+  const [http, https, tls] = await Promise.all([
+    import("node:http"),
+    import("node:https"),
+    import("node:tls"),
+  ]);
+  const tlsPrototype = tls.Server.prototype as unknown as {
+    setSecureContext(this: NodeServer, options: Record<string, unknown>): unknown;
+  };
+  const setSecureContext = tlsPrototype.setSecureContext;
+  tlsPrototype.setSecureContext = function (options) {
+    this[TLS_FILES] = pemPair(options);
+    return setSecureContext.call(this, options);
+  };
+  for (const module of [http, https]) {
+    const prototype = module.Server.prototype as unknown as NodeServer;
+    const listen = prototype.listen;
+    const secure = module === https;
+    prototype.listen = function (this: NodeServer, ...args: unknown[]) {
+      const read = readListenArguments(args);
+      if (!read) return listen.apply(this, args);
+      const requested: ServerRequest = {
+        kind: "node",
+        hostname: read.host,
+        port: read.port,
+        tls: secure ? this[TLS_FILES] as TlsFiles | undefined : undefined,
+      };
+      const slot = registry.start(requested);
+      screen?.(this);
+      if (mode === "hidden" && secure) return listenThroughRelay(http, this, slot, read);
+      if (slot.shown) reportPublicAddress(this, slot.shown);
+      this.once("listening", () => {
+        const real = (prototype.address.call(this) ?? {}) as { address?: string; port?: number };
+        slot.listening(
+          { hostname: real.address ?? slot.bindTo.hostname, port: real.port ?? 0 },
+          () => closeServer(this),
+        );
+      });
+      if (read.callback) this.once("listening", read.callback);
+      reportBindFailure(this, slot);
+      return listen.call(this, {
+        host: slot.bindTo.hostname,
+        port: slot.bindTo.port,
+        ...(read.backlog === undefined ? {} : { backlog: read.backlog }),
+        ...(read.signal ? { signal: read.signal } : {}),
+      });
+    };
+  }
+}
+
+function listenThroughRelay(
+  http: typeof import("node:http"),
+  server: NodeServer,
+  slot: Slot,
+  read: ListenRequest,
+): NodeServer {
+  const relay = relayPlainHttp(http, server);
+  const shown = slot.shown!;
+  Object.defineProperty(server, "listening", { configurable: true, get: () => relay.listening });
+  reportPublicAddress(server, shown);
+  server.close = function (callback?: AnyFunction) {
+    relay.close(() => {
+      server.emit("close");
+      callback?.();
+    });
+    return server;
+  };
+  relay.once("listening", () => {
+    const real = (http.Server.prototype.address.call(relay) ?? {}) as { port?: number };
+    slot.listening(
+      { hostname: slot.bindTo.hostname, port: real.port ?? 0 },
+      () => closeServer(relay),
+    );
+    server.emit("listening");
+  });
+  if (read.callback) server.once("listening", read.callback);
+  relay.on("error", (error: unknown) => server.emit("error", error));
+  relay.listen({ host: slot.bindTo.hostname, port: slot.bindTo.port });
+  return server;
+}
+
+/** Node's codes for an address that cannot be bound. */
+const BIND_ERROR_CODES = new Set(["EADDRINUSE", "EACCES", "EADDRNOTAVAIL"]);
+
+/** Passes a failed bind to the placement, once, until the server listens. */
+function reportBindFailure(server: NodeServer, slot: Slot): void {
+  const onError = (error: unknown) => {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === "string" && BIND_ERROR_CODES.has(code)) slot.bindFailed(error);
+  };
+  server.once("error", onError);
+  server.once("listening", () =>
+    (server as unknown as EventTarget & {
+      off(event: string, listener: AnyFunction): void;
+    }).off("error", onError));
+}
+
+/** Stops a Node server: no new connections, idle keep-alive ones closed, in-flight ones finish. */
+function closeServer(server: NodeServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+  });
+}
+
+function pemText(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (value instanceof Uint8Array) return new TextDecoder().decode(value);
+  if (Array.isArray(value) && value.length === 1) return pemText(value[0]);
+  return undefined;
+}
+
+function pemPair(options: Record<string, unknown>): TlsFiles | undefined {
+  const cert = pemText(options.cert);
+  const key = pemText(options.key);
+  return cert && key ? { cert, key } : undefined;
+}

@@ -1,0 +1,179 @@
+/**
+ * The servers a program starts, as devsrv captures them: each gets an index
+ * in the order the program starts it, a public address (what the program
+ * is told it listens on) and the address it really listens on.
+ *
+ * Two placements exist. In the reloader's child every server listens on a
+ * loopback port of the child's choosing and is reported to the parent,
+ * which owns the public port. In a single process (`--no-reload`) a server
+ * listens on its public address itself, as production would.
+ *
+ * @module
+ */
+
+import type { TlsFiles } from "../server/tls_files.ts";
+import {
+  type AddressOverrides,
+  publicHost,
+  publicPort,
+  type RequestedAddress,
+} from "./public_address.ts";
+
+/** Who started a server: `Deno.serve`, `node:http(s)`, or devsrv for the app. */
+export type ServerKind = "deno" | "node" | "devsrv";
+
+/** What a program asked for when it started a server. */
+export interface ServerRequest extends RequestedAddress {
+  /** The API it used. */
+  kind: ServerKind;
+  /** The certificate and key it gave, when it asked for HTTPS. */
+  tls: TlsFiles | undefined;
+}
+
+/** An address to bind or to report. */
+export interface Address {
+  hostname: string;
+  port: number;
+}
+
+/** A server that has started listening. */
+export interface CapturedServer {
+  /** 0 for the first server the program started. */
+  readonly index: number;
+  /** What the program asked for. */
+  readonly requested: ServerRequest;
+  /** What the program is told (`server.addr`, `onListen`). */
+  readonly public: Address;
+  /** Where it really listens. */
+  readonly bound: Address;
+  /** Stops it: no new connections, in-flight requests finish. */
+  stop(): Promise<void>;
+}
+
+/** How servers are placed, and where each is reported once it listens. */
+export interface Placement {
+  /** `hidden`: loopback port, parent owns the public one; `public`: bind it here. */
+  readonly mode: "hidden" | "public";
+  /** `--host` and `--port`. */
+  readonly overrides: AddressOverrides;
+  /** Public ports the parent already owns, by server index. */
+  readonly assigned: readonly (number | null)[];
+  /** Called once per server, when it listens. */
+  onListening(server: CapturedServer): void;
+  /**
+   * Called when a server cannot bind its address (`public` placement): a
+   * port in use, say. Without it the program gets the error, as under
+   * `deno run`.
+   */
+  onBindError?: (error: unknown, address: Address) => void;
+}
+
+/** A server being started: where to bind it and how to finish. */
+export interface Slot {
+  readonly index: number;
+  /** Where to listen. */
+  readonly bindTo: Address;
+  /**
+   * What the program is told, known before it listens in the `hidden`
+   * placement; `undefined` in the `public` one, where it is the bound address.
+   */
+  readonly shown: Address | undefined;
+  /**
+   * Records that the server listens.
+   *
+   * @param bound The address it really got.
+   * @param stop Stops it gracefully.
+   * @returns What to tell the program.
+   */
+  listening(bound: Address, stop: () => Promise<void>): Address;
+  /**
+   * Reports that binding failed.
+   *
+   * @param error What the runtime threw or emitted.
+   */
+  bindFailed(error: unknown): void;
+}
+
+/** The registry of one process's captured servers. */
+export class CapturedServers {
+  #placement: Placement;
+  #servers: CapturedServer[] = [];
+  #started = 0;
+
+  /** @param placement How to place and where to report. */
+  constructor(placement: Placement) {
+    this.#placement = placement;
+  }
+
+  /** How many servers the program has started (listening or not yet). */
+  get started(): number {
+    return this.#started;
+  }
+
+  /** The servers that listen, in the order they were started. */
+  get servers(): readonly CapturedServer[] {
+    return this.#servers;
+  }
+
+  /**
+   * Takes the next index for a server the program starts.
+   *
+   * @param requested What it asked for.
+   * @returns Where to bind it, and how to report it.
+   */
+  start(requested: ServerRequest): Slot {
+    const index = this.#started++;
+    const placement = this.#placement;
+    const host = publicHost(requested, placement.overrides);
+    const assigned = placement.assigned[index] ?? undefined;
+    const port = assigned ?? publicPort(index, requested, placement.overrides);
+    const hidden = placement.mode === "hidden";
+    const bindTo = hidden ? { hostname: "127.0.0.1", port: 0 } : { hostname: host, port };
+    // The program may read its address before it listens, so a hidden
+    // server's public port is settled now, a free one found if it asked for any.
+    const shown = hidden ? { hostname: host, port: port === 0 ? freePort(host) : port } : undefined;
+    return {
+      index,
+      bindTo,
+      shown,
+      listening: (bound, stop) => {
+        const server = { index, requested, public: shown ?? bound, bound, stop };
+        this.#servers.push(server);
+        placement.onListening(server);
+        return server.public;
+      },
+      bindFailed: (error) => placement.onBindError?.(error, bindTo),
+    };
+  }
+}
+
+/**
+ * Stops every captured server gracefully, bounded by a grace period.
+ *
+ * @param registry The registry.
+ * @param graceMs How long in-flight requests may take, in ms.
+ * @returns Whether all stopped within the grace period.
+ */
+export async function stopServers(registry: CapturedServers, graceMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) =>
+    timer = setTimeout(() => resolve(false), graceMs)
+  );
+  try {
+    const all = Promise.all(registry.servers.map((server) => server.stop())).then(() => true);
+    return await Promise.race([all, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Finds a port that is free on a host now, for a program that asked for
+ * any free port: the parent binds it right after the report.
+ */
+function freePort(hostname: string): number {
+  const listener = Deno.listen({ hostname, port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}

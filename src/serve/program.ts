@@ -1,0 +1,265 @@
+/**
+ * devsrv in front of a user's program: the code that Deno runs before the
+ * program's main module (`deno run --preload`), so that the program runs
+ * exactly as `deno run main.ts` would run it, while every server it starts
+ * is captured.
+ *
+ * As the reloader's child it connects to the parent, waits for "start" (a
+ * standby child waits here, booted), captures servers onto loopback ports
+ * and reports each as it listens. As a single process (`--no-reload`) it
+ * lets each server bind its public address itself, behind the Host guard.
+ *
+ * Deno runs the program once this module's top level is done and the
+ * event loop is idle, so the channel to the parent is unref'd by then.
+ *
+ * @module
+ */
+
+import { connectToParent, type ParentLink, type StartMessage } from "../channel.ts";
+import { createLogger, type Logger } from "../log.ts";
+import {
+  AUTO_SERVE_ENV,
+  CONTROL_ADDRESS_ENV,
+  CONTROL_TOKEN_ENV,
+  NODE_CAPTURE_ENV,
+  PROGRAM_SETTINGS_ENV,
+} from "../role.ts";
+import { findHandler, SERVABLE_SHAPES } from "../server/app_loader.ts";
+import { type HandlerOptions, wrapHandler } from "../server/app_server.ts";
+import { detailsPolicy, hostGuardFilter } from "../server/guard_filters.ts";
+import { clientScriptUrl, injectLiveReload } from "../server/live_reload.ts";
+import { onShutdownSignal, SHUTDOWN_SIGNALS } from "../signals.ts";
+import { captureDenoServe, type WrapHandler } from "./capture_deno_serve.ts";
+import { captureNodeHttp } from "./capture_node_http.ts";
+import { type CapturedServer, CapturedServers, stopServers } from "./captured_servers.ts";
+import type { ProgramSettings } from "./program_settings.ts";
+
+/** Exit code of a child whose parent disappeared. */
+export const PARENT_GONE_EXIT_CODE = 0;
+
+/** How long a program may run without a server before the log says so, in ms. */
+const NO_SERVER_NOTICE_MS = 10_000;
+
+/**
+ * Removes devsrv's secrets and switches from the environment the program
+ * and its own subprocesses see. `DEVSRV_RUN_MAIN` and the generation stay:
+ * they are how a program tells it runs under the reloader.
+ */
+function hideDevsrvEnvironment(): void {
+  for (
+    const name of [
+      CONTROL_TOKEN_ENV,
+      CONTROL_ADDRESS_ENV,
+      PROGRAM_SETTINGS_ENV,
+      NODE_CAPTURE_ENV,
+      AUTO_SERVE_ENV,
+    ]
+  ) {
+    try {
+      Deno.env.delete(name);
+    } catch (error) {
+      // Without --allow-env the program cannot read them either.
+      if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    }
+  }
+}
+
+/**
+ * The handler wrapper for a program's `Deno.serve` servers: the
+ * development error page (unless the program has its own `onError`), and
+ * the filters of the role.
+ *
+ * @param settings What devsrv was told.
+ * @param log Where errors go.
+ * @param extra The role's filters and access logging.
+ * @returns The wrapper.
+ */
+export function programWrap(
+  settings: ProgramSettings,
+  log: Logger,
+  extra: Pick<HandlerOptions, "before" | "after" | "errorPageScript" | "logAccess">,
+): WrapHandler {
+  const showDetails = detailsPolicy(
+    { host: settings.host ?? undefined, allowedHosts: settings.allowedHosts },
+    settings.role === "single",
+  );
+  return (handler, onError) =>
+    wrapHandler({ handler, log, showDetails, ...extra, ...(onError ? { onError } : {}) });
+}
+
+/**
+ * What the child tells the parent about one server.
+ *
+ * @param server The server that listens.
+ * @param begun When "start" arrived (`performance.now()`).
+ * @returns The report.
+ */
+export function listeningReport(server: CapturedServer, begun: number) {
+  const { requested } = server;
+  return {
+    type: "listening" as const,
+    index: server.index,
+    port: server.bound.port,
+    public: server.public,
+    requested: {
+      ...(requested.hostname === undefined ? {} : { hostname: requested.hostname }),
+      ...(requested.port === undefined ? {} : { port: requested.port }),
+    },
+    ...(requested.tls ? { tls: requested.tls } : {}),
+    kind: requested.kind,
+    loadMs: Math.round(performance.now() - begun),
+  };
+}
+
+/**
+ * Captures servers for the reloader's child, reporting each to the parent.
+ *
+ * @param link The channel to the parent.
+ * @param start The parent's "start".
+ * @param settings What devsrv was told.
+ * @param log The child's logger.
+ * @returns The registry.
+ */
+export async function captureForChild(
+  link: ParentLink,
+  start: StartMessage,
+  settings: ProgramSettings,
+  log: Logger,
+): Promise<CapturedServers> {
+  const begun = performance.now();
+  const registry = new CapturedServers({
+    mode: "hidden",
+    overrides: { host: start.host ?? undefined, port: start.port ?? undefined },
+    assigned: start.ports,
+    onListening: (server) => void link.send(listeningReport(server, begun)),
+  });
+  const script = settings.liveReload ? clientScriptUrl(link.generation) : undefined;
+  captureDenoServe(
+    registry,
+    programWrap(settings, log, {
+      logAccess: false,
+      before: [hostGuardFilter(settings.allowedHosts)],
+      after: script ? [(request, response) => injectLiveReload(request, response, script)] : [],
+      ...(script ? { errorPageScript: script } : {}),
+    }),
+    "hidden",
+  );
+  if (start.node || settings.node) await captureNodeHttp(registry, "hidden");
+  return registry;
+}
+
+/**
+ * Serves the program's exported handler when it started no server of its
+ * own (a default-exported function, a named `fetch` or `handler`; Deno
+ * itself serves `export default { fetch }`).
+ *
+ * @param registry The captured servers so far.
+ * @returns Whether something is served now (or the program failed to load,
+ * which Deno reports itself).
+ */
+export async function serveExportedHandler(registry: CapturedServers): Promise<boolean> {
+  if (registry.started > 0) return true;
+  let exports: Record<string, unknown>;
+  try {
+    exports = await import(Deno.mainModule);
+  } catch {
+    return true; // the program failed to load: Deno reports it and exits
+  }
+  if (registry.started > 0) return true;
+  const handler = findHandler(exports);
+  if (!handler) return false;
+  Deno.serve({ onListen: () => {} }, handler);
+  return true;
+}
+
+/**
+ * Stops the captured servers on SIGTERM or SIGINT, then ends the process.
+ *
+ * @param registry The captured servers.
+ * @param graceMs How long in-flight requests may take, in ms.
+ */
+export function stopOnSignal(registry: CapturedServers, graceMs: number): void {
+  let stopping = false;
+  // A terminal's Ctrl+C reaches this process and devsrv, which may pass it
+  // on: a second signal while stopping must not kill the process midway.
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await stopServers(registry, graceMs);
+    Deno.exit(0);
+  };
+  for (const name of SHUTDOWN_SIGNALS) Deno.addSignalListener(name, stop);
+}
+
+async function prepareChild(settings: ProgramSettings): Promise<void> {
+  const log = createLogger({ role: "child", quiet: settings.quiet });
+  const link = await connectToParent();
+  hideDevsrvEnvironment();
+  // A parent killed with SIGKILL cannot stop us; the closed channel says it is gone.
+  link.lost.then(() => Deno.exit(PARENT_GONE_EXIT_CODE));
+  // A standby child loads Node's HTTP layer while it waits, off the restart's path.
+  const warming = settings.node ? captureNodeModules() : Promise.resolve();
+  const standby = onShutdownSignal();
+  const start = await Promise.race([link.started, standby.signal.then(() => undefined)]);
+  if (!start) Deno.exit(0);
+  standby.cancel();
+  await warming;
+  const registry = await captureForChild(link, start, settings, log);
+  stopOnSignal(registry, settings.graceMs);
+  globalThis.addEventListener("load", async () => {
+    if (await serveExportedHandler(registry)) return;
+    await link.send({
+      type: "failed",
+      message: `app "${settings.display}" starts no server and exports no request handler`,
+      fix: SERVABLE_SHAPES,
+      detail: "",
+    });
+  });
+  noticeWhenNoServer(registry, settings, log);
+  link.unref();
+}
+
+function captureNodeModules(): Promise<void> {
+  return Promise.all([import("node:http"), import("node:https"), import("node:tls")]).then(
+    () => {},
+  );
+}
+
+/**
+ * Says once, after a while, that the program has started no server yet.
+ *
+ * @param registry The captured servers.
+ * @param settings What devsrv was told.
+ * @param log Where to say it.
+ */
+export function noticeWhenNoServer(
+  registry: CapturedServers,
+  settings: ProgramSettings,
+  log: Logger,
+): void {
+  const timer = setTimeout(() => {
+    if (registry.started > 0) return;
+    log.warn(
+      `${settings.display} has started no server after ${
+        NO_SERVER_NOTICE_MS / 1000
+      } s; devsrv serves it once it does (${SERVABLE_SHAPES})`,
+    );
+  }, NO_SERVER_NOTICE_MS);
+  Deno.unrefTimer(timer);
+}
+
+/**
+ * Runs devsrv's part of a program's process: called by the preload module
+ * before Deno runs the program.
+ *
+ * @param settings What the starting process passed.
+ */
+export async function prepareProgram(settings: ProgramSettings): Promise<void> {
+  if (settings.role === "child") {
+    await prepareChild(settings);
+    return;
+  }
+  hideDevsrvEnvironment();
+  const { prepareSingle } = await import("./single_program.ts");
+  await prepareSingle(settings);
+}
