@@ -75,7 +75,17 @@ Deno.test("parseCommand() reads every flag", () => {
     allowedHosts: ["dev.test"],
     cert: "c.pem",
     key: "k.pem",
+    args: [],
   });
+});
+
+Deno.test("parseCommand() gives what follows -- to the program, and leaves host and port to it", () => {
+  const command = parseCommand(["serve", "main.ts", "--", "--port", "9", "x"]);
+  assert.equal(command.kind, "serve");
+  if (command.kind !== "serve") return;
+  assert.deepEqual(command.options.args, ["--port", "9", "x"]);
+  assert.equal(command.options.port, undefined, "the program's --port is its own");
+  assert.equal(command.options.host, undefined);
 });
 
 Deno.test("parseCommand() answers help and version", () => {

@@ -110,7 +110,7 @@ Deno.test("devsrv serve --no-reload reports broken apps in one line", async () =
       ],
       [
         "none.ts",
-        /no request handler \(its exports: helper, port\); export one: export default \{ fetch/,
+        /no request handler \(its exports: helper, port\); start a server .* or export one: export default \{ fetch/,
       ],
       [
         "missing_import.ts",

@@ -171,7 +171,7 @@ export function splitRunCommandLine(
  *   permissionFlags: [],
  *   cwd: "/work",
  * }, { preload: "/work/src/serve/preload.ts", entry: "/work/app.ts", args: [] });
- * const expected = "run --preload /work/src/serve/preload.ts -A /work/app.ts";
+ * const expected = "run --preload=/work/src/serve/preload.ts -A /work/app.ts";
  * if (command.args.join(" ") !== expected) throw new Error();
  * ```
  */
@@ -183,7 +183,8 @@ export function programCommand(input: ReexecInput, target: ProgramTarget): Child
   return {
     command: input.execPath,
     // devsrv's preload goes first, so it runs before any preload of the user's.
-    args: ["run", "--preload", target.preload, ...denoFlags, target.entry, ...target.args],
+    // One token, so that readers of Deno's flags see no positional argument in it.
+    args: ["run", `--preload=${target.preload}`, ...denoFlags, target.entry, ...target.args],
   };
 }
 

@@ -10,11 +10,18 @@
  */
 
 import type { ServeOptions } from "../cli/options.ts";
+import { DevsrvError, formatError } from "../errors.ts";
+import { printToStderr } from "../log.ts";
+import { failureFromExit } from "../reloader/child_failure.ts";
 import { currentReexecInput, programCommand } from "../reloader/reexec.ts";
 import { AUTO_SERVE_ENV, NODE_CAPTURE_ENV } from "../role.ts";
 import type { TlsFiles } from "../server/tls_files.ts";
 import { SHUTDOWN_SIGNALS } from "../signals.ts";
-import { programSettings, programSettingsEnv } from "./program_settings.ts";
+import {
+  programSettings,
+  programSettingsEnv,
+  SINGLE_PROCESS_BANNER,
+} from "./program_settings.ts";
 
 /** The exit code of a process killed by a signal, as shells report it. */
 const SIGNAL_EXIT_BASE = 128;
@@ -60,9 +67,11 @@ export async function runProgramOnce(
     args: command.args,
     env: { ...programSettingsEnv(settings), [AUTO_SERVE_ENV]: "1", [NODE_CAPTURE_ENV]: "1" },
     stdin: "inherit",
-    stdout: "inherit",
-    stderr: "inherit",
+    stdout: "piped",
+    stderr: "piped",
   }).spawn();
+  const relay = new OutputRelay();
+  const pumps = [relay.pump(program.stdout, Deno.stdout), relay.pump(program.stderr, Deno.stderr)];
   const forward = SHUTDOWN_SIGNALS.map((name) => {
     const listener = () => {
       try {
@@ -76,7 +85,86 @@ export async function runProgramOnce(
     return [name, listener] as const;
   });
   const status = await program.status;
+  await Promise.all(pumps);
   for (const [name, listener] of forward) Deno.removeSignalListener(name, listener);
+  relay.finish(status, display);
   if (status.signal) return SIGNAL_EXIT_BASE + (SIGNAL_NUMBERS[status.signal] ?? 0);
   return status.code;
+}
+
+/** How long Deno's report of an uncaught error is held back: the program exits right after one. */
+const ERROR_REPORT_HOLD_MS = 1000;
+
+/**
+ * Passes the program's output through, except Deno's own report of an
+ * error that ends the program (`error: ...` and the source excerpt and
+ * stack after it): that becomes devsrv's one line with the fix, as for
+ * every bad input. A report the program outlives is passed on as it was.
+ */
+class OutputRelay {
+  #held = "";
+  #holding = false;
+  #ready = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Copies one stream of the program to one of this process.
+   *
+   * @param source The program's stdout or stderr.
+   * @param sink Where it goes.
+   */
+  async pump(source: ReadableStream<Uint8Array>, sink: typeof Deno.stderr): Promise<void> {
+    const decoder = new TextDecoder();
+    for await (const chunk of source) {
+      const text = decoder.decode(chunk, { stream: true });
+      if (text.includes(SINGLE_PROCESS_BANNER)) this.#ready = true;
+      if (sink === Deno.stderr) this.#relayError(text);
+      else writeAll(sink, text);
+    }
+  }
+
+  #relayError(text: string): void {
+    if (!this.#holding) {
+      const at = text.startsWith("error: ") ? 0 : text.indexOf("\nerror: ") + 1;
+      if (at === 0 && !text.startsWith("error: ")) {
+        writeAll(Deno.stderr, text);
+        return;
+      }
+      writeAll(Deno.stderr, text.slice(0, at));
+      this.#holding = true;
+      this.#timer = setTimeout(() => this.#release(), ERROR_REPORT_HOLD_MS);
+      text = text.slice(at);
+    }
+    this.#held += text;
+  }
+
+  #release(): void {
+    writeAll(Deno.stderr, this.#held);
+    this.#held = "";
+    this.#holding = false;
+  }
+
+  /**
+   * Ends the relay when the program has exited: a held report becomes one line.
+   *
+   * @param status How the program ended.
+   * @param display The entry as shown.
+   */
+  finish(status: Deno.CommandStatus, display: string): void {
+    clearTimeout(this.#timer);
+    if (!this.#holding) return;
+    if (status.success) {
+      this.#release();
+      return;
+    }
+    const failure = failureFromExit(status, this.#held, display, this.#ready);
+    printToStderr(formatError(new DevsrvError(failure.message, failure.fix)));
+  }
+}
+
+const encoder = new TextEncoder();
+
+function writeAll(sink: typeof Deno.stderr, text: string): void {
+  let bytes = encoder.encode(text);
+  while (bytes.length > 0) bytes = bytes.subarray(sink.writeSync(bytes));
 }

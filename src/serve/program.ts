@@ -24,7 +24,12 @@ import {
   NODE_CAPTURE_ENV,
   PROGRAM_SETTINGS_ENV,
 } from "../role.ts";
-import { findHandler, SERVABLE_SHAPES } from "../server/app_loader.ts";
+import {
+  findHandler,
+  NoHandlerError,
+  noHandlerError,
+  SERVABLE_SHAPES,
+} from "../server/app_loader.ts";
 import { type HandlerOptions, wrapHandler } from "../server/app_server.ts";
 import { detailsPolicy, hostGuardFilter } from "../server/guard_filters.ts";
 import { clientScriptUrl, injectLiveReload } from "../server/live_reload.ts";
@@ -154,10 +159,14 @@ export async function captureForChild(
  * itself serves `export default { fetch }`).
  *
  * @param registry The captured servers so far.
- * @returns Whether something is served now (or the program failed to load,
- * which Deno reports itself).
+ * @param display The entry as shown, for the error.
+ * @returns `true` when something is served now (or the program failed to
+ * load, which Deno reports itself); else the error to report.
  */
-export async function serveExportedHandler(registry: CapturedServers): Promise<boolean> {
+export async function serveExportedHandler(
+  registry: CapturedServers,
+  display: string,
+): Promise<true | NoHandlerError> {
   if (registry.started > 0) return true;
   let exports: Record<string, unknown>;
   try {
@@ -167,7 +176,7 @@ export async function serveExportedHandler(registry: CapturedServers): Promise<b
   }
   if (registry.started > 0) return true;
   const handler = findHandler(exports);
-  if (!handler) return false;
+  if (!handler) return noHandlerError(exports, display);
   Deno.serve({ onListen: () => {} }, handler);
   return true;
 }
@@ -207,13 +216,9 @@ async function prepareChild(settings: ProgramSettings): Promise<void> {
   const registry = await captureForChild(link, start, settings, log);
   stopOnSignal(registry, settings.graceMs);
   globalThis.addEventListener("load", async () => {
-    if (await serveExportedHandler(registry)) return;
-    await link.send({
-      type: "failed",
-      message: `app "${settings.display}" starts no server and exports no request handler`,
-      fix: SERVABLE_SHAPES,
-      detail: "",
-    });
+    const served = await serveExportedHandler(registry, settings.display);
+    if (served === true) return;
+    await link.send({ type: "failed", message: served.message, fix: SERVABLE_SHAPES, detail: "" });
   });
   noticeWhenNoServer(registry, settings, log);
   link.unref();

@@ -11,6 +11,9 @@ import type { ServeOptions } from "../cli/options.ts";
 import type { TlsFiles } from "../server/tls_files.ts";
 import { PROGRAM_SETTINGS_ENV, readEnv } from "../role.ts";
 
+/** How a single process names itself in its banner (its launcher looks for it). */
+export const SINGLE_PROCESS_BANNER = "single process pid";
+
 /** The settings for devsrv's code in a program's process. */
 export interface ProgramSettings {
   /** `child`: the reloader's child; `single`: `--no-reload`, one serving process. */
@@ -33,6 +36,8 @@ export interface ProgramSettings {
   node: boolean;
   /** `--cert` and `--key`, read: HTTPS for the first server of a single process. */
   tls: TlsFiles | null;
+  /** Open the browser once the first server listens (single process; the parent does it for a child). */
+  open: boolean;
 }
 
 /**
@@ -61,6 +66,7 @@ export function programSettings(
     graceMs: options.graceMs,
     node,
     tls: null,
+    open: options.open,
   };
 }
 

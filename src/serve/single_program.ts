@@ -7,10 +7,10 @@
  * @module
  */
 
-import { formatError } from "../errors.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { FAILURE_EXIT_CODE, formatError } from "../errors.ts";
+import { createLogger, type Logger, printToStderr } from "../log.ts";
+import { openBrowser } from "../open_browser.ts";
 import { formatAccessLine } from "../server/access_log.ts";
-import { SERVABLE_SHAPES } from "../server/app_loader.ts";
 import { bindError } from "../server/address.ts";
 import { printRunning } from "../server/banner.ts";
 import { hostGuardFilter } from "../server/guard_filters.ts";
@@ -20,7 +20,7 @@ import { captureDenoServe } from "./capture_deno_serve.ts";
 import { captureNodeHttp, type NodeServer } from "./capture_node_http.ts";
 import { CapturedServers } from "./captured_servers.ts";
 import { noticeWhenNoServer, programWrap, serveExportedHandler, stopOnSignal } from "./program.ts";
-import type { ProgramSettings } from "./program_settings.ts";
+import { type ProgramSettings, SINGLE_PROCESS_BANNER } from "./program_settings.ts";
 
 /** How often the program checks that devsrv, which started it, still runs, in ms. */
 const PARENT_CHECK_MS = 500;
@@ -143,15 +143,18 @@ export async function prepareSingle(settings: ProgramSettings): Promise<void> {
     onListening: (server) => {
       if (server.index === 0) {
         log.info(
-          `devsrv ${VERSION} · single process pid ${Deno.pid} (--no-reload) · serving ${settings.display}`,
+          `devsrv ${VERSION} · ${SINGLE_PROCESS_BANNER} ${Deno.pid} (--no-reload) · serving ${settings.display}`,
         );
       }
       const tls = server.requested.tls ?? (server.index === 0 ? settings.tls : null);
-      printRunning(log, server.bound.hostname, server.bound.port, Boolean(tls));
+      const [url] = printRunning(log, server.bound.hostname, server.bound.port, Boolean(tls));
+      if (server.index === 0 && settings.open && url) {
+        openBrowser(url, (message) => log.warn(message));
+      }
     },
     onBindError: (error, address) => {
-      log.error(formatError(bindError(error, address.hostname, address.port)));
-      Deno.exit(1);
+      printToStderr(formatError(bindError(error, address.hostname, address.port)));
+      Deno.exit(FAILURE_EXIT_CODE);
     },
   });
   captureDenoServe(
@@ -169,11 +172,10 @@ export async function prepareSingle(settings: ProgramSettings): Promise<void> {
   if (settings.node) await captureNodeHttp(registry, "public", screenNodeServer(settings, log));
   stopOnSignal(registry, settings.graceMs);
   globalThis.addEventListener("load", async () => {
-    if (await serveExportedHandler(registry)) return;
-    log.error(
-      `error: app "${settings.display}" starts no server and exports no request handler; ${SERVABLE_SHAPES}`,
-    );
-    Deno.exit(1);
+    const served = await serveExportedHandler(registry, settings.display);
+    if (served === true) return;
+    printToStderr(formatError(served));
+    Deno.exit(FAILURE_EXIT_CODE);
   });
   noticeWhenNoServer(registry, settings, log);
 }

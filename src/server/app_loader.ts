@@ -154,6 +154,24 @@ function describeExports(module: Record<string, unknown>): string {
 }
 
 /**
+ * The error for a module that started no server and exports no handler.
+ *
+ * @param module The module namespace.
+ * @param display The entry as the person gave it.
+ * @returns The error, listing what the module does export.
+ */
+export function noHandlerError(module: Record<string, unknown>, display: string): NoHandlerError {
+  return new NoHandlerError(
+    `app "${display}" starts no server and exports no request handler (${
+      describeExports(module)
+    })`,
+    SERVABLE_SHAPES,
+    undefined,
+    "",
+  );
+}
+
+/**
  * Picks the handler out of a module's exports: a default export with a
  * `fetch` method (`deno serve`), a default-exported function, or a named
  * `fetch` or `handler` function.
