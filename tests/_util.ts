@@ -334,3 +334,53 @@ export const SERVE_MODES: readonly ServeMode[] = [
   { name: "reloader", args: [] },
   { name: "--no-reload", args: ["--no-reload"] },
 ];
+
+/**
+ * Finds a TCP port that is free on 127.0.0.1 now, for a program under test
+ * that asks for a port of its own.
+ *
+ * @returns The port.
+ */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** The inodes of the sockets listening on a TCP port, from /proc/net/tcp and tcp6. */
+function listeningSocketInodes(port: number): Set<string> {
+  const inodes = new Set<string>();
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of Deno.readTextFileSync(table).split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local_address is "HEXIP:HEXPORT"; state 0A is LISTEN; field 9 is the inode.
+      if (fields[1]?.endsWith(`:${hexPort}`) && fields[3] === "0A" && fields[9]) {
+        inodes.add(fields[9]);
+      }
+    }
+  }
+  return inodes;
+}
+
+/**
+ * Tells which of some processes hold a socket listening on a port (Linux).
+ *
+ * @param port The TCP port.
+ * @param pids The processes to look at.
+ * @returns Those among them that listen on it.
+ */
+export function listeningPids(port: number, pids: number[]): number[] {
+  const sockets = [...listeningSocketInodes(port)].map((inode) => `socket:[${inode}]`);
+  return pids.filter((pid) => {
+    try {
+      for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
+        if (sockets.includes(Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`))) return true;
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    return false;
+  });
+}

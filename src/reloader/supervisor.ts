@@ -118,6 +118,11 @@ export class Supervisor {
   #control: Deno.HttpServer<Deno.NetAddr>;
   /** The public ports, one front per server of the program, by server index. */
   #fronts: (Front | undefined)[] = [];
+  /**
+   * The first front was bound only to show why the program failed before
+   * any server listened: the program's own port replaces it.
+   */
+  #provisional = false;
   /** `--cert` and `--key`, read. */
   #tls: TlsFiles | undefined;
   /** Requested ports already noted as not served, by server index. */
@@ -263,6 +268,14 @@ export class Supervisor {
   #publish(report: ListeningReport): boolean {
     const overrides = { host: this.#options.host, port: this.#options.port };
     const existing = this.#fronts[report.index];
+    if (existing && report.index === 0 && this.#provisional) {
+      this.#provisional = false;
+      if (existing.addr.port !== report.public.port) {
+        this.#fronts[0] = undefined;
+        void existing.close();
+        return this.#publish(report);
+      }
+    }
     if (existing) {
       const asked = report.requested.port;
       const key = `${report.index}:${asked}`;
@@ -297,6 +310,26 @@ export class Supervisor {
       );
     }
     return true;
+  }
+
+  /**
+   * Binds a public port for the 503 page when the program failed before it
+   * started any server: `--port`, else 8000. Its own port replaces it later.
+   */
+  #showFailurePage(): void {
+    if (this.#fronts.some((front) => front !== undefined)) return;
+    try {
+      this.#openFront(
+        0,
+        hostOrDefault(this.#options),
+        this.#options.port ?? DEFAULT_PORT,
+        this.#tls,
+      );
+      this.#provisional = true;
+    } catch (error) {
+      if (!(error instanceof DevsrvError)) throw error;
+      this.#log.warn(`The error page cannot be served: ${error.message}`);
+    }
   }
 
   /**
@@ -447,7 +480,9 @@ export class Supervisor {
   #startMessage(): StartMessage {
     return {
       type: "start",
-      ports: this.#fronts.map((front) => front?.addr.port ?? null),
+      ports: this.#fronts.map((front, index) =>
+        front && !(index === 0 && this.#provisional) ? front.addr.port : null
+      ),
       host: this.#options.host ?? null,
       port: this.#options.port ?? null,
       node: this.#node,
@@ -551,6 +586,7 @@ export class Supervisor {
 
   #fail(failure: AppFailure, child?: ChildProcess): void {
     this.#phase = { kind: "failed", failure };
+    this.#showFailurePage();
     this.#changed();
     const who = child ? `Child pid ${child.pid}` : "Reloader";
     this.#log.error(

@@ -17,11 +17,7 @@ import { currentReexecInput, programCommand } from "../reloader/reexec.ts";
 import { AUTO_SERVE_ENV, NODE_CAPTURE_ENV } from "../role.ts";
 import type { TlsFiles } from "../server/tls_files.ts";
 import { SHUTDOWN_SIGNALS } from "../signals.ts";
-import {
-  programSettings,
-  programSettingsEnv,
-  SINGLE_PROCESS_BANNER,
-} from "./program_settings.ts";
+import { programSettings, programSettingsEnv, SINGLE_PROCESS_BANNER } from "./program_settings.ts";
 
 /** The exit code of a process killed by a signal, as shells report it. */
 const SIGNAL_EXIT_BASE = 128;

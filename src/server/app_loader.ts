@@ -162,9 +162,7 @@ function describeExports(module: Record<string, unknown>): string {
  */
 export function noHandlerError(module: Record<string, unknown>, display: string): NoHandlerError {
   return new NoHandlerError(
-    `app "${display}" starts no server and exports no request handler (${
-      describeExports(module)
-    })`,
+    `app "${display}" starts no server and exports no request handler (${describeExports(module)})`,
     SERVABLE_SHAPES,
     undefined,
     "",
