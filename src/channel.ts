@@ -129,10 +129,23 @@ export function newToken(): string {
   );
 }
 
+/** The errors of a write to a peer that is gone: its loss is reported through `lost`. */
+const LOST_PEER_ERRORS = [
+  Deno.errors.BrokenPipe,
+  Deno.errors.ConnectionReset,
+  Deno.errors.BadResource,
+  Deno.errors.NotConnected,
+];
+
+function ignoreLostPeer(error: unknown): void {
+  if (!LOST_PEER_ERRORS.some((type) => error instanceof type)) throw error;
+}
+
 /** The child's end of the channel. */
 export interface ParentLink {
   /** This child's generation. */
   readonly generation: number;
+  /** Sends a message; a parent that is gone is not an error (see `lost`). */
   send(message: ChildMessage): Promise<void>;
   /** Resolves when the parent says "start": load the app and serve. */
   readonly started: Promise<StartMessage>;
@@ -156,6 +169,8 @@ export interface StartMessage {
   port: number | null;
   /** Capture `node:http` too: the program's module graph may use it. */
   node: boolean;
+  /** The parent serves HTTPS on every public port (`--cert`). */
+  tls: boolean;
 }
 
 /** What the parent tells the child. */
@@ -196,7 +211,7 @@ export async function connectToParent(): Promise<ParentLink> {
   })();
   return {
     generation,
-    send: (message) => sendMessage(conn, message),
+    send: (message) => sendMessage(conn, message).catch(ignoreLostPeer),
     started,
     lost,
     unref: () => conn.unref(),

@@ -17,9 +17,11 @@ import { rawRequest, sendRaw, tlsTo } from "./_raw_http.ts";
 import {
   appSource,
   DevsrvProcess,
+  freePort,
   missingOutsideCi,
   runDevsrv,
   SERVE_MODES,
+  waitFor,
   withTempDir,
 } from "./_util.ts";
 
@@ -374,6 +376,45 @@ for (const mode of SERVE_MODES) {
         });
       } finally {
         await process.stop();
+      }
+    });
+  });
+}
+
+const TLS_PROGRAMS = {
+  "Deno.serve({ cert, key })": (port: number, version: string) =>
+    `const cert = Deno.readTextFileSync("good-cert.pem");
+const key = Deno.readTextFileSync("good-key.pem");
+Deno.serve({ port: ${port}, cert, key }, (req) => new Response("${version} " + new URL(req.url).protocol));
+`,
+  "node:https createServer({ key, cert })": (port: number, version: string) =>
+    `import https from "node:https";
+import fs from "node:fs";
+const options = { key: fs.readFileSync("good-key.pem"), cert: fs.readFileSync("good-cert.pem") };
+https.createServer(options, (req, res) => res.end("${version} " + (req.socket.encrypted ? "https:" : "http:")))
+  .listen(${port});
+`,
+};
+
+for (const [name, source] of Object.entries(TLS_PROGRAMS)) {
+  Deno.test({
+    name: `a program serving HTTPS itself (${name}) is served over HTTPS with its own certificate`,
+    ignore: NO_OPENSSL,
+  }, async () => {
+    await withTlsFiles(async (dir, good) => {
+      const port = freePort();
+      await Deno.writeTextFile(join(dir, "main.ts"), source(port, "v1"));
+      const process = new DevsrvProcess(["serve", "main.ts"], { cwd: dir });
+      try {
+        const url = `https://localhost:${port}/`;
+        const answer = () =>
+          fetchOver(url, good.certPem, "h1").catch(() => ({ status: 0, body: "" }));
+        await waitFor("v1 over HTTPS", async () => (await answer()).body === "v1 https:", 30_000);
+        await Deno.writeTextFile(join(dir, "main.ts"), source(port, "v2"));
+        await waitFor("v2 over HTTPS", async () => (await answer()).body === "v2 https:");
+        assert.match(process.output, new RegExp(`Running on https://127\\.0\\.0\\.1:${port} `));
+      } finally {
+        assert.equal((await process.stop()).code, 0, process.output);
       }
     });
   });

@@ -486,6 +486,7 @@ export class Supervisor {
       host: this.#options.host ?? null,
       port: this.#options.port ?? null,
       node: this.#node,
+      tls: this.#tls !== undefined,
     };
   }
 

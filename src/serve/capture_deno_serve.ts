@@ -81,28 +81,53 @@ function requestOf(options: ServeOptions): ServerRequest {
   };
 }
 
+/**
+ * Gives a handler the request as its client sent it: over HTTPS, which the
+ * parent terminated before it forwarded plain HTTP to this process.
+ */
+function asHttps(handler: Handler): Handler {
+  return (request, info) => {
+    if (!request.url.startsWith("http:")) return handler(request, info);
+    return handler(new Request(`https:${request.url.slice("http:".length)}`, request), info);
+  };
+}
+
 /** Deno's own line for a server started without `onListen`. */
 function listeningLine(addr: Deno.NetAddr, tls: boolean): string {
   return `Listening on ${tls ? "https" : "http"}://${hostPort(addr.hostname, addr.port)}/`;
+}
+
+/** How {@linkcode captureDenoServe} places and wraps servers. */
+export interface DenoServeCapture {
+  /** Wraps each program handler (error page, filters). */
+  wrap: WrapHandler;
+  /**
+   * `hidden` serves plain HTTP on the bound port even when the program
+   * asked for HTTPS (the parent terminates TLS); `public` serves what the
+   * program asked for.
+   */
+  mode: "hidden" | "public";
+  /**
+   * `hidden`: the parent serves every public port over HTTPS (`--cert`), so
+   * requests are shown to the program with `https:` URLs.
+   * @default {false}
+   */
+  secureFront?: boolean;
+  /**
+   * `public`: HTTPS for the first server when the program asked for plain
+   * HTTP (`--cert`, `--key`).
+   */
+  firstTls?: TlsFiles;
 }
 
 /**
  * Replaces `Deno.serve` for the rest of the process.
  *
  * @param registry Where servers are placed and reported.
- * @param wrap Wraps each program handler (error page, filters).
- * @param mode `hidden` serves plain HTTP on the bound port even when the
- * program asked for HTTPS (the parent terminates TLS); `public` serves
- * what the program asked for.
- * @param firstTls `public` mode: HTTPS for the first server when the
- * program asked for plain HTTP (`--cert`, `--key`).
+ * @param capture How servers are placed and wrapped.
  */
-export function captureDenoServe(
-  registry: CapturedServers,
-  wrap: WrapHandler,
-  mode: "hidden" | "public",
-  firstTls?: TlsFiles,
-): void {
+export function captureDenoServe(registry: CapturedServers, capture: DenoServeCapture): void {
+  const { wrap, mode, firstTls } = capture;
   const captured = (...args: unknown[]) => {
     const { options, handler } = splitArguments(args);
     if (typeof handler !== "function" || !isCapturable(options)) {
@@ -132,13 +157,19 @@ export function captureDenoServe(
         hostname: slot.bindTo.hostname,
         port: slot.bindTo.port,
         onListen: () => {},
-        handler: wrap(handler as Handler, onError),
+        handler: wrap(
+          mode === "hidden" && (requested.tls || capture.secureFront)
+            ? asHttps(handler as Handler)
+            : handler as Handler,
+          onError,
+        ),
       });
     } catch (error) {
       slot.bindFailed(error);
       throw error;
     }
     const shown = slot.listening(server.addr, () => server.shutdown());
+    server.finished.then(() => slot.closed());
     const addr = { transport: "tcp" as const, hostname: shown.hostname, port: shown.port };
     Object.defineProperty(server, "addr", { value: addr, enumerable: true });
     if (onListen) {

@@ -121,6 +121,16 @@ function reportPublicAddress(server: NodeServer, shown: { hostname: string; port
 const RELAYED_EVENTS = ["request", "upgrade", "connect"] as const;
 
 /**
+ * The client's connection is encrypted up to the parent: frameworks that
+ * ask (`req.protocol`, `req.secure`) are told so.
+ */
+function markEncrypted(server: NodeServer): void {
+  server.on("connection", (socket: unknown) => {
+    (socket as { encrypted?: boolean }).encrypted = true;
+  });
+}
+
+/**
  * Serves an HTTPS server's requests through a plain HTTP server on the
  * loopback port (the parent's front terminates TLS and speaks plain
  * HTTP/1.1 to the child).
@@ -134,25 +144,38 @@ function relayPlainHttp(
   };
   // Upgrades go to the program's server only when it handles them, as Node decides.
   relay.shouldUpgradeCallback = () => target.listenerCount("upgrade") > 0;
+  markEncrypted(relay);
   for (const event of RELAYED_EVENTS) {
     relay.on(event, (...args: unknown[]) => target.emit(event, ...args));
   }
   return relay;
 }
 
+/** How {@linkcode captureNodeHttp} places and screens servers. */
+export interface NodeHttpCapture {
+  /** `hidden` or `public`, as in {@linkcode CapturedServers}. */
+  mode: "hidden" | "public";
+  /**
+   * `hidden`: the parent serves every public port over HTTPS (`--cert`), so
+   * connections are shown to the program as encrypted.
+   * @default {false}
+   */
+  secureFront?: boolean;
+  /** Puts checks in front of a server's requests (the Host guard of a single process). */
+  screen?: (server: NodeServer) => void;
+}
+
 /**
  * Patches Node's `http` and `https` servers for the rest of the process.
  *
  * @param registry Where servers are placed and reported.
- * @param mode `hidden` or `public`, as in {@linkcode CapturedServers}.
- * @param screen Optional: checks each request before the program sees it
- * (the Host guard in a single process); returns `true` when it answered.
+ * @param capture How servers are placed and screened.
  */
 export async function captureNodeHttp(
   registry: CapturedServers,
-  mode: "hidden" | "public",
-  screen?: (server: NodeServer) => void,
+  capture: NodeHttpCapture,
 ): Promise<void> {
+  const { mode, screen } = capture;
   const [http, https, tls] = await Promise.all([
     import("node:http"),
     import("node:https"),
@@ -166,6 +189,7 @@ export async function captureNodeHttp(
     this[TLS_FILES] = pemPair(options);
     return setSecureContext.call(this, options);
   };
+  const httpListen = (http.Server.prototype as unknown as NodeServer).listen;
   for (const module of [http, https]) {
     const prototype = module.Server.prototype as unknown as NodeServer;
     const listen = prototype.listen;
@@ -181,14 +205,18 @@ export async function captureNodeHttp(
       };
       const slot = registry.start(requested);
       screen?.(this);
-      if (mode === "hidden" && secure) return listenThroughRelay(http, this, slot, read);
+      if (mode === "hidden" && secure) {
+        return listenThroughRelay(http, httpListen, this, slot, read);
+      }
       if (slot.shown) reportPublicAddress(this, slot.shown);
+      if (mode === "hidden" && capture.secureFront) markEncrypted(this);
       this.once("listening", () => {
         const real = (prototype.address.call(this) ?? {}) as { address?: string; port?: number };
         slot.listening(
           { hostname: real.address ?? slot.bindTo.hostname, port: real.port ?? 0 },
           () => closeServer(this),
         );
+        this.once("close", () => slot.closed());
       });
       if (read.callback) this.once("listening", read.callback);
       reportBindFailure(this, slot);
@@ -204,6 +232,7 @@ export async function captureNodeHttp(
 
 function listenThroughRelay(
   http: typeof import("node:http"),
+  listen: NodeServer["listen"],
   server: NodeServer,
   slot: Slot,
   read: ListenRequest,
@@ -229,7 +258,7 @@ function listenThroughRelay(
   });
   if (read.callback) server.once("listening", read.callback);
   relay.on("error", (error: unknown) => server.emit("error", error));
-  relay.listen({ host: slot.bindTo.hostname, port: slot.bindTo.port });
+  listen.call(relay, { host: slot.bindTo.hostname, port: slot.bindTo.port });
   return server;
 }
 

@@ -66,6 +66,8 @@ export interface Placement {
    * `deno run`.
    */
   onBindError?: (error: unknown, address: Address) => void;
+  /** Called when a server that listened has closed (the program shut it down). */
+  onClosed?: (server: CapturedServer) => void;
 }
 
 /** A server being started: where to bind it and how to finish. */
@@ -92,6 +94,8 @@ export interface Slot {
    * @param error What the runtime threw or emitted.
    */
   bindFailed(error: unknown): void;
+  /** Reports that the server, which listened, has closed. */
+  closed(): void;
 }
 
 /** The registry of one process's captured servers. */
@@ -143,6 +147,10 @@ export class CapturedServers {
         return server.public;
       },
       bindFailed: (error) => placement.onBindError?.(error, bindTo),
+      closed: () => {
+        const server = this.#servers.find((server) => server.index === index);
+        if (server) placement.onClosed?.(server);
+      },
     };
   }
 }

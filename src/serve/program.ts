@@ -26,7 +26,7 @@ import {
 } from "../role.ts";
 import {
   findHandler,
-  NoHandlerError,
+  type NoHandlerError,
   noHandlerError,
   SERVABLE_SHAPES,
 } from "../server/app_loader.ts";
@@ -137,19 +137,22 @@ export async function captureForChild(
     overrides: { host: start.host ?? undefined, port: start.port ?? undefined },
     assigned: start.ports,
     onListening: (server) => void link.send(listeningReport(server, begun)),
+    onClosed: (server) => void link.send({ type: "closed", index: server.index }),
   });
   const script = settings.liveReload ? clientScriptUrl(link.generation) : undefined;
-  captureDenoServe(
-    registry,
-    programWrap(settings, log, {
+  captureDenoServe(registry, {
+    wrap: programWrap(settings, log, {
       logAccess: false,
       before: [hostGuardFilter(settings.allowedHosts)],
       after: script ? [(request, response) => injectLiveReload(request, response, script)] : [],
       ...(script ? { errorPageScript: script } : {}),
     }),
-    "hidden",
-  );
-  if (start.node || settings.node) await captureNodeHttp(registry, "hidden");
+    mode: "hidden",
+    secureFront: start.tls,
+  });
+  if (start.node || settings.node) {
+    await captureNodeHttp(registry, { mode: "hidden", secureFront: start.tls });
+  }
   return registry;
 }
 

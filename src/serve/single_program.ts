@@ -157,19 +157,20 @@ export async function prepareSingle(settings: ProgramSettings): Promise<void> {
       Deno.exit(FAILURE_EXIT_CODE);
     },
   });
-  captureDenoServe(
-    registry,
-    programWrap(settings, log, {
+  captureDenoServe(registry, {
+    wrap: programWrap(settings, log, {
       logAccess: true,
       before: [
         hostGuardFilter(settings.allowedHosts),
         singleStatusFilter(settings.display, settings.allowedHosts),
       ],
     }),
-    "public",
-    settings.tls ?? undefined,
-  );
-  if (settings.node) await captureNodeHttp(registry, "public", screenNodeServer(settings, log));
+    mode: "public",
+    ...(settings.tls ? { firstTls: settings.tls } : {}),
+  });
+  if (settings.node) {
+    await captureNodeHttp(registry, { mode: "public", screen: screenNodeServer(settings, log) });
+  }
   stopOnSignal(registry, settings.graceMs);
   globalThis.addEventListener("load", async () => {
     const served = await serveExportedHandler(registry, settings.display);
