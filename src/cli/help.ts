@@ -22,19 +22,24 @@ export function usageText(): string {
   return `devsrv ${VERSION} — a development HTTP server for Deno that reloads on change
 
 Usage:
-  devsrv serve [ENTRY] [options]
+  devsrv serve [ENTRY] [options] [-- PROGRAM ARGS]
   devsrv --help | --version
 
-ENTRY is an app module (export default { fetch(req) { ... } }, as for
-"deno serve"; a default-exported function or a named "fetch" or "handler"
-export work too) or a directory to serve as static files. Without ENTRY,
-devsrv looks in the current directory for app.ts, app.tsx, app.js, server.ts,
-server.tsx, server.js, main.ts, then index.html or public/.
+ENTRY is a program, run as "deno run ENTRY" would run it: one that starts
+its own server (Deno.serve, Hono, Oak, Express, Koa, Fastify through
+node:http) or a "deno serve" module (export default { fetch(req) { ... } };
+a default-exported function or a named "fetch" or "handler" export work
+too); or a directory to serve as static files. Without ENTRY, devsrv looks
+in the current directory for app.ts, app.tsx, app.js, server.ts,
+server.tsx, server.js, main.ts, then index.html or public/. What follows
+"--" is the program's own arguments (its Deno.args).
 
 Server:
-  --host HOST            interface to bind (default ${DEFAULT_HOST}; anything else
-                         is reachable from the network and prints a warning)
-  -p, --port PORT        port to bind, 0 picks a free one (default ${DEFAULT_PORT})
+  --host HOST            interface to bind (default: the loopback address the
+                         program asks for, else ${DEFAULT_HOST}; anything beyond
+                         loopback is reachable from the network and warns)
+  -p, --port PORT        port to bind, 0 picks a free one (default: the port
+                         the program asks for, else ${DEFAULT_PORT})
   --cert FILE            PEM certificate: serve HTTPS (needs --key)
   --key FILE             PEM private key for --cert
   --allowed-host NAME    accept this Host header too (repeatable; localhost,
