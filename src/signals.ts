@@ -4,8 +4,8 @@
  * @module
  */
 
-/** The signals that stop devsrv gracefully. */
-export const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+/** The signals that stop devsrv gracefully: Ctrl+C, `kill`, and a closed terminal. */
+export const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
 /** One of {@linkcode SHUTDOWN_SIGNALS}. */
 export type ShutdownSignal = typeof SHUTDOWN_SIGNALS[number];

@@ -7,6 +7,13 @@
  */
 
 import type { FailureReport, ListeningReport } from "../channel.ts";
+import {
+  descendantsOf,
+  orphansOf,
+  type ProcessId,
+  processId,
+  signalProcesses,
+} from "../process_tree.ts";
 import { CONTROL_ADDRESS_ENV, CONTROL_TOKEN_ENV, GENERATION_ENV, RUN_MAIN_ENV } from "../role.ts";
 import type { ChildCommand } from "./reexec.ts";
 
@@ -18,6 +25,12 @@ export type StartOutcome =
 
 /** How much of the child's latest output is kept for the 503 page. */
 const OUTPUT_TAIL_BYTES = 16 * 1024;
+/**
+ * How long the output still in the pipes is read after the child exited. A
+ * subprocess of the app may hold the pipes open for good: its output is
+ * passed on as it comes, but the exit does not wait for it.
+ */
+const PIPE_DRAIN_MS = 50;
 
 /** What the child needs to find its parent. */
 export interface ChildChannel {
@@ -34,6 +47,8 @@ export class ChildProcess {
   readonly spawnedAt = performance.now();
   /** When the parent told it to load the app (a standby boots earlier). */
   startedAt = this.spawnedAt;
+  /** Set when a newer change made its start pointless: it is being ended. */
+  abandoned = false;
   /** The loopback port of each of its servers, by server index, as it reports them. */
   readonly servers = new Map<number, number>();
   /** Settles with the first server that listens, a load failure, or the exit. */
@@ -44,7 +59,10 @@ export class ChildProcess {
   #process: Deno.ChildProcess;
   #tail = "";
   #exited = false;
+  #stopping = false;
   #pumps: Promise<void>[];
+  /** The process as named at its start, to find what it leaves behind. */
+  #identity: ProcessId | undefined;
 
   /**
    * Spawns the child.
@@ -77,13 +95,16 @@ export class ChildProcess {
       stderr: "piped",
     }).spawn();
     this.pid = this.#process.pid;
+    this.#identity = processId(this.pid);
     this.#pumps = [
       this.#pump(this.#process.stdout, Deno.stdout),
       this.#pump(this.#process.stderr, Deno.stderr),
     ];
     this.status = this.#process.status.then(async (status) => {
       this.#exited = true;
-      await Promise.all(this.#pumps);
+      await drained(this.#pumps);
+      // An app that ended by itself may leave subprocesses behind; they end with it.
+      if (!this.#stopping && this.#identity) signalProcesses(orphansOf(this.#identity), "SIGKILL");
       return status;
     });
     this.outcome = new Promise((resolve) => this.#settleOutcome = resolve);
@@ -176,17 +197,36 @@ export class ChildProcess {
   async stop(
     graceMs: number,
   ): Promise<{ status: Deno.CommandStatus; killed: boolean }> {
+    this.#stopping = true;
+    // Its whole tree: the app's subprocesses end with it.
+    const tree = descendantsOf(this.pid);
     this.signal("SIGTERM");
+    signalProcesses(tree, "SIGTERM");
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), graceMs);
     });
     const first = await Promise.race([this.status, timedOut]);
-    clearTimeout(timer);
-    if (first !== "timeout") return { status: first, killed: false };
+    if (first !== "timeout") {
+      // The restart goes on now; what the child left running gets the rest of the grace.
+      timedOut.then(() => signalProcesses(tree, "SIGKILL"));
+      Deno.unrefTimer(timer!);
+      return { status: first, killed: false };
+    }
+    signalProcesses([...tree, ...descendantsOf(this.pid)], "SIGKILL");
     this.signal("SIGKILL");
     return { status: await this.status, killed: true };
   }
+}
+
+/** Waits for the pumps to reach the end of the pipes, but not for long. */
+async function drained(pumps: Promise<void>[]): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(pumps),
+    new Promise((resolve) => timer = setTimeout(resolve, PIPE_DRAIN_MS)),
+  ]);
+  clearTimeout(timer);
 }
 
 function writeAll(sink: typeof Deno.stdout, bytes: Uint8Array): void {

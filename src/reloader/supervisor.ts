@@ -33,6 +33,7 @@ import type { TlsFiles } from "../server/tls_files.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { VERSION } from "../version.ts";
 import { failureFromExit } from "./child_failure.ts";
+import { readTerminalLines } from "./stdin_commands.ts";
 import { ChildProcess, type StartOutcome } from "./child_process.ts";
 import { ControlChannel } from "./control_channel.ts";
 import { type AppFailure, startControlServer } from "./control_server.ts";
@@ -418,8 +419,21 @@ export class Supervisor {
     } else {
       this.#pending = { reason: request.reason, files: [...request.files] };
     }
+    this.#abandonStart();
     this.#draining ??= this.#drain();
     return this.#draining;
+  }
+
+  /**
+   * A change that arrives while a child is still starting makes that start
+   * pointless: it would serve code that is already old. The child is ended
+   * at once, and the queued restart starts the newest code.
+   */
+  #abandonStart(): void {
+    const phase = this.#phase;
+    if (phase.kind !== "starting" || phase.child.abandoned) return;
+    phase.child.abandoned = true;
+    void phase.child.stop(0);
   }
 
   async #drain(): Promise<void> {
@@ -553,6 +567,13 @@ export class Supervisor {
     if (this.#phase.kind !== "starting" || this.#phase.child !== child) {
       return false;
     }
+    if (child.abandoned) {
+      this.#log.info(
+        `Child pid ${child.pid} was still starting · starting the newest code instead`,
+      );
+      await child.status;
+      return false;
+    }
     return this.#settle(child, outcome);
   }
 
@@ -684,23 +705,11 @@ export class Supervisor {
 }
 
 function listenForRestartCommand(supervisor: Supervisor, log: Logger): void {
-  if (!Deno.stdin.isTerminal()) return;
-  (async () => {
-    const decoder = new TextDecoder();
-    let line = "";
-    for await (const chunk of Deno.stdin.readable) {
-      line += decoder.decode(chunk, { stream: true });
-      let newline: number;
-      while ((newline = line.indexOf("\n")) >= 0) {
-        const typed = line.slice(0, newline).trim();
-        line = line.slice(newline + 1);
-        if (typed === "rs") {
-          log.info("Restart requested (rs) · restarting");
-          supervisor.restart({ reason: "rs", files: [] });
-        }
-      }
-    }
-  })().catch(() => {});
+  readTerminalLines((typed) => {
+    if (typed !== "rs") return;
+    log.info("Restart requested (rs) · restarting");
+    supervisor.restart({ reason: "rs", files: [] });
+  });
 }
 
 /**

@@ -21,7 +21,12 @@ import { programSettings, programSettingsEnv, SINGLE_PROCESS_BANNER } from "./pr
 
 /** The exit code of a process killed by a signal, as shells report it. */
 const SIGNAL_EXIT_BASE = 128;
-const SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+const SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGKILL: 9,
+  SIGTERM: 15,
+};
 
 /** devsrv's code that runs in front of a user's program. */
 export const PRELOAD_MODULE: URL = new URL("./preload.ts", import.meta.url);

@@ -33,6 +33,7 @@ import {
 import { type HandlerOptions, wrapHandler } from "../server/app_server.ts";
 import { detailsPolicy, hostGuardFilter } from "../server/guard_filters.ts";
 import { clientScriptUrl, injectLiveReload } from "../server/live_reload.ts";
+import { descendantsOf, signalProcesses } from "../process_tree.ts";
 import { onShutdownSignal, SHUTDOWN_SIGNALS } from "../signals.ts";
 import { captureDenoServe, type WrapHandler } from "./capture_deno_serve.ts";
 import { captureNodeHttp } from "./capture_node_http.ts";
@@ -114,6 +115,20 @@ export function listeningReport(server: CapturedServer, begun: number) {
     kind: requested.kind,
     loadMs: Math.round(performance.now() - begun),
   };
+}
+
+/**
+ * Ends this child, and whatever the program started, when the parent is
+ * gone: a parent killed with SIGKILL cannot stop them, the closed channel
+ * says it is gone.
+ *
+ * @param link The channel to the parent.
+ */
+export function exitWhenParentIsGone(link: ParentLink): void {
+  link.lost.then(() => {
+    signalProcesses(descendantsOf(Deno.pid), "SIGKILL");
+    Deno.exit(PARENT_GONE_EXIT_CODE);
+  });
 }
 
 /**
@@ -207,8 +222,7 @@ async function prepareChild(settings: ProgramSettings): Promise<void> {
   const log = createLogger({ role: "child", quiet: settings.quiet });
   const link = await connectToParent();
   hideDevsrvEnvironment();
-  // A parent killed with SIGKILL cannot stop us; the closed channel says it is gone.
-  link.lost.then(() => Deno.exit(PARENT_GONE_EXIT_CODE));
+  exitWhenParentIsGone(link);
   // A standby child loads Node's HTTP layer while it waits, off the restart's path.
   const warming = settings.node ? captureNodeModules() : Promise.resolve();
   const standby = onShutdownSignal();

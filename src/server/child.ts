@@ -13,7 +13,7 @@ import type { ServeOptions } from "../cli/options.ts";
 import { DevsrvError, stripAnsi } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { stopServers } from "../serve/captured_servers.ts";
-import { captureForChild, PARENT_GONE_EXIT_CODE } from "../serve/program.ts";
+import { captureForChild, exitWhenParentIsGone } from "../serve/program.ts";
 import { programSettings } from "../serve/program_settings.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { AppLoadError, type Handler, NoHandlerError } from "./app_loader.ts";
@@ -65,8 +65,7 @@ export async function runChild(
 ): Promise<number> {
   const log = createLogger({ role: "child", quiet: options.quiet });
   const link = await connectToParent();
-  // A parent killed with SIGKILL cannot stop us; the closed channel says it is gone.
-  link.lost.then(() => Deno.exit(PARENT_GONE_EXIT_CODE));
+  exitWhenParentIsGone(link);
   const { signal } = onShutdownSignal();
   // A standby child waits here, booted, until a restart needs it.
   const start = await Promise.race([link.started, signal.then(() => undefined)]);
