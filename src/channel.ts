@@ -38,13 +38,28 @@ export interface ListeningReport {
   loadMs: number;
 }
 
+/** What a stopping child waits for (it got SIGTERM). */
+export interface StoppingReport {
+  type: "stopping";
+  /** Requests whose handler has not answered yet. */
+  requests: number;
+  /** The signal, when the program handles it itself. */
+  handler: Deno.Signal | null;
+}
+
 /** What the child reports. */
 export type ChildMessage =
   | { type: "hello"; token: string; generation: number; pid: number }
   | ListeningReport
   | { type: "closed"; index: number }
+  | StoppingReport
   | {
     type: "failed";
+    /**
+     * What happened: the app failed to `load` (never served), `crashed`
+     * after it served, or `exited` with a code and nothing to say.
+     */
+    kind?: "load" | "crash" | "exit";
     message: string;
     fix?: string;
     file?: string;

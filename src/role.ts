@@ -29,6 +29,22 @@ export const NODE_CAPTURE_ENV = "DEVSRV_NODE";
 export const AUTO_SERVE_ENV = "DENO_AUTO_SERVE";
 
 /**
+ * The working directory this process started in, read when devsrv's
+ * modules are first evaluated: before a library user's script runs its top
+ * level, which may change directory. The child starts there, so the
+ * script's relative paths and Deno's flags mean what they meant.
+ */
+export const INITIAL_CWD: string = (() => {
+  try {
+    return Deno.cwd();
+  } catch (error) {
+    // Without --allow-read the directory cannot be read; the child starts where the parent is.
+    if (error instanceof Deno.errors.NotCapable) return ".";
+    throw error;
+  }
+})();
+
+/**
  * The exit code with which a child asks to be restarted at once
  * (Werkzeug's convention).
  */

@@ -179,6 +179,7 @@ Deno.test("programCommand() in a compiled binary re-executes the binary itself",
   assert.deepEqual(programCommand(compiled, target), {
     command: "/usr/local/bin/devsrv",
     args: ["serve", "app.ts"],
+    cwd: "/work",
   });
 });
 

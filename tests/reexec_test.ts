@@ -18,6 +18,10 @@ const base: ReexecInput = {
   cwd: "/work",
 };
 
+Deno.test("childCommand() starts the child where this process started, whatever the script changed", () => {
+  assert.equal(childCommand({ ...base, cwd: "/started/here" }).cwd, "/started/here");
+});
+
 Deno.test("childCommand() reuses the exact deno arguments from /proc/self/cmdline", () => {
   const cmdline = [
     "deno",
@@ -37,6 +41,7 @@ Deno.test("childCommand() reuses the exact deno arguments from /proc/self/cmdlin
   assert.deepEqual(childCommand({ ...base, cmdline }), {
     command: "/usr/local/bin/deno",
     args: cmdline.slice(1),
+    cwd: "/work",
   });
 });
 
@@ -53,6 +58,7 @@ Deno.test("childCommand() rebuilds the arguments where /proc is missing", () => 
       "--port",
       "0",
     ],
+    cwd: "/work",
   });
 });
 
@@ -75,6 +81,7 @@ Deno.test("childCommand() runs a compiled binary with its own arguments only", (
   assert.deepEqual(compiled, {
     command: "/home/me/bin/devsrv",
     args: ["serve", "app.ts", "--port", "0"],
+    cwd: "/work",
   });
 });
 

@@ -81,6 +81,7 @@ export function failureFromExit(
       ? `app "${display}" crashed: ${report.name}: ${report.message}`
       : error.message;
     return {
+      kind: wasReady ? "crash" : "load",
       message,
       ...(error.fix ? { fix: wasReady ? "fix it and save; devsrv restarts it" : error.fix } : {}),
       ...(error.location
@@ -91,12 +92,14 @@ export function failureFromExit(
   }
   if (!wasReady && status.success) {
     return {
+      kind: "load",
       message: `app "${display}" ended (exit code 0) without starting a server`,
       fix: SERVABLE_SHAPES,
       detail: "",
     };
   }
   return {
+    kind: "exit",
     message: `the child ${describeExit(status)}${wasReady ? "" : " before it was ready"}`,
     fix: "devsrv restarts it on the next change",
     detail: "",

@@ -45,7 +45,7 @@ export function failureAsError(failure: AppFailure): Error {
   const error = new Error(
     failure.fix ? `${failure.message}; ${failure.fix}` : failure.message,
   );
-  error.name = "App failed to load";
+  error.name = failureTitle(failure);
   const location = failure.file &&
       !failure.detail.includes(`${failure.file.split("/").pop()}:${failure.line}:${failure.column}`)
     ? `\n    at ${failure.file}:${failure.line ?? 1}:${failure.column ?? 1}`
@@ -54,12 +54,29 @@ export function failureAsError(failure: AppFailure): Error {
   return error;
 }
 
+/**
+ * The 503 page's heading: what happened to the app.
+ *
+ * @param failure The child's report.
+ * @returns "App failed to load", "App crashed" or "App exited".
+ */
+export function failureTitle(failure: AppFailure): string {
+  switch (failure.kind) {
+    case "crash":
+      return "App crashed";
+    case "exit":
+      return "App exited";
+    default:
+      return "App failed to load";
+  }
+}
+
 function brokenAppResponse(request: Request, state: ControlState): Response {
   const failure = state.failure();
   const showDetails = state.showDetails?.(request) ?? true;
   const options: Parameters<typeof errorResponse>[2] = {
     status: 503,
-    title: failure ? "App failed to load" : "App is starting",
+    title: failure ? failureTitle(failure) : "App is starting",
     showDetails,
   };
   if (failure?.output) options.output = failure.output;

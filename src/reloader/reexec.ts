@@ -14,6 +14,7 @@
 
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { INITIAL_CWD } from "../role.ts";
 
 /** What the child's command line is built from. */
 export interface ReexecInput {
@@ -86,10 +87,10 @@ export interface ChildCommand {
 export function childCommand(input: ReexecInput): ChildCommand {
   if (input.standalone) {
     // A compiled binary embeds its permissions and module; only its args vary.
-    return { command: input.execPath, args: [...input.args] };
+    return { command: input.execPath, args: [...input.args], cwd: input.cwd };
   }
   if (input.cmdline && input.cmdline.length > 1) {
-    return { command: input.execPath, args: input.cmdline.slice(1) };
+    return { command: input.execPath, args: input.cmdline.slice(1), cwd: input.cwd };
   }
   const script = input.mainModule.startsWith("file:")
     ? fileURLToPath(input.mainModule)
@@ -97,6 +98,7 @@ export function childCommand(input: ReexecInput): ChildCommand {
   return {
     command: input.execPath,
     args: ["run", ...input.permissionFlags, script, ...input.args],
+    cwd: input.cwd,
   };
 }
 
@@ -249,6 +251,6 @@ export function currentReexecInput(): ReexecInput {
     cmdline: standalone ? undefined : readCmdline(),
     mainModule: Deno.mainModule,
     permissionFlags: standalone ? [] : grantedPermissionFlags(),
-    cwd: Deno.cwd(),
+    cwd: INITIAL_CWD,
   };
 }

@@ -16,11 +16,18 @@ import {
   type ListeningReport,
   sendMessage,
   type StartMessage,
+  type StoppingReport,
 } from "../channel.ts";
 import { DEFAULT_PORT, hostOrDefault, type ServeOptions } from "../cli/options.ts";
 import { DevsrvError, formatError } from "../errors.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { AUTO_SERVE_ENV, NODE_CAPTURE_ENV, RESTART_EXIT_CODE, RUN_MAIN_ENV } from "../role.ts";
+import {
+  AUTO_SERVE_ENV,
+  INITIAL_CWD,
+  NODE_CAPTURE_ENV,
+  RESTART_EXIT_CODE,
+  RUN_MAIN_ENV,
+} from "../role.ts";
 import { preloadSpecifier } from "../serve/launch_program.ts";
 import { narrowedHost, publicHost } from "../serve/public_address.ts";
 import { programSettings, programSettingsEnv } from "../serve/program_settings.ts";
@@ -163,7 +170,7 @@ export class Supervisor {
         args: options.args,
       })
       : childCommand(input);
-    this.#fromEnvFiles = snapshotEnvFiles(envFilePaths(this.#command.args, Deno.cwd()));
+    this.#fromEnvFiles = snapshotEnvFiles(envFilePaths(this.#command.args, INITIAL_CWD));
     // Until the module graph tells, a program may use node:http: capture it.
     this.#node = runsProgram(source);
     this.#channel = new ControlChannel((generation, messages, conn) =>
@@ -372,8 +379,8 @@ export class Supervisor {
    */
   async watch(): Promise<Watching> {
     const options = this.#options;
-    const roots = [Deno.cwd(), ...options.watch].map((path) =>
-      path.startsWith("/") ? path : `${Deno.cwd()}/${path}`
+    const roots = [INITIAL_CWD, ...options.watch].map((path) =>
+      path.startsWith("/") ? path : `${INITIAL_CWD}/${path}`
     );
     this.#watching = await startWatching({
       roots,
@@ -635,6 +642,22 @@ export class Supervisor {
     }, child);
   }
 
+  /** Says what a stopping child waits for, when it waits for anything. */
+  #reportStopping(child: ChildProcess, report: StoppingReport): void {
+    const waits = [
+      ...(report.requests > 0
+        ? [`${report.requests} request${report.requests === 1 ? "" : "s"}`]
+        : []),
+      ...(report.handler ? [`the app's ${report.handler} handler`] : []),
+    ];
+    if (waits.length === 0) return;
+    this.#log.info(
+      `Child pid ${child.pid} is stopping · waiting for ${waits.join(" and ")} (up to ${
+        this.#options.graceMs / 1000
+      } s)`,
+    );
+  }
+
   async #listen(
     generation: number,
     messages: AsyncGenerator<unknown>,
@@ -653,6 +676,8 @@ export class Supervisor {
         child.listening(message);
         const phase = this.#phase;
         if (phase.kind === "ready" && phase.child === child) this.#fronts[message.index]?.changed();
+      } else if (typed.type === "stopping") {
+        this.#reportStopping(child, message as StoppingReport);
       } else if (typed.type === "closed") {
         child.servers.delete((message as { index: number }).index);
       } else if (typed.type === "failed") {

@@ -14,6 +14,7 @@
 
 import type { Handler } from "../server/app_loader.ts";
 import type { TlsFiles } from "../server/tls_files.ts";
+import type { Activity } from "./activity.ts";
 import type { CapturedServers, ServerRequest } from "./captured_servers.ts";
 import { hostPort } from "./public_address.ts";
 
@@ -92,6 +93,99 @@ function asHttps(handler: Handler): Handler {
   };
 }
 
+/**
+ * Counts each request until its handler answers, and makes a server-sent
+ * events response one that a graceful stop can end.
+ */
+function tracked(handler: Handler, activity: Activity | undefined): Handler {
+  if (!activity) return handler;
+  return async (request, info) => {
+    const done = activity.begin();
+    try {
+      return endableEventStream(await handler(request, info), activity);
+    } finally {
+      done();
+    }
+  };
+}
+
+function endableEventStream(response: Response, activity: Activity): Response {
+  // The type first: reading `response.body` of a Response made from a string
+  // turns it into a stream, which costs the response its Content-Length.
+  const type = response.headers.get("content-type") ?? "";
+  if (!type.toLowerCase().startsWith("text/event-stream") || !response.body) return response;
+  const reader = response.body.getReader();
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const finish = () => {
+    try {
+      controller?.close();
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error; // already closed
+    }
+  };
+  const forget = activity.addStream(() => {
+    reader.cancel("devsrv is restarting the app").catch(() => {});
+    finish();
+  });
+  const body = new ReadableStream<Uint8Array>({
+    start: (c) => void (controller = c),
+    pull: async (c) => {
+      const { value, done } = await reader.read();
+      if (done) {
+        forget();
+        finish();
+      } else {
+        c.enqueue(value);
+      }
+    },
+    cancel: (reason) => {
+      forget();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, response);
+}
+
+/**
+ * Makes `server.shutdown()` wait for the handlers still at work before it
+ * shuts down: Deno's breaks request bodies that are still being read
+ * (deno issue 36809), and both the program's own SIGTERM handler and
+ * Deno's for an `export default { fetch }` module call it at once.
+ */
+function graceful(server: Deno.HttpServer<Deno.NetAddr>, activity: Activity): void {
+  const shutdown = server.shutdown.bind(server);
+  let shuttingDown: Promise<void> | undefined;
+  Object.defineProperty(server, "shutdown", {
+    value: () => shuttingDown ??= activity.idle().then(shutdown),
+    writable: true,
+    configurable: true,
+  });
+}
+
+/** WebSockets the program accepts get a proper close (1001, going away) when it stops. */
+function trackWebSockets(activity: Activity): void {
+  const upgrade = Deno.upgradeWebSocket;
+  const tracking: typeof Deno.upgradeWebSocket = (request, options) => {
+    const upgraded = upgrade(request, options);
+    const { socket } = upgraded;
+    const close = () => socket.close(GOING_AWAY, "devsrv is restarting the app");
+    const forget = activity.addStream(() => {
+      if (socket.readyState === WebSocket.CONNECTING) socket.addEventListener("open", close);
+      else if (socket.readyState === WebSocket.OPEN) close();
+    });
+    socket.addEventListener("close", forget);
+    return upgraded;
+  };
+  Object.defineProperty(Deno, "upgradeWebSocket", {
+    value: tracking,
+    writable: true,
+    configurable: true,
+  });
+}
+
+/** The WebSocket close code for a server going away (RFC 6455 §7.4.1). */
+const GOING_AWAY = 1001;
+
 /** Deno's own line for a server started without `onListen`. */
 function listeningLine(addr: Deno.NetAddr, tls: boolean): string {
   return `Listening on ${tls ? "https" : "http"}://${hostPort(addr.hostname, addr.port)}/`;
@@ -118,6 +212,10 @@ export interface DenoServeCapture {
    * HTTP (`--cert`, `--key`).
    */
   firstTls?: TlsFiles;
+  /** Counts requests and keeps hold of long-lived streams, for a graceful stop. */
+  activity?: Activity;
+  /** Called when Deno serves an `export default { fetch }` module itself. */
+  onDeclarativeServer?: () => void;
 }
 
 /**
@@ -127,7 +225,8 @@ export interface DenoServeCapture {
  * @param capture How servers are placed and wrapped.
  */
 export function captureDenoServe(registry: CapturedServers, capture: DenoServeCapture): void {
-  const { wrap, mode, firstTls } = capture;
+  const { wrap, mode, firstTls, activity } = capture;
+  if (activity) trackWebSockets(activity);
   const captured = (...args: unknown[]) => {
     const { options, handler } = splitArguments(args);
     if (typeof handler !== "function" || !isCapturable(options)) {
@@ -135,6 +234,7 @@ export function captureDenoServe(registry: CapturedServers, capture: DenoServeCa
       return originalServe(...args);
     }
     const requested = requestOf(options);
+    if (isDeclarativeServer(options)) capture.onDeclarativeServer?.();
     const slot = registry.start(requested);
     const {
       hostname: _hostname,
@@ -157,17 +257,21 @@ export function captureDenoServe(registry: CapturedServers, capture: DenoServeCa
         hostname: slot.bindTo.hostname,
         port: slot.bindTo.port,
         onListen: () => {},
-        handler: wrap(
-          mode === "hidden" && (requested.tls || capture.secureFront)
-            ? asHttps(handler as Handler)
-            : handler as Handler,
-          onError,
+        handler: tracked(
+          wrap(
+            mode === "hidden" && (requested.tls || capture.secureFront)
+              ? asHttps(handler as Handler)
+              : handler as Handler,
+            onError,
+          ),
+          activity,
         ),
       });
     } catch (error) {
       slot.bindFailed(error);
       throw error;
     }
+    if (activity) graceful(server, activity);
     const shown = slot.listening(server.addr, () => server.shutdown());
     server.finished.then(() => slot.closed());
     const addr = { transport: "tcp" as const, hostname: shown.hostname, port: shown.port };

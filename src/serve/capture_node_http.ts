@@ -18,6 +18,7 @@
  */
 
 import type { TlsFiles } from "../server/tls_files.ts";
+import type { Activity } from "./activity.ts";
 import type { CapturedServers, ServerRequest, Slot } from "./captured_servers.ts";
 
 /** What `listen()` was asked, in Node's argument forms. */
@@ -163,6 +164,8 @@ export interface NodeHttpCapture {
   secureFront?: boolean;
   /** Puts checks in front of a server's requests (the Host guard of a single process). */
   screen?: (server: NodeServer) => void;
+  /** Counts requests and keeps hold of long-lived streams, for a graceful stop. */
+  activity?: Activity;
 }
 
 /**
@@ -204,6 +207,7 @@ export async function captureNodeHttp(
         tls: secure ? this[TLS_FILES] as TlsFiles | undefined : undefined,
       };
       const slot = registry.start(requested);
+      if (capture.activity) trackActivity(this, capture.activity);
       screen?.(this);
       if (mode === "hidden" && secure) {
         return listenThroughRelay(http, httpListen, this, slot, read);
@@ -260,6 +264,56 @@ function listenThroughRelay(
   relay.on("error", (error: unknown) => server.emit("error", error));
   listen.call(relay, { host: slot.bindTo.hostname, port: slot.bindTo.port });
   return server;
+}
+
+/** A Node response, as far as a graceful stop needs it. */
+interface NodeResponse {
+  readonly writableEnded: boolean;
+  getHeader(name: string): unknown;
+  end(): void;
+  once(event: "close", listener: () => void): unknown;
+}
+
+/** A Node socket, as far as a graceful stop needs it. */
+interface NodeSocket {
+  readonly destroyed: boolean;
+  end(data: Uint8Array): void;
+  once(event: "close", listener: () => void): unknown;
+}
+
+/** A WebSocket close frame, server to client, code 1001 "going away" (RFC 6455 §5.5.1). */
+const CLOSE_GOING_AWAY = new Uint8Array([0x88, 0x02, 0x03, 0xe9]);
+
+/**
+ * Counts a server's requests until answered, ends its server-sent event
+ * streams and closes its WebSockets when the program stops. It watches the
+ * events as they are emitted rather than listening for them, because a
+ * listener of its own would change what Node does (an `upgrade` listener
+ * makes every upgrade request one).
+ */
+function trackActivity(server: NodeServer, activity: Activity): void {
+  const emit = server.emit;
+  server.emit = function (event: string, ...args: unknown[]): boolean {
+    if (event === "request") {
+      const response = args[1] as NodeResponse;
+      const done = activity.begin();
+      const forget = activity.addStream(() => {
+        const type = String(response.getHeader("content-type") ?? "").toLowerCase();
+        if (type.startsWith("text/event-stream") && !response.writableEnded) response.end();
+      });
+      response.once("close", () => {
+        done();
+        forget();
+      });
+    } else if (event === "upgrade") {
+      const socket = args[1] as NodeSocket;
+      const forget = activity.addStream(() => {
+        if (!socket.destroyed) socket.end(CLOSE_GOING_AWAY);
+      });
+      socket.once("close", forget);
+    }
+    return emit.call(this, event, ...args);
+  };
 }
 
 /** Node's codes for an address that cannot be bound. */

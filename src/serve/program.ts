@@ -15,7 +15,12 @@
  * @module
  */
 
-import { connectToParent, type ParentLink, type StartMessage } from "../channel.ts";
+import {
+  connectToParent,
+  type ParentLink,
+  type StartMessage,
+  type StoppingReport,
+} from "../channel.ts";
 import { createLogger, type Logger } from "../log.ts";
 import {
   AUTO_SERVE_ENV,
@@ -37,6 +42,7 @@ import { descendantsOf, signalProcesses } from "../process_tree.ts";
 import { onShutdownSignal, SHUTDOWN_SIGNALS } from "../signals.ts";
 import { captureDenoServe, type WrapHandler } from "./capture_deno_serve.ts";
 import { captureNodeHttp } from "./capture_node_http.ts";
+import { Activity, ProgramSignalListeners } from "./activity.ts";
 import { type CapturedServer, CapturedServers, stopServers } from "./captured_servers.ts";
 import type { ProgramSettings } from "./program_settings.ts";
 
@@ -131,6 +137,21 @@ export function exitWhenParentIsGone(link: ParentLink): void {
   });
 }
 
+/** A program's servers and what they are busy with. */
+export interface ProgramServers {
+  registry: CapturedServers;
+  activity: Activity;
+  /** The signal listeners the program registers itself (install once devsrv's own are in place). */
+  signals: ProgramSignalListeners;
+}
+
+/**
+ * The listeners Deno registers for the server it starts for an
+ * `export default { fetch }` module (SIGTERM and SIGINT, to shut it down):
+ * not the program's own.
+ */
+export const DECLARATIVE_SIGNAL_LISTENERS = 2;
+
 /**
  * Captures servers for the reloader's child, reporting each to the parent.
  *
@@ -145,8 +166,10 @@ export async function captureForChild(
   start: StartMessage,
   settings: ProgramSettings,
   log: Logger,
-): Promise<CapturedServers> {
+): Promise<ProgramServers> {
   const begun = performance.now();
+  const activity = new Activity();
+  const signals = new ProgramSignalListeners();
   const registry = new CapturedServers({
     mode: "hidden",
     overrides: { host: start.host ?? undefined, port: start.port ?? undefined },
@@ -164,11 +187,13 @@ export async function captureForChild(
     }),
     mode: "hidden",
     secureFront: start.tls,
+    activity,
+    onDeclarativeServer: () => signals.ignoreNext(DECLARATIVE_SIGNAL_LISTENERS),
   });
   if (start.node || settings.node) {
-    await captureNodeHttp(registry, { mode: "hidden", secureFront: start.tls });
+    await captureNodeHttp(registry, { mode: "hidden", secureFront: start.tls, activity });
   }
-  return registry;
+  return { registry, activity, signals };
 }
 
 /**
@@ -200,22 +225,46 @@ export async function serveExportedHandler(
 }
 
 /**
- * Stops the captured servers on SIGTERM or SIGINT, then ends the process.
+ * Stops the program gracefully on SIGTERM, SIGINT or SIGHUP: long-lived
+ * streams end at once (their clients reconnect to the new code), requests
+ * in flight finish (uploads included: the servers shut down only once no
+ * handler is left waiting, since Deno's `shutdown()` breaks request bodies
+ * still being read), all bounded by the grace period. Then the process
+ * ends, unless the program handles the signal itself: its handler decides,
+ * as under `deno run`.
  *
- * @param registry The captured servers.
+ * @param servers The program's servers.
  * @param graceMs How long in-flight requests may take, in ms.
+ * @param onStopping Told what the stop waits for, once it starts.
  */
-export function stopOnSignal(registry: CapturedServers, graceMs: number): void {
+export function stopOnSignal(
+  servers: ProgramServers,
+  graceMs: number,
+  onStopping?: (report: StoppingReport) => void,
+): void {
   let stopping = false;
-  // A terminal's Ctrl+C reaches this process and devsrv, which may pass it
-  // on: a second signal while stopping must not kill the process midway.
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await stopServers(registry, graceMs);
-    Deno.exit(0);
-  };
-  for (const name of SHUTDOWN_SIGNALS) Deno.addSignalListener(name, stop);
+  for (const name of SHUTDOWN_SIGNALS) {
+    // A terminal's Ctrl+C reaches this process and devsrv, which may pass it
+    // on: a second signal while stopping must not kill the process midway.
+    Deno.addSignalListener(name, async () => {
+      if (stopping) return;
+      stopping = true;
+      const { registry, activity, signals } = servers;
+      activity.endStreams();
+      const handler = signals.handles(name) ? name : null;
+      onStopping?.({ type: "stopping", requests: activity.inFlight, handler });
+      const deadline = performance.now() + graceMs;
+      await withDeadline(activity.idle(), graceMs);
+      await stopServers(registry, Math.max(0, deadline - performance.now()));
+      if (!handler) Deno.exit(0);
+    });
+  }
+}
+
+async function withDeadline(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise((resolve) => timer = setTimeout(resolve, ms))]);
+  clearTimeout(timer);
 }
 
 async function prepareChild(settings: ProgramSettings): Promise<void> {
@@ -230,8 +279,10 @@ async function prepareChild(settings: ProgramSettings): Promise<void> {
   if (!start) Deno.exit(0);
   standby.cancel();
   await warming;
-  const registry = await captureForChild(link, start, settings, log);
-  stopOnSignal(registry, settings.graceMs);
+  const servers = await captureForChild(link, start, settings, log);
+  const { registry } = servers;
+  stopOnSignal(servers, settings.graceMs, (report) => void link.send(report));
+  servers.signals.install();
   globalThis.addEventListener("load", async () => {
     const served = await serveExportedHandler(registry, settings.display);
     if (served === true) return;

@@ -19,7 +19,14 @@ import { VERSION } from "../version.ts";
 import { captureDenoServe } from "./capture_deno_serve.ts";
 import { captureNodeHttp, type NodeServer } from "./capture_node_http.ts";
 import { CapturedServers } from "./captured_servers.ts";
-import { noticeWhenNoServer, programWrap, serveExportedHandler, stopOnSignal } from "./program.ts";
+import {
+  DECLARATIVE_SIGNAL_LISTENERS,
+  noticeWhenNoServer,
+  programWrap,
+  serveExportedHandler,
+  stopOnSignal,
+} from "./program.ts";
+import { Activity, ProgramSignalListeners } from "./activity.ts";
 import { type ProgramSettings, SINGLE_PROCESS_BANNER } from "./program_settings.ts";
 
 /** How often the program checks that devsrv, which started it, still runs, in ms. */
@@ -157,7 +164,11 @@ export async function prepareSingle(settings: ProgramSettings): Promise<void> {
       Deno.exit(FAILURE_EXIT_CODE);
     },
   });
+  const activity = new Activity();
+  const signals = new ProgramSignalListeners();
   captureDenoServe(registry, {
+    activity,
+    onDeclarativeServer: () => signals.ignoreNext(DECLARATIVE_SIGNAL_LISTENERS),
     wrap: programWrap(settings, log, {
       logAccess: true,
       before: [
@@ -169,9 +180,14 @@ export async function prepareSingle(settings: ProgramSettings): Promise<void> {
     ...(settings.tls ? { firstTls: settings.tls } : {}),
   });
   if (settings.node) {
-    await captureNodeHttp(registry, { mode: "public", screen: screenNodeServer(settings, log) });
+    await captureNodeHttp(registry, {
+      mode: "public",
+      screen: screenNodeServer(settings, log),
+      activity,
+    });
   }
-  stopOnSignal(registry, settings.graceMs);
+  stopOnSignal({ registry, activity, signals }, settings.graceMs);
+  signals.install();
   globalThis.addEventListener("load", async () => {
     const served = await serveExportedHandler(registry, settings.display);
     if (served === true) return;

@@ -12,8 +12,7 @@ import { connectToParent, type FailureReport } from "../channel.ts";
 import type { ServeOptions } from "../cli/options.ts";
 import { DevsrvError, stripAnsi } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { stopServers } from "../serve/captured_servers.ts";
-import { captureForChild, exitWhenParentIsGone } from "../serve/program.ts";
+import { captureForChild, exitWhenParentIsGone, stopOnSignal } from "../serve/program.ts";
 import { programSettings } from "../serve/program_settings.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { AppLoadError, type Handler, NoHandlerError } from "./app_loader.ts";
@@ -66,12 +65,13 @@ export async function runChild(
   const log = createLogger({ role: "child", quiet: options.quiet });
   const link = await connectToParent();
   exitWhenParentIsGone(link);
-  const { signal } = onShutdownSignal();
+  const { signal, cancel } = onShutdownSignal();
   // A standby child waits here, booted, until a restart needs it.
   const start = await Promise.race([link.started, signal.then(() => undefined)]);
   if (!start) return 0;
   const settings = programSettings(options, source.display, "child", false);
-  const registry = await captureForChild(link, start, settings, log);
+  const servers = await captureForChild(link, start, settings, log);
+  const { registry } = servers;
   let handler: Handler | undefined;
   try {
     handler = await source.load();
@@ -84,7 +84,8 @@ export async function runChild(
   }
   // Served through the captured Deno.serve: reported like a program's server.
   if (handler) Deno.serve({ onListen: () => {} }, handler);
-  await signal;
-  await stopServers(registry, options.graceMs);
-  return 0;
+  cancel();
+  stopOnSignal(servers, options.graceMs, (report) => void link.send(report));
+  // Runs until a signal stops it (the process ends there) or the parent is gone.
+  return await new Promise<never>(() => {});
 }

@@ -99,7 +99,7 @@ export function errorDetailsHtml(error: unknown, output?: string): string {
     `<p class="sub"><b>${escapeHtml(name)}</b>: ${escapeHtml(message)}</p>`,
     excerpt ? excerptHtml(excerpt) : "",
     frames.length > 0 ? `<h2>Stack</h2>${framesHtml(frames)}` : "",
-    output ? `<h2>Output</h2><pre>${escapeHtml(output)}</pre>` : "",
+    output ? `<h2>Output</h2><pre>${escapeHtml(stripAnsi(output))}</pre>` : "",
   ].join("");
 }
 
@@ -110,7 +110,7 @@ function errorText(error: unknown, output?: string): string {
     `${name}: ${message}`,
     ...frames.map((frame) => `    ${frame.text}`),
   ];
-  if (output) lines.push("", "Output:", output);
+  if (output) lines.push("", "Output:", stripAnsi(output));
   return lines.join("\n") + "\n";
 }
 
