@@ -172,12 +172,12 @@ export function parseRequestHead(buf: Uint8Array, start: number, end: number): R
     close: fields.connectionClose || (!http11 && !fields.connectionKeepAlive),
     upgrade: fields.upgrade,
     expectContinue: fields.expectContinue,
-    host: fields.hostCount === 0 ? null : asciiString(buf, fields.hostStart, fields.hostEnd),
+    host: fields.hostCount === 0 ? null : hosts.decode(buf, fields.hostStart, fields.hostEnd),
     accept: fields.acceptCount === 1
-      ? asciiString(buf, fields.acceptStart, fields.acceptEnd)
+      ? accepts.decode(buf, fields.acceptStart, fields.acceptEnd)
       : joinedValues(buf, lineEnd + 1, end, "accept", fields.acceptCount),
     fetchDest: fields.fetchDestCount === 1
-      ? asciiString(buf, fields.fetchDestStart, fields.fetchDestEnd)
+      ? fetchDests.decode(buf, fields.fetchDestStart, fields.fetchDestEnd)
       : joinedValues(buf, lineEnd + 1, end, "sec-fetch-dest", fields.fetchDestCount),
   };
 }
@@ -424,6 +424,39 @@ function bytesEqual(buf: Uint8Array, start: number, end: number, expected: Uint8
 function asciiBytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
+
+/** Values remembered per field by {@linkcode Interner}. */
+const INTERNED_VALUES = 8;
+/** Longer values are decoded every time (a host name is at most 253 bytes). */
+const MAX_INTERNED_BYTES = 512;
+
+/**
+ * Decodes the values of one field, handing out the same string for the
+ * same bytes: a client sends the same few `Host`, `Accept` and
+ * `Sec-Fetch-Dest` values again and again, so most requests allocate none.
+ */
+class Interner {
+  readonly #bytes: Uint8Array[] = [];
+  readonly #strings: string[] = [];
+  #next = 0;
+
+  decode(buf: Uint8Array, start: number, end: number): string {
+    for (let i = 0; i < this.#bytes.length; i++) {
+      if (bytesEqual(buf, start, end, this.#bytes[i]!)) return this.#strings[i]!;
+    }
+    const text = asciiString(buf, start, end);
+    if (end - start <= MAX_INTERNED_BYTES) {
+      this.#bytes[this.#next] = buf.slice(start, end);
+      this.#strings[this.#next] = text;
+      this.#next = (this.#next + 1) % INTERNED_VALUES;
+    }
+    return text;
+  }
+}
+
+const hosts = new Interner();
+const accepts = new Interner();
+const fetchDests = new Interner();
 
 /** Decodes bytes one char per byte, so odd bytes survive unchanged. */
 function asciiString(buf: Uint8Array, start: number, end: number): string {
