@@ -83,9 +83,10 @@ async function nodeBackend(
 
 /**
  * A backend that answers every request on a connection with the same
- * bytes, so a test can tell whether the front changed a single one.
+ * bytes, so a test can tell whether the front changed a single one; with
+ * `close`, it closes the connection after the first answer.
  */
-function cannedBackend(response: string): Backend {
+function cannedBackend(response: string, options: { close?: boolean } = {}): Backend {
   const listener = Deno.listen({ hostname: HOST, port: 0 });
   const requests: string[] = [];
   const conns = new Set<Deno.Conn>();
@@ -100,6 +101,7 @@ function cannedBackend(response: string): Backend {
           requests.push(text.slice(0, end));
           text = text.slice(end + 4);
           await writeAll(conn, latin1(response));
+          if (options.close) return;
           continue;
         }
         const n = await conn.read(buf);
@@ -545,6 +547,38 @@ Deno.test("startFront() with frontPolicy() forwards everything but page loads of
   }
 });
 
+Deno.test("startFront() with frontPolicy() adds the script to a page that ends with the connection", async () => {
+  const canned = `HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n${PAGE}`;
+  await withFront(cannedBackend(canned, { close: true }), async (t, backend) => {
+    const [first, second] = await exchange(tcpTo(t.port), [pageLoad(t), pageLoad(t)]);
+    for (const response of [first!, second!]) {
+      assert.equal(response.body, INJECTED_PAGE);
+      // Framed for the client, whose connection serves the second page too.
+      assert.ok(
+        response.headers.has("content-length") ||
+          response.headers.get("transfer-encoding") === "chunked",
+        response.head,
+      );
+      assert.equal(response.headers.get("connection"), undefined, response.head);
+    }
+    assert.equal(
+      backend.requests.length,
+      2,
+      "one backend connection per page, one client connection",
+    );
+  });
+});
+
+Deno.test("startFront() with frontPolicy() answers 502 when the app closes in the middle of a page", async () => {
+  const canned =
+    `HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n${PAGE}`;
+  await withFront(cannedBackend(canned, { close: true }), async (t) => {
+    const response = await sendRaw(tcpTo(t.port), pageLoad(t));
+    assert.equal(response.status, 502, response.head);
+    assert.deepEqual(t.access.map((entry) => entry.status), [502]);
+  });
+});
+
 Deno.test("startFront() with frontPolicy() answers an HTTP/1.0 page load with a Content-Length", async () => {
   await withFront(denoBackend(() => htmlResponse(PAGE)), async (t) => {
     const text = await rawBytes(
@@ -558,7 +592,7 @@ Deno.test("startFront() with frontPolicy() answers an HTTP/1.0 page load with a 
   });
 });
 
-Deno.test("startFront() with frontPolicy() gives the rewriter the request as the client sent it", async () => {
+Deno.test("startFront() gives a rewriter the request as the client sent it", async () => {
   const seen: { url: string; accept: string | null; cookie: string | null }[] = [];
   await withFront(denoBackend(() => htmlResponse(PAGE)), async (t) => {
     const response = await sendRaw(

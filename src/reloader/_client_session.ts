@@ -45,7 +45,7 @@ const LINGER_MS = 2000;
  * connection can serve the next request; a larger one (or a chunked one)
  * closes the connection instead.
  */
-export const DISCARD_LIMIT_BYTES = 64 * 1024;
+const DISCARD_LIMIT_BYTES = 64 * 1024;
 
 /** What a session needs from the front that owns it. */
 export interface SessionHost {
