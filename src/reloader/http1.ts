@@ -492,26 +492,43 @@ function isToken(buf: Uint8Array, start: number, end: number, lower: Uint8Array)
   return true;
 }
 
-/** Walks the field lines, recording those that decide framing. */
+/**
+ * The one {@linkcode FramingFields} every scan fills: a head is parsed in
+ * one synchronous call, which reads the fields before any other scan can
+ * run, so the front allocates none per message.
+ */
+const SCRATCH_FIELDS: FramingFields = {
+  contentLength: -1,
+  hasTransferEncoding: false,
+  chunked: false,
+  connectionClose: false,
+  connectionKeepAlive: false,
+  upgrade: false,
+  expectContinue: false,
+  hostCount: 0,
+  hostStart: -1,
+  hostEnd: -1,
+  acceptCount: 0,
+  acceptStart: -1,
+  acceptEnd: -1,
+  fetchDestCount: 0,
+  fetchDestStart: -1,
+  fetchDestEnd: -1,
+};
+
+/** Walks the field lines, recording those that decide framing (into {@linkcode SCRATCH_FIELDS}). */
 function scanFields(buf: Uint8Array, start: number, end: number): FramingFields {
-  const fields: FramingFields = {
-    contentLength: -1,
-    hasTransferEncoding: false,
-    chunked: false,
-    connectionClose: false,
-    connectionKeepAlive: false,
-    upgrade: false,
-    expectContinue: false,
-    hostCount: 0,
-    hostStart: -1,
-    hostEnd: -1,
-    acceptCount: 0,
-    acceptStart: -1,
-    acceptEnd: -1,
-    fetchDestCount: 0,
-    fetchDestStart: -1,
-    fetchDestEnd: -1,
-  };
+  const fields = SCRATCH_FIELDS;
+  fields.contentLength = -1;
+  fields.hasTransferEncoding = false;
+  fields.chunked = false;
+  fields.connectionClose = false;
+  fields.connectionKeepAlive = false;
+  fields.upgrade = false;
+  fields.expectContinue = false;
+  fields.hostCount = 0;
+  fields.acceptCount = 0;
+  fields.fetchDestCount = 0;
   let lineStart = start;
   while (lineStart < end) {
     const lineEnd = buf.indexOf(LF, lineStart);
