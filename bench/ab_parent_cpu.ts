@@ -20,6 +20,7 @@
  * @module
  */
 
+import { resolve } from "node:path";
 import { cpuMs, freePort } from "./_process.ts";
 
 /** One devsrv under measurement. */
@@ -38,7 +39,8 @@ function print(line: string): void {
   Deno.stdout.writeSync(encoder.encode(`${line}\n`));
 }
 
-async function startServer(root: string, path: string): Promise<Server> {
+async function startServer(checkout: string, path: string): Promise<Server> {
+  const root = resolve(checkout);
   const dir = await Deno.makeTempDir({ prefix: "devsrv_ab_" });
   await Deno.copyFile(`${root}/examples/hello/app.ts`, `${dir}/app.ts`);
   const port = freePort();
@@ -50,20 +52,41 @@ async function startServer(root: string, path: string): Promise<Server> {
     stdout: "null",
     stderr: "null",
   }).spawn();
-  const url = `http://127.0.0.1:${port}${path}`;
+  const server = {
+    process,
+    url: `http://127.0.0.1:${port}${path}`,
+    dir,
+    cpuPerRequest: [],
+    rps: [],
+  };
+  try {
+    await waitForAnswer(server.url);
+  } catch (error) {
+    await stopServer(server);
+    throw error;
+  }
+  return server;
+}
+
+async function waitForAnswer(url: string): Promise<void> {
   const deadline = performance.now() + 30_000;
   for (;;) {
     try {
       const response = await fetch(url);
       await response.body?.cancel();
-      if (response.status === 200) break;
+      if (response.status === 200) return;
     } catch (error) {
       if (!(error instanceof TypeError)) throw error; // not listening yet
     }
-    if (performance.now() > deadline) throw new Error(`${root} did not answer ${url}`);
+    if (performance.now() > deadline) throw new Error(`No answer from ${url}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { process, url, dir, cpuPerRequest: [], rps: [] };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  server.process.kill("SIGTERM");
+  await server.process.status;
+  await Deno.remove(server.dir, { recursive: true });
 }
 
 async function wrk(
@@ -94,11 +117,14 @@ async function main(): Promise<void> {
     print("usage: deno run -A bench/ab_parent_cpu.ts BEFORE_ROOT AFTER_ROOT [PATH PAIRS S CONNS]");
     return;
   }
-  const servers = {
-    before: await startServer(before, path),
-    after: await startServer(after, path),
+  const started: Server[] = [];
+  const start = async (root: string) => {
+    const server = await startServer(root, path);
+    started.push(server);
+    return server;
   };
   try {
+    const servers = { before: await start(before), after: await start(after) };
     for (const server of Object.values(servers)) await wrk(server.url, 2, Number(conns)); // warm up
     const cpuRatios: number[] = [];
     const rpsRatios: number[] = [];
@@ -128,11 +154,7 @@ async function main(): Promise<void> {
       }, requests per second ${median(rpsRatios).toFixed(3)}`,
     );
   } finally {
-    for (const server of Object.values(servers)) {
-      server.process.kill("SIGTERM");
-      await server.process.status;
-      await Deno.remove(server.dir, { recursive: true });
-    }
+    for (const server of started) await stopServer(server);
   }
 }
 
