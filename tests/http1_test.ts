@@ -11,6 +11,7 @@ import {
   type BodyKind,
   findHeadEnd,
   MalformedMessageError,
+  parseFieldLines,
   parseRequestHead,
   parseResponseHead,
   type RequestHead,
@@ -92,7 +93,63 @@ Deno.test("parseRequestHead() reads method, target, version and framing fields",
     close: false,
     upgrade: false,
     expectContinue: true,
+    host: "x",
+    accept: null,
+    fetchDest: null,
   });
+});
+
+Deno.test("parseRequestHead() reads Host, Accept and Sec-Fetch-Dest as Headers.get would", () => {
+  const head = request(
+    "GET / HTTP/1.1\r\nhost:  localhost:8000 \r\nACCEPT: text/html,*/*\r\n" +
+      "Sec-Fetch-Dest:\tdocument\r\n\r\n",
+  );
+  assertEquals([head.host, head.accept, head.fetchDest], [
+    "localhost:8000",
+    "text/html,*/*",
+    "document",
+  ]);
+  const none = request("GET / HTTP/1.1\r\n\r\n");
+  assertEquals([none.host, none.accept, none.fetchDest], [null, null, null]);
+  assertEquals(request("GET / HTTP/1.1\r\nHost:\r\n\r\n").host, "");
+  const repeated = request(
+    "GET / HTTP/1.1\r\nAccept: text/html\r\nSec-Fetch-Dest: image\r\nAccept: */*\r\n" +
+      "sec-fetch-dest: document\r\n\r\n",
+  );
+  assertEquals([repeated.accept, repeated.fetchDest], ["text/html, */*", "image, document"]);
+});
+
+Deno.test("parseRequestHead() refuses a second Host field (RFC 9112 §3.2)", () => {
+  assertThrowsMalformed(
+    () => request("GET / HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n"),
+    "two Host fields",
+  );
+});
+
+Deno.test("parseFieldLines() reads the first line and every field as sent", () => {
+  const buf = bytes("HTTP/1.1 200 Fine\r\nContent-Type: text/html\r\nX-A:1\r\nx-a: 2 \r\n\r\nBODY");
+  const { firstLine, fields } = parseFieldLines(buf, 0, findHeadEnd(buf, 0, buf.length));
+  assertEquals(firstLine, "HTTP/1.1 200 Fine");
+  assertEquals(fields, [["Content-Type", "text/html"], ["X-A", "1"], ["x-a", "2"]]);
+});
+
+Deno.test("BodyFramer.take() reports the content of a chunked body without its framing", () => {
+  const buf = bytes("3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: x\r\n\r\nNEXT");
+  const framer = new BodyFramer();
+  framer.reset("chunked", 0);
+  let content = "";
+  let taken = 0;
+  // One byte at a time: content split anywhere is still reported whole.
+  while (!framer.done) {
+    taken += framer.take(buf, taken, taken + 1, (from, to) => {
+      content += new TextDecoder().decode(buf.subarray(from, to));
+    });
+  }
+  assertEquals([content, taken], ["abcde", buf.length - 4]);
+  framer.reset("length", 3);
+  const spans: [number, number][] = [];
+  assertEquals(framer.take(buf, 2, buf.length, (from, to) => spans.push([from, to])), 3);
+  assertEquals(spans, [[2, 5]]);
 });
 
 Deno.test("parseRequestHead() understands chunked, Connection and Upgrade", () => {

@@ -17,12 +17,14 @@ import {
   writeAll,
 } from "./_buffered_conn.ts";
 import { BackendGoneError, RequestSender } from "./_request_sender.ts";
-import type { AccessEntry, BackendAddress, Route } from "./front.ts";
+import { isHopByHop, reasonPhrase, writeResponse } from "./_response_writer.ts";
+import type { AccessEntry, BackendAddress, ResponseRewriter, Route } from "./front.ts";
 import {
   BodyFramer,
   type BodyKind,
   findHeadEnd,
   MalformedMessageError,
+  parseFieldLines,
   parseRequestHead,
   parseResponseHead,
   type RequestHead,
@@ -38,6 +40,12 @@ const MAX_RESPONSE_HEAD_BYTES = 256 * 1024;
 const MAX_ATTEMPTS = 3;
 /** How long a closing connection waits for its client to close first. */
 const LINGER_MS = 2000;
+/**
+ * A refused request's body up to this size is read and dropped, so that the
+ * connection can serve the next request; a larger one (or a chunked one)
+ * closes the connection instead.
+ */
+const DISCARD_LIMIT_BYTES = 64 * 1024;
 
 /** What a session needs from the front that owns it. */
 export interface SessionHost {
@@ -57,6 +65,12 @@ export interface SessionHost {
   countExchange(): void;
   /** Reports an error that is not a peer going away: a bug. */
   reportError(error: unknown): void;
+  /** Refuses a request before it is forwarded, when set (the Host guard). */
+  readonly screen: ((head: RequestHead) => Response | undefined) | undefined;
+  /** Rewrites some responses, when set (live reload). */
+  readonly rewriter: ResponseRewriter | undefined;
+  /** The scheme clients use: `"https"` when the front terminates TLS. */
+  readonly scheme: "http" | "https";
 }
 
 /** A backend connection and where it leads. */
@@ -107,6 +121,8 @@ interface Exchange {
   status: number;
   /** The client connection is being read for its close while the response streams. */
   watchingClient: boolean;
+  /** A copy of the request head, kept only when the rewriter may want its response. */
+  readonly rewriteHead: Uint8Array | null;
 }
 
 /** Forwards the requests of one client connection. */
@@ -185,6 +201,8 @@ export class ClientSession {
       }
       throw error;
     }
+    const refusal = this.#host.screen?.(head);
+    if (refusal !== undefined) return await this.#answerRefused(head, headEnd, refusal);
     const exchange = this.#beginExchange(head, headEnd);
     if (exchange === null) return await this.#refuse(head, 400, "Bad chunked body");
     return await this.#exchange(exchange);
@@ -237,6 +255,10 @@ export class ClientSession {
    */
   #beginExchange(head: RequestHead, headEnd: number): Exchange | null {
     const client = this.#client;
+    const rewriter = this.#host.rewriter;
+    const rewriteHead = rewriter !== undefined && rewriter.wantsRequest(head)
+      ? client.buf.slice(client.start, headEnd)
+      : null;
     const framer = this.#requestFramer;
     framer.reset(head.bodyKind, head.contentLength);
     let bodyBytes: number;
@@ -265,6 +287,7 @@ export class ClientSession {
       sawInterim: false,
       status: 0,
       watchingClient: false,
+      rewriteHead,
     };
   }
 
@@ -420,6 +443,10 @@ export class ClientSession {
       return await this.#tunnel(exchange, backend);
     }
     const kind = responseBodyKind(response, method);
+    if (exchange.rewriteHead !== null && mayRewrite(response.status)) {
+      const rewritten = await this.#rewrite(exchange, backend, response, headEnd, kind);
+      if (rewritten !== null) return rewritten;
+    }
     if (kind === "close") {
       // Only the close ends this body: nothing else can follow either way.
       const outcome = await this.#tunnel(exchange, backend);
@@ -465,6 +492,161 @@ export class ClientSession {
       }
       from = reader.start;
     }
+  }
+
+  /**
+   * Hands a response to the rewriter, when its head says the rewriter wants
+   * it, and writes what comes back.
+   *
+   * @returns The outcome, or `null` when the response is not for the
+   *   rewriter (then nothing was consumed and it is forwarded as it came).
+   */
+  async #rewrite(
+    exchange: Exchange,
+    backend: Backend,
+    response: ResponseHead,
+    headEnd: number,
+    kind: BodyKind,
+  ): Promise<Outcome | null> {
+    const parts = this.#takeApart(exchange, backend, response, headEnd, kind);
+    if (parts === null) return null;
+    let rewritten: Response;
+    try {
+      rewritten = await this.#host.rewriter!.rewrite(parts.request, parts.response);
+    } catch (error) {
+      // The app's body broke off or was badly framed while the rewriter read it.
+      if (error instanceof Deno.errors.UnexpectedEof || error instanceof MalformedMessageError) {
+        return Outcome.badGateway;
+      }
+      throw error;
+    }
+    exchange.status = rewritten.status;
+    const written = await writeResponse(this.#client.conn, rewritten, {
+      headRequest: exchange.head.method === "HEAD",
+      http11: exchange.head.http11,
+      keepAlive: !exchange.head.close,
+    });
+    if (written === "unsent") return Outcome.badGateway;
+    exchange.answered = true;
+    // A body the rewriter left unread leaves the backend connection out of step.
+    const persists = !exchange.head.close && !response.close && kind !== "close";
+    if (persists && parts.complete() && backend.reader.buffered === 0 && !this.#sender.failed) {
+      backend.exchanges++;
+    } else if (this.#backend === backend) this.#dropBackend();
+    return written === "keep-alive" ? Outcome.keepAlive : Outcome.close;
+  }
+
+  /**
+   * Makes a `Request` of the kept request head and a `Response` of the
+   * backend's head, whose body streams the content (chunked framing
+   * undone) from the backend connection, when the rewriter wants them.
+   *
+   * @returns The two, and whether the body was read to its end; `null`
+   *   when the rewriter does not want the response or no `Request` can be
+   *   made (then nothing was consumed).
+   */
+  #takeApart(
+    exchange: Exchange,
+    backend: Backend,
+    response: ResponseHead,
+    headEnd: number,
+    kind: BodyKind,
+  ): { request: Request; response: Response; complete: () => boolean } | null {
+    const reader = backend.reader;
+    const { firstLine, fields } = parseFieldLines(reader.buf, reader.start, headEnd);
+    const headers = new Headers();
+    for (const [name, value] of fields) {
+      if (!isHopByHop(name.toLowerCase())) headers.append(name, value);
+    }
+    if (!this.#host.rewriter!.wantsResponse(response.status, headers)) return null;
+    const request = this.#rewriteRequest(exchange);
+    if (request === null) return null;
+    reader.start = headEnd;
+    const content = kind === "none"
+      ? { stream: null, complete: () => true }
+      : this.#contentStream(exchange, backend, kind, response.contentLength);
+    const original = new Response(content.stream, {
+      status: response.status,
+      statusText: firstLine.slice("HTTP/1.1 200 ".length),
+      headers,
+    });
+    return { request, response: original, complete: content.complete };
+  }
+
+  /**
+   * The request a rewriter gets: the method, a URL from the scheme, `Host`
+   * and target (an absolute-form target as it is), and every header field.
+   * No body: the request's body went to the backend.
+   *
+   * @returns The request, or `null` when no URL can be made of it (no
+   *   `Host`, or one that does not parse) or the method is one a `Request`
+   *   refuses (`CONNECT`, `TRACE`).
+   */
+  #rewriteRequest(exchange: Exchange): Request | null {
+    const head = exchange.head;
+    const absolute = /^[a-z][a-z0-9+.-]*:\/\//i.test(head.target);
+    if (!absolute && (head.host === null || !head.target.startsWith("/"))) return null;
+    const url = URL.parse(
+      absolute ? head.target : `${this.#host.scheme}://${head.host}${head.target}`,
+    );
+    if (url === null) return null;
+    const bytes = exchange.rewriteHead!;
+    const headers = new Headers();
+    for (const [name, value] of parseFieldLines(bytes, 0, bytes.length).fields) {
+      headers.append(name, value);
+    }
+    try {
+      return new Request(url, { method: head.method, headers });
+    } catch (error) {
+      if (error instanceof TypeError) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * The content of a response body as a stream, read from the backend
+   * connection as the consumer asks for it, with its own framer (a stream
+   * left unread must not disturb the next exchange's). Cancelling it, like
+   * failing to read it to the end, drops the backend connection.
+   *
+   * @returns The stream, and whether it was read to the end of the body.
+   */
+  #contentStream(
+    exchange: Exchange,
+    backend: Backend,
+    kind: BodyKind,
+    length: number,
+  ): { stream: ReadableStream<Uint8Array>; complete: () => boolean } {
+    const reader = backend.reader;
+    const framer = new BodyFramer();
+    framer.reset(kind, length);
+    let complete = false;
+    const pull = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
+      for (;;) {
+        const buf = reader.buf;
+        let pieces = 0;
+        reader.start += framer.take(buf, reader.start, reader.end, (from, to) => {
+          controller.enqueue(buf.slice(from, to));
+          pieces++;
+        });
+        if (framer.done) {
+          complete = true;
+          return controller.close();
+        }
+        if (pieces > 0) return;
+        this.#watchForClientClose(exchange);
+        if (!(await reader.fillOrEnd())) {
+          if (kind !== "close") throw new Deno.errors.UnexpectedEof("The app closed mid-response");
+          complete = true;
+          return controller.close();
+        }
+      }
+    };
+    const cancel = () => {
+      if (this.#backend === backend) this.#dropBackend();
+    };
+    const stream = new ReadableStream<Uint8Array>({ pull, cancel }, { highWaterMark: 0 });
+    return { stream, complete: () => complete };
   }
 
   /**
@@ -556,6 +738,48 @@ export class ClientSession {
     return exchange.pumpError === undefined;
   }
 
+  /**
+   * Answers a request the screen refused; it never reaches a backend. The
+   * connection stays open for the next request when the refused request's
+   * body can be read and dropped: none, or a `Content-Length` of at most
+   * {@linkcode DISCARD_LIMIT_BYTES} without `Expect: 100-continue`.
+   * Otherwise (and when the client asked to close) the answer carries
+   * `Connection: close` and the connection closes.
+   */
+  async #answerRefused(head: RequestHead, headEnd: number, refusal: Response): Promise<boolean> {
+    const startedAt = performance.now();
+    const droppable = head.bodyKind === "none" ||
+      (head.bodyKind === "length" && head.contentLength <= DISCARD_LIMIT_BYTES &&
+        !head.expectContinue);
+    // A refusal is a line of text: sent whole, with its length.
+    const body = await refusal.bytes();
+    const headers = new Headers(refusal.headers);
+    headers.set("content-length", String(body.length));
+    const response = new Response(body, { status: refusal.status, headers });
+    const written = await writeResponse(this.#client.conn, response, {
+      headRequest: head.method === "HEAD",
+      http11: head.http11,
+      keepAlive: !head.close && droppable,
+    });
+    this.#report({ head, startedAt, status: response.status });
+    if (written === "keep-alive" && (await this.#dropBody(head, headEnd))) return true;
+    await closeGracefully(this.#client, LINGER_MS);
+    return false;
+  }
+
+  /** Reads a request's body and drops it; returns `false` when the client closed first. */
+  async #dropBody(head: RequestHead, headEnd: number): Promise<boolean> {
+    const client = this.#client;
+    const framer = this.#requestFramer;
+    framer.reset(head.bodyKind, head.contentLength);
+    client.start = headEnd + framer.take(client.buf, headEnd, client.end);
+    while (!framer.done) {
+      if (!(await client.fill())) return false;
+      client.start += framer.take(client.buf, client.start, client.end);
+    }
+    return true;
+  }
+
   /** Answers from the front itself, then closes: the stream is out of step. */
   async #refuse(
     head: RequestHead | null,
@@ -587,6 +811,15 @@ export class ClientSession {
 }
 
 function ignore(): void {}
+
+/**
+ * Final statuses whose responses a rewriter is offered: 200 to 599 except
+ * those that never have content (204, 205, 304), which a `Response` with a
+ * body cannot even carry.
+ */
+function mayRewrite(status: number): boolean {
+  return status >= 200 && status <= 599 && status !== 204 && status !== 205 && status !== 304;
+}
 
 function leadsTo(backend: Backend, address: BackendAddress): boolean {
   return backend.port === address.port && backend.hostname === address.hostname;
@@ -626,13 +859,6 @@ function isPeerFailure(error: unknown): boolean {
     error instanceof MalformedMessageError;
 }
 
-const REASONS: Record<number, string> = {
-  400: "Bad Request",
-  431: "Request Header Fields Too Large",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
-};
-
 const BAD_GATEWAY_TEXT = "The app closed the connection without a complete response";
 
 function holdTimeoutText(holdTimeoutMs: number): string {
@@ -642,8 +868,9 @@ function holdTimeoutText(holdTimeoutMs: number): string {
 }
 
 function cannedResponse(status: number, text: string, withBody: boolean): Uint8Array {
-  const body = `${status} ${REASONS[status]}: ${text}\n`;
-  const head = `HTTP/1.1 ${status} ${REASONS[status]}\r\n` +
+  const reason = reasonPhrase(status);
+  const body = `${status} ${reason}: ${text}\n`;
+  const head = `HTTP/1.1 ${status} ${reason}\r\n` +
     "Content-Type: text/plain; charset=utf-8\r\n" +
     `Content-Length: ${new TextEncoder().encode(body).length}\r\n` +
     "Connection: close\r\n\r\n";

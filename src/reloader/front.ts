@@ -18,10 +18,24 @@
  * without buffering them whole, and turns `101 Switching Protocols` into a
  * blind tunnel (WebSockets). It never prints: it reports through callbacks.
  *
+ * Two optional hooks let its owner act at the edge, whatever server the
+ * backend runs (`Deno.serve`, `node:http`, ...), while the front itself
+ * stays free of policy:
+ *
+ * - {@linkcode FrontOptions.screen} sees every request head before it is
+ *   forwarded and may refuse it (devsrv's Host guard);
+ * - {@linkcode FrontOptions.rewriter} may rewrite responses that its cheap
+ *   checks on the request head and the response head select (devsrv's
+ *   live-reload injection). Only those are taken apart into a `Request` and
+ *   a `Response`; every other response is forwarded byte for byte.
+ *
  * @module
  */
 
 import { ClientSession, type SessionHost } from "./_client_session.ts";
+import type { RequestHead } from "./http1.ts";
+
+export type { RequestHead } from "./http1.ts";
 
 /** Where a backend listens. */
 export interface BackendAddress {
@@ -48,6 +62,53 @@ export interface AccessEntry {
   status: number;
   /** Milliseconds from the request head to the end of the response, to 0.1. */
   ms: number;
+}
+
+/**
+ * Rewrites some responses on their way to the client. The front asks two
+ * cheap questions before it takes a response apart, so that every other
+ * response keeps being forwarded as its bytes.
+ */
+export interface ResponseRewriter {
+  /**
+   * Whether the response to this request may be rewritten. Asked for every
+   * request (after {@linkcode FrontOptions.screen}), before it is
+   * forwarded: keep it cheap. When it says yes, the front keeps a copy of
+   * the request head for the `Request` it may build.
+   *
+   * @param head The request head as the front parsed it.
+   * @returns `true` to have {@linkcode ResponseRewriter.wantsResponse}
+   *   asked about the response.
+   */
+  wantsRequest(head: RequestHead): boolean;
+  /**
+   * Whether this response should go through
+   * {@linkcode ResponseRewriter.rewrite}. Asked only for final responses
+   * with content to rewrite (status 200 to 599 but not 204, 205 or 304;
+   * not a successful `CONNECT`) to requests that
+   * {@linkcode ResponseRewriter.wantsRequest} chose.
+   *
+   * @param status The status code.
+   * @param headers The response's fields without the hop-by-hop ones
+   *   (`Connection`, `Keep-Alive`, `Transfer-Encoding`, ...).
+   * @returns `true` to rewrite it.
+   */
+  wantsResponse(status: number, headers: Headers): boolean;
+  /**
+   * Rewrites a response. The front writes what it returns as HTTP/1.1:
+   * with `Content-Length` when the returned response has one, else chunked
+   * (or, to an HTTP/1.0 client, ended by closing the connection), and
+   * keeps the client connection open when the request allows.
+   *
+   * @param request The request: method, URL (from the scheme, `Host` and
+   *   target), every header field; no body (it went to the backend).
+   * @param response The backend's response: status, reason, headers
+   *   without hop-by-hop fields, and its content (chunked framing undone,
+   *   `Content-Encoding` kept) as a stream read from the backend as it is
+   *   consumed. Leaving it unread costs the backend connection.
+   * @returns The response to send, maybe `response` itself.
+   */
+  rewrite(request: Request, response: Response): Response | Promise<Response>;
 }
 
 /** Options for {@linkcode startFront}. */
@@ -78,8 +139,31 @@ export interface FrontOptions {
    */
   holdTimeoutMs?: number;
   /**
+   * Looks at every request head (WebSocket upgrades included) before the
+   * request is forwarded, and may refuse it: the returned response goes to
+   * the client, written by the front, and the request never reaches a
+   * backend. After a refusal the connection stays open for the next
+   * request when the refused request has no body or a `Content-Length` of
+   * at most 64 KiB (read and dropped) and did not ask to close; otherwise
+   * the response says `Connection: close` and the connection closes.
+   * Asked for every request: keep it cheap.
+   *
+   * @param head The request head as the front parsed it (`host` is the
+   *   raw `Host` value; a head with two `Host` fields never gets here, it
+   *   gets 400).
+   * @returns A response to refuse the request, or `undefined` to let it pass.
+   * @default {undefined}
+   */
+  screen?: (head: RequestHead) => Response | undefined;
+  /**
+   * Rewrites some responses (see {@linkcode ResponseRewriter}).
+   *
+   * @default {undefined}
+   */
+  rewriter?: ResponseRewriter;
+  /**
    * Called once per completed exchange, also for the 400, 431, 502 and
-   * 503 responses the front makes itself.
+   * 503 responses the front makes itself and the ones `screen` returns.
    *
    * @default {undefined}
    */
@@ -146,6 +230,9 @@ class FrontServer implements Front, SessionHost {
   readonly addr: Deno.NetAddr;
   readonly holdTimeoutMs: number;
   readonly onAccess: ((entry: AccessEntry) => void) | undefined;
+  readonly screen: ((head: RequestHead) => Response | undefined) | undefined;
+  readonly rewriter: ResponseRewriter | undefined;
+  readonly scheme: "http" | "https";
   readonly #options: FrontOptions;
   readonly #listener: Deno.Listener;
   readonly #sessions = new Map<ClientSession, Promise<void>>();
@@ -160,6 +247,9 @@ class FrontServer implements Front, SessionHost {
     this.#options = options;
     this.holdTimeoutMs = options.holdTimeoutMs ?? DEFAULT_HOLD_TIMEOUT_MS;
     this.onAccess = options.onAccess;
+    this.screen = options.screen;
+    this.rewriter = options.rewriter;
+    this.scheme = options.tls === undefined ? "http" : "https";
     this.#listener = listen(options);
     this.addr = this.#listener.addr as Deno.NetAddr;
     this.#accepting = this.#acceptAll();

@@ -4,9 +4,12 @@
  * persistence, and where a body ends (Content-Length, chunked with trailers,
  * or at the close of the connection).
  *
- * Everything works on bytes in place. Header values are never turned into
- * strings; only the method and the request-target are, because the
- * supervisor routes by the target and the access log prints both.
+ * Everything works on bytes in place. Few header values are turned into
+ * strings: the method and the request-target (the supervisor routes by the
+ * target and the access log prints both), and the three request fields the
+ * front's guard and rewriter look at (`Host`, `Accept`, `Sec-Fetch-Dest`),
+ * when present. {@linkcode parseFieldLines} reads every field, for the rare
+ * message the front rewrites.
  *
  * @module
  */
@@ -32,6 +35,12 @@ export interface RequestHead {
   upgrade: boolean;
   /** The request carries `Expect: 100-continue`. */
   expectContinue: boolean;
+  /** The `Host` value (spaces around it dropped), or `null` when absent. */
+  host: string | null;
+  /** The `Accept` value, or `null` when absent; repeated fields joined with `", "`. */
+  accept: string | null;
+  /** The `Sec-Fetch-Dest` value, or `null` when absent; repeated fields joined with `", "`. */
+  fetchDest: string | null;
 }
 
 /** What forwarding needs to know about a response head. */
@@ -109,6 +118,18 @@ interface FramingFields {
   connectionKeepAlive: boolean;
   upgrade: boolean;
   expectContinue: boolean;
+  /** How many `Host` fields, and where the last one's value lies. */
+  hostCount: number;
+  hostStart: number;
+  hostEnd: number;
+  /** How many `Accept` fields, and where the last one's value lies. */
+  acceptCount: number;
+  acceptStart: number;
+  acceptEnd: number;
+  /** How many `Sec-Fetch-Dest` fields, and where the last one's value lies. */
+  fetchDestCount: number;
+  fetchDestStart: number;
+  fetchDestEnd: number;
 }
 
 /**
@@ -121,7 +142,7 @@ interface FramingFields {
  * @throws {MalformedMessageError} When the head cannot be framed safely: a
  *   bad request-line, a bad field line, a bad or conflicting Content-Length,
  *   both Content-Length and Transfer-Encoding, or a final coding other than
- *   chunked.
+ *   chunked; or when it has more than one `Host` field (RFC 9112 §3.2).
  *
  * @example Parse a POST head
  * ```ts
@@ -141,6 +162,7 @@ export function parseRequestHead(buf: Uint8Array, start: number, end: number): R
   if (targetEnd === targetStart || buf[targetEnd] !== SP) throw malformed("Bad request-target");
   const http11 = parseVersion(buf, targetEnd + 1, contentEnd(buf, targetEnd + 1, lineEnd));
   const fields = scanFields(buf, lineEnd + 1, end);
+  if (fields.hostCount > 1) throw malformed("More than one Host field");
   return {
     method: methodName(buf, start, methodEnd),
     target: asciiString(buf, targetStart, targetEnd),
@@ -150,7 +172,87 @@ export function parseRequestHead(buf: Uint8Array, start: number, end: number): R
     close: fields.connectionClose || (!http11 && !fields.connectionKeepAlive),
     upgrade: fields.upgrade,
     expectContinue: fields.expectContinue,
+    host: fields.hostCount === 0 ? null : hosts.decode(buf, fields.hostStart, fields.hostEnd),
+    accept: fields.acceptCount === 1
+      ? accepts.decode(buf, fields.acceptStart, fields.acceptEnd)
+      : joinedValues(buf, lineEnd + 1, end, "accept", fields.acceptCount),
+    fetchDest: fields.fetchDestCount === 1
+      ? fetchDests.decode(buf, fields.fetchDestStart, fields.fetchDestEnd)
+      : joinedValues(buf, lineEnd + 1, end, "sec-fetch-dest", fields.fetchDestCount),
   };
+}
+
+/**
+ * A field's values joined with `", "`, as `Headers.get` joins them: `null`
+ * when there are none. The rare slow path of a repeated field.
+ */
+function joinedValues(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  lowerName: string,
+  count: number,
+): string | null {
+  if (count === 0) return null;
+  const values: string[] = [];
+  for (const [name, value] of fieldLines(buf, start, end)) {
+    if (name.toLowerCase() === lowerName) values.push(value);
+  }
+  return values.join(", ");
+}
+
+/**
+ * Reads every field line of a head that {@linkcode parseRequestHead} or
+ * {@linkcode parseResponseHead} accepted, for the rare message the front
+ * has to take apart (to rewrite a response).
+ *
+ * @param buf Bytes holding the head.
+ * @param start Where the head starts (its request-line or status-line).
+ * @param end Where the head ends, as {@linkcode findHeadEnd} returned it.
+ * @returns The first line without its line end (e.g. `"HTTP/1.1 200 OK"`),
+ *   and each field's name as sent and its value without surrounding
+ *   spaces, in order, one character per byte.
+ *
+ * @example Read a response head's fields
+ * ```ts
+ * import { parseFieldLines } from "./http1.ts";
+ *
+ * const bytes = new TextEncoder().encode("HTTP/1.1 200 OK\r\nContent-Type:  text/html \r\n\r\n");
+ * const { firstLine, fields } = parseFieldLines(bytes, 0, bytes.length);
+ * if (firstLine !== "HTTP/1.1 200 OK") throw new Error();
+ * if (fields[0]?.[0] !== "Content-Type" || fields[0][1] !== "text/html") throw new Error();
+ * ```
+ */
+export function parseFieldLines(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): { firstLine: string; fields: [string, string][] } {
+  const lineEnd = firstLineEnd(buf, start, end);
+  return {
+    firstLine: asciiString(buf, start, contentEnd(buf, start, lineEnd)),
+    fields: fieldLines(buf, lineEnd + 1, end),
+  };
+}
+
+/** The field lines from `start` (after the first line) to the empty line. */
+function fieldLines(buf: Uint8Array, start: number, end: number): [string, string][] {
+  const fields: [string, string][] = [];
+  let lineStart = start;
+  while (lineStart < end) {
+    const lineEnd = buf.indexOf(LF, lineStart);
+    if (lineEnd === -1 || lineEnd >= end) break;
+    const valueEnd = contentEnd(buf, lineStart, lineEnd);
+    if (valueEnd === lineStart) break;
+    const colon = buf.indexOf(COLON, lineStart);
+    let from = colon + 1;
+    let to = valueEnd;
+    while (from < to && isWhitespace(buf[from]!)) from++;
+    while (to > from && isWhitespace(buf[to - 1]!)) to--;
+    fields.push([asciiString(buf, lineStart, colon), asciiString(buf, from, to)]);
+    lineStart = lineEnd + 1;
+  }
+  return fields;
 }
 
 /**
@@ -323,6 +425,39 @@ function asciiBytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
 
+/** Values remembered per field by {@linkcode Interner}. */
+const INTERNED_VALUES = 8;
+/** Longer values are decoded every time (a host name is at most 253 bytes). */
+const MAX_INTERNED_BYTES = 512;
+
+/**
+ * Decodes the values of one field, handing out the same string for the
+ * same bytes: a client sends the same few `Host`, `Accept` and
+ * `Sec-Fetch-Dest` values again and again, so most requests allocate none.
+ */
+class Interner {
+  readonly #bytes: Uint8Array[] = [];
+  readonly #strings: string[] = [];
+  #next = 0;
+
+  decode(buf: Uint8Array, start: number, end: number): string {
+    for (let i = 0; i < this.#bytes.length; i++) {
+      if (bytesEqual(buf, start, end, this.#bytes[i]!)) return this.#strings[i]!;
+    }
+    const text = asciiString(buf, start, end);
+    if (end - start <= MAX_INTERNED_BYTES) {
+      this.#bytes[this.#next] = buf.slice(start, end);
+      this.#strings[this.#next] = text;
+      this.#next = (this.#next + 1) % INTERNED_VALUES;
+    }
+    return text;
+  }
+}
+
+const hosts = new Interner();
+const accepts = new Interner();
+const fetchDests = new Interner();
+
 /** Decodes bytes one char per byte, so odd bytes survive unchanged. */
 function asciiString(buf: Uint8Array, start: number, end: number): string {
   let text = "";
@@ -339,6 +474,9 @@ const TRANSFER_ENCODING = asciiBytes("transfer-encoding");
 const CONNECTION = asciiBytes("connection");
 const UPGRADE = asciiBytes("upgrade");
 const EXPECT = asciiBytes("expect");
+const HOST = asciiBytes("host");
+const ACCEPT = asciiBytes("accept");
+const SEC_FETCH_DEST = asciiBytes("sec-fetch-dest");
 const CLOSE = asciiBytes("close");
 const KEEP_ALIVE = asciiBytes("keep-alive");
 const CHUNKED = asciiBytes("chunked");
@@ -354,17 +492,43 @@ function isToken(buf: Uint8Array, start: number, end: number, lower: Uint8Array)
   return true;
 }
 
-/** Walks the field lines, recording those that decide framing. */
+/**
+ * The one {@linkcode FramingFields} every scan fills: a head is parsed in
+ * one synchronous call, which reads the fields before any other scan can
+ * run, so the front allocates none per message.
+ */
+const SCRATCH_FIELDS: FramingFields = {
+  contentLength: -1,
+  hasTransferEncoding: false,
+  chunked: false,
+  connectionClose: false,
+  connectionKeepAlive: false,
+  upgrade: false,
+  expectContinue: false,
+  hostCount: 0,
+  hostStart: -1,
+  hostEnd: -1,
+  acceptCount: 0,
+  acceptStart: -1,
+  acceptEnd: -1,
+  fetchDestCount: 0,
+  fetchDestStart: -1,
+  fetchDestEnd: -1,
+};
+
+/** Walks the field lines, recording those that decide framing (into {@linkcode SCRATCH_FIELDS}). */
 function scanFields(buf: Uint8Array, start: number, end: number): FramingFields {
-  const fields: FramingFields = {
-    contentLength: -1,
-    hasTransferEncoding: false,
-    chunked: false,
-    connectionClose: false,
-    connectionKeepAlive: false,
-    upgrade: false,
-    expectContinue: false,
-  };
+  const fields = SCRATCH_FIELDS;
+  fields.contentLength = -1;
+  fields.hasTransferEncoding = false;
+  fields.chunked = false;
+  fields.connectionClose = false;
+  fields.connectionKeepAlive = false;
+  fields.upgrade = false;
+  fields.expectContinue = false;
+  fields.hostCount = 0;
+  fields.acceptCount = 0;
+  fields.fetchDestCount = 0;
   let lineStart = start;
   while (lineStart < end) {
     const lineEnd = buf.indexOf(LF, lineStart);
@@ -387,13 +551,24 @@ function scanField(buf: Uint8Array, start: number, end: number, fields: FramingF
   while (valueEnd > valueStart && isWhitespace(buf[valueEnd - 1]!)) valueEnd--;
   checkFieldValue(buf, valueStart, valueEnd);
   switch (nameEnd - start) {
-    case CONTENT_LENGTH.length:
+    case CONTENT_LENGTH.length: // also SEC_FETCH_DEST.length
       if (isToken(buf, start, nameEnd, CONTENT_LENGTH)) {
         const length = parseContentLength(buf, valueStart, valueEnd);
         if (fields.contentLength >= 0 && fields.contentLength !== length) {
           throw malformed("Conflicting Content-Length");
         }
         fields.contentLength = length;
+      } else if (isToken(buf, start, nameEnd, SEC_FETCH_DEST)) {
+        fields.fetchDestCount++;
+        fields.fetchDestStart = valueStart;
+        fields.fetchDestEnd = valueEnd;
+      }
+      break;
+    case HOST.length:
+      if (isToken(buf, start, nameEnd, HOST)) {
+        fields.hostCount++;
+        fields.hostStart = valueStart;
+        fields.hostEnd = valueEnd;
       }
       break;
     case TRANSFER_ENCODING.length:
@@ -411,9 +586,13 @@ function scanField(buf: Uint8Array, start: number, end: number, fields: FramingF
     case UPGRADE.length:
       if (isToken(buf, start, nameEnd, UPGRADE)) fields.upgrade = true;
       break;
-    case EXPECT.length:
+    case EXPECT.length: // also ACCEPT.length
       if (isToken(buf, start, nameEnd, EXPECT)) {
         fields.expectContinue = isToken(buf, valueStart, valueEnd, CONTINUE);
+      } else if (isToken(buf, start, nameEnd, ACCEPT)) {
+        fields.acceptCount++;
+        fields.acceptStart = valueStart;
+        fields.acceptEnd = valueEnd;
       }
       break;
   }
@@ -563,33 +742,51 @@ export class BodyFramer {
    * @param buf The buffer holding the received bytes.
    * @param start Where the unread bytes start.
    * @param end Where they end.
+   * @param onData Called with the bounds, in `buf`, of each run of content
+   *   among the bytes taken: all of them, except for a chunked body, whose
+   *   chunk sizes, line ends and trailers are left out. For a reader that
+   *   needs the content rather than the message (the front's rewriter).
    * @returns How many bytes from `start` belong to the body; fewer than
    *   offered once the body is {@linkcode BodyFramer.done}.
    * @throws {MalformedMessageError} When the chunked framing is broken.
    */
-  take(buf: Uint8Array, start: number, end: number): number {
+  take(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    onData?: (from: number, to: number) => void,
+  ): number {
+    let count: number;
     switch (this.#kind) {
       case "none":
         return 0;
       case "close":
-        return end - start;
-      case "length": {
-        const count = Math.min(this.#remaining, end - start);
+        count = end - start;
+        break;
+      case "length":
+        count = Math.min(this.#remaining, end - start);
         this.#remaining -= count;
-        return count;
-      }
+        break;
       case "chunked":
-        return this.#takeChunked(buf, start, end) - start;
+        return this.#takeChunked(buf, start, end, onData) - start;
     }
+    if (onData !== undefined && count > 0) onData(start, start + count);
+    return count;
   }
 
   /** Runs the chunked-coding state machine; returns where it stopped. */
-  #takeChunked(buf: Uint8Array, start: number, end: number): number {
+  #takeChunked(
+    buf: Uint8Array,
+    start: number,
+    end: number,
+    onData: ((from: number, to: number) => void) | undefined,
+  ): number {
     let i = start;
     while (i < end && this.#state !== Chunk.done) {
       if (this.#state === Chunk.data) {
         const count = Math.min(this.#remaining, end - i);
         this.#remaining -= count;
+        if (onData !== undefined && count > 0) onData(i, i + count);
         i += count;
         if (this.#remaining === 0) this.#state = Chunk.dataCR;
         continue;

@@ -45,6 +45,7 @@ import { ChildProcess, type StartOutcome } from "./child_process.ts";
 import { ControlChannel } from "./control_channel.ts";
 import { type AppFailure, startControlServer } from "./control_server.ts";
 import { type Front, type Route, startFront } from "./front.ts";
+import { frontPolicy } from "./front_policy.ts";
 import { type MemoryRelease, startMemoryRelease } from "./memory_release.ts";
 import { type ChildCommand, childCommand, currentReexecInput, programCommand } from "./reexec.ts";
 import { childEnvironment, envFilePaths, snapshotEnvFiles } from "./env_files.ts";
@@ -251,6 +252,7 @@ export class Supervisor {
         ...(tls ? { tls } : {}),
         route: (target) => this.route(index, target),
         holdTimeoutMs: HOLD_TIMEOUT_MS,
+        ...frontPolicy(this.#options, () => clientScriptUrl(this.#generation)),
         ...(quiet ? {} : { onAccess: (entry) => this.#log.access(formatAccessLine(entry)) }),
       });
     } catch (error) {

@@ -36,8 +36,8 @@ import {
   SERVABLE_SHAPES,
 } from "../server/app_loader.ts";
 import { type HandlerOptions, wrapHandler } from "../server/app_server.ts";
-import { detailsPolicy, hostGuardFilter } from "../server/guard_filters.ts";
-import { clientScriptUrl, injectLiveReload } from "../server/live_reload.ts";
+import { detailsPolicy } from "../server/guard_filters.ts";
+import { clientScriptUrl } from "../server/live_reload.ts";
 import { descendantsOf, signalProcesses } from "../process_tree.ts";
 import { onShutdownSignal, SHUTDOWN_SIGNALS } from "../signals.ts";
 import { captureDenoServe, type WrapHandler } from "./capture_deno_serve.ts";
@@ -179,10 +179,10 @@ export async function captureForChild(
   });
   const script = settings.liveReload ? clientScriptUrl(link.generation) : undefined;
   captureDenoServe(registry, {
+    // The parent's front checks the Host and adds the live-reload client to
+    // pages for every server; error pages made here load the client themselves.
     wrap: programWrap(settings, log, {
       logAccess: false,
-      before: [hostGuardFilter(settings.allowedHosts)],
-      after: script ? [(request, response) => injectLiveReload(request, response, script)] : [],
       ...(script ? { errorPageScript: script } : {}),
     }),
     mode: "hidden",

@@ -223,27 +223,72 @@ function contentEncoding(headers: Headers): string {
 }
 
 /**
- * Whether the request is a browser loading a page: only a page needs the
- * client. `fetch()` from a script, curl and API clients get the app's
- * response as it is.
+ * Whether a response to this request could get the client: a browser
+ * loading a page (only a page needs the client), with a method whose
+ * response has a body. `fetch()` from a script, curl and API clients get the
+ * app's response as it is. Takes raw values, so that the reloader's front
+ * can ask before it builds a `Request`.
+ *
+ * @param method The request method, e.g. `"GET"`.
+ * @param fetchDest The `Sec-Fetch-Dest` value, or `null` when absent.
+ * @param accept The `Accept` value, or `null` when absent.
+ * @returns `true` for a page load (`Sec-Fetch-Dest: document` or `iframe`,
+ *   or without `Sec-Fetch-Dest` an `Accept` naming `text/html`) that is not
+ *   `HEAD`.
+ *
+ * @example A navigation qualifies, a script's fetch does not
+ * ```ts
+ * import { isPageLoadRequest } from "./live_reload.ts";
+ *
+ * if (!isPageLoadRequest("GET", "document", null)) throw new Error();
+ * if (isPageLoadRequest("GET", "empty", "text/html")) throw new Error();
+ * if (isPageLoadRequest("HEAD", null, "text/html")) throw new Error();
+ * ```
  */
-function isPageLoad(request: Request): boolean {
-  const destination = request.headers.get("sec-fetch-dest");
-  if (destination !== null) return destination === "document" || destination === "iframe";
-  return (request.headers.get("accept") ?? "").includes("text/html");
+export function isPageLoadRequest(
+  method: string,
+  fetchDest: string | null,
+  accept: string | null,
+): boolean {
+  if (method === "HEAD") return false;
+  if (fetchDest !== null) return fetchDest === "document" || fetchDest === "iframe";
+  return (accept ?? "").includes("text/html");
+}
+
+/**
+ * Whether a response could get the client, from its status and headers
+ * alone (the body decides the rest: a fragment, or a page that already
+ * loads {@linkcode CLIENT_PATH}, is left alone).
+ *
+ * @param status The response status.
+ * @param headers The response headers.
+ * @returns `true` for a `text/html` response with content (not 1xx, 204,
+ *   205, 206 or 304) in an encoding that can be undone (identity, gzip,
+ *   deflate).
+ *
+ * @example An HTML page qualifies, a 304 does not
+ * ```ts
+ * import { isInjectableResponse } from "./live_reload.ts";
+ *
+ * const headers = new Headers({ "content-type": "text/html; charset=utf-8" });
+ * if (!isInjectableResponse(200, headers)) throw new Error();
+ * if (isInjectableResponse(304, headers)) throw new Error();
+ * ```
+ */
+export function isInjectableResponse(status: number, headers: Headers): boolean {
+  if (status < 200 || UNTOUCHED_STATUSES.has(status)) return false;
+  if (mediaType(headers) !== "text/html") return false;
+  const encoding = contentEncoding(headers);
+  return encoding === "identity" || encoding in DECODABLE_ENCODINGS;
 }
 
 function mayInject(request: Request, response: Response): boolean {
-  // Response headers first: after a WebSocket upgrade the request can no longer
-  // be read, and reading `response.body` turns a string body into a stream,
-  // which would cost every non-HTML response its Content-Length.
-  if (response.status === 101 || mediaType(response.headers) !== "text/html") return false;
-  if (!isPageLoad(request)) return false;
-  const encoding = contentEncoding(response.headers);
-  return request.method !== "HEAD" &&
-    response.status >= 200 &&
-    !UNTOUCHED_STATUSES.has(response.status) &&
-    (encoding === "identity" || encoding in DECODABLE_ENCODINGS) &&
+  // Response headers first: after a WebSocket upgrade (101) the request can
+  // no longer be read, and reading `response.body` turns a string body into
+  // a stream, which would cost every non-HTML response its Content-Length.
+  if (!isInjectableResponse(response.status, response.headers)) return false;
+  const headers = request.headers;
+  return isPageLoadRequest(request.method, headers.get("sec-fetch-dest"), headers.get("accept")) &&
     !response.bodyUsed &&
     response.body !== null;
 }
@@ -452,7 +497,8 @@ function injectStreaming(response: Response, tag: string): Response {
  * const page = new Response("<!doctype html><body>hi</body>", {
  *   headers: { "content-type": "text/html" },
  * });
- * const injected = await injectLiveReload(new Request("http://localhost/"), page, "/s.js");
+ * const navigation = new Request("http://localhost/", { headers: { accept: "text/html" } });
+ * const injected = await injectLiveReload(navigation, page, "/s.js");
  * assert.match(await injected.text(), /<script src="\/s.js" defer><\/script><\/body>$/);
  * ```
  */

@@ -207,9 +207,8 @@ export function isLoopbackAddress(address: string): boolean {
 }
 
 /** The authorities a request names: its `Host` and, if different, its URL's. */
-function requestAuthorities(request: Request): string[] | undefined {
-  const host = request.headers.get("host");
-  const url = splitUrl(request.url);
+function requestAuthorities(host: string | null, requestUrl: string): string[] | undefined {
+  const url = splitUrl(requestUrl);
   if (host === null) {
     // HTTP/2 has no Host header: `:authority` is in the URL. Deno serves
     // HTTP/2 only over TLS to browsers (h2c is curl's), so plain HTTP
@@ -290,7 +289,43 @@ export function guardRequest(
   request: Request,
   options: GuardOptions,
 ): Response | null {
-  const authorities = requestAuthorities(request);
+  return guardHost(request.headers.get("host"), request.url, options);
+}
+
+/**
+ * {@linkcode guardRequest}'s check on raw values, for a server that reads
+ * request heads itself and has no `Request` to give (the reloader's front).
+ * `guardRequest(request, options)` is
+ * `guardHost(request.headers.get("host"), request.url, options)`.
+ *
+ * @param host The `Host` field value as sent, without surrounding spaces
+ *   (several fields joined with `", "`), or `null` when there is none.
+ * @param url The request URL as `Deno.serve` builds it, or the
+ *   request-target as sent: only an absolute URL (`scheme://authority...`,
+ *   as an absolute-form target is) adds its authority to the check; a path
+ *   (`/a?b`), `*` or an authority-form target adds nothing.
+ * @param options The `--allowed-host` names.
+ * @returns `null` when the request may pass; otherwise the plain-text 403
+ *   (host not allowed or malformed) or 400 (no `Host`) response to send.
+ *
+ * @example Check a request-target and its Host, as the front reads them
+ * ```ts
+ * import { guardHost } from "./request_guard.ts";
+ *
+ * const options = { allowedHosts: [] };
+ * if (guardHost("localhost:8000", "/a?b", options) !== null) throw new Error();
+ * if (guardHost("localhost:8000", "http://evil.example/", options)?.status !== 403) {
+ *   throw new Error();
+ * }
+ * if (guardHost(null, "/", options)?.status !== 400) throw new Error();
+ * ```
+ */
+export function guardHost(
+  host: string | null,
+  url: string,
+  options: GuardOptions,
+): Response | null {
+  const authorities = requestAuthorities(host, url);
   if (!authorities) {
     return blocked(
       STATUS_BAD_REQUEST,
