@@ -19,6 +19,7 @@ import {
   waitFor,
   withTempDir,
 } from "./_util.ts";
+import { rawRequest, sendRaw, tcpTo } from "./_raw_http.ts";
 
 /** Pinned frameworks from npm, as a user would import them. */
 const HONO = "npm:hono@4.13.19";
@@ -301,4 +302,37 @@ Deno.test("a program that starts no server gets one clear line and a 503 page wi
       }
     },
   );
+});
+
+Deno.test("an Express app behind the parent is guarded and its pages get the live-reload client", async () => {
+  const port = freePort();
+  const source = `import express from "${EXPRESS}";
+const app = express();
+app.get("/", (_req, res) => { res.type("html").send("<!doctype html><html><body><h1>express page</h1></body></html>"); });
+app.listen(${port});
+`;
+  await withTempDir({ "main.ts": source }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "main.ts"], { cwd: dir });
+    try {
+      const url = `http://127.0.0.1:${port}/`;
+      await waitFor("the page", async () => (await bodyAt(url)).includes("express page"), 60_000);
+      const page = await fetchText(url, { headers: { "sec-fetch-dest": "document" } });
+      assert.match(
+        page.body,
+        /<script src="\/__devsrv\/client\.js\?g=\d+" defer><\/script><\/body>/,
+      );
+      assert.equal(
+        Number(page.headers.get("content-length")),
+        new TextEncoder().encode(page.body).length,
+      );
+      const refused = await sendRaw(
+        tcpTo(port),
+        rawRequest("GET / HTTP/1.1", [["Host", "evil.example"], ["Connection", "close"]]),
+      );
+      assert.equal(refused.status, 403);
+      assert.match(refused.body, /host "evil\.example" is not allowed/);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
 });
