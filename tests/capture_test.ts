@@ -27,7 +27,7 @@ Deno.test("publicHost() keeps loopback, narrows everything else unless --host sa
   assert.equal(publicHost({ hostname: "0.0.0.0", port: 1 }, none), "127.0.0.1");
   assert.equal(publicHost({ hostname: "::", port: 1 }, none), "127.0.0.1");
   assert.equal(publicHost({ hostname: "192.168.1.5", port: 1 }, none), "127.0.0.1");
-  assert.equal(publicHost({ hostname: "localhost", port: 1 }, none), "localhost");
+  assert.equal(publicHost({ hostname: "localhost", port: 1 }, none), "127.0.0.1");
   assert.equal(publicHost({ hostname: "[::1]", port: 1 }, none), "::1");
   assert.equal(publicHost({ hostname: "127.0.0.2", port: 1 }, none), "127.0.0.2");
   assert.equal(

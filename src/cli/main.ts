@@ -51,6 +51,17 @@ export async function main(args: string[]): Promise<number> {
       printToStderr(formatError(error));
       return error.exitCode;
     }
+    if (error instanceof Deno.errors.NotCapable) {
+      printToStderr(
+        formatError(
+          new DevsrvError(
+            `devsrv is not allowed to do its work: ${error.message.split("\n")[0]}`,
+            "run it with -A (deno run -A main.ts serve ...), as a dev server reads, listens and starts processes",
+          ),
+        ),
+      );
+      return FAILURE_EXIT_CODE;
+    }
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     printToStderr(
       `error: devsrv failed unexpectedly: ${

@@ -13,6 +13,7 @@ import {
   type ProcessId,
   processId,
   signalProcesses,
+  stillRunning,
 } from "../process_tree.ts";
 import { CONTROL_ADDRESS_ENV, CONTROL_TOKEN_ENV, GENERATION_ENV, RUN_MAIN_ENV } from "../role.ts";
 import type { ChildCommand } from "./reexec.ts";
@@ -196,6 +197,7 @@ export class ChildProcess {
    */
   async stop(
     graceMs: number,
+    options: { waitForTree?: boolean } = {},
   ): Promise<{ status: Deno.CommandStatus; killed: boolean }> {
     this.#stopping = true;
     // Its whole tree: the app's subprocesses end with it.
@@ -208,15 +210,35 @@ export class ChildProcess {
     });
     const first = await Promise.race([this.status, timedOut]);
     if (first !== "timeout") {
-      // The restart goes on now; what the child left running gets the rest of the grace.
-      timedOut.then(() => signalProcesses(tree, "SIGKILL"));
-      Deno.unrefTimer(timer!);
+      // The restart goes on now. What the child left running gets the rest of
+      // the grace: its tree, and what it detached (`sh -c "server &"`).
+      const left = [...tree, ...(this.#identity ? orphansOf(this.#identity) : [])];
+      signalProcesses(left, "SIGTERM");
+      const ending = endProcesses(left, timedOut);
+      if (options.waitForTree) await ending;
+      else Deno.unrefTimer(timer!);
       return { status: first, killed: false };
     }
     signalProcesses([...tree, ...descendantsOf(this.pid)], "SIGKILL");
     this.signal("SIGKILL");
     return { status: await this.status, killed: true };
   }
+}
+
+/** How often leftover processes are checked while they are given time to end, in ms. */
+const LEFTOVER_CHECK_MS = 20;
+
+/** Waits until the processes have ended, or kills them when the grace is over. */
+async function endProcesses(processes: ProcessId[], graceOver: Promise<unknown>): Promise<void> {
+  let over = false;
+  graceOver.then(() => over = true);
+  while (!over && stillRunning(processes).length > 0) {
+    await Promise.race([
+      graceOver,
+      new Promise((resolve) => setTimeout(resolve, LEFTOVER_CHECK_MS)),
+    ]);
+  }
+  signalProcesses(stillRunning(processes), "SIGKILL");
 }
 
 /** Waits for the pumps to reach the end of the pipes, but not for long. */

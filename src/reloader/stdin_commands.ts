@@ -4,8 +4,8 @@
  * job: a background job that reads it is stopped by the kernel (SIGTTIN),
  * which would stop serving too. So a background devsrv (`devsrv serve &`),
  * or one whose stdin is a pipe, a file or closed (CI, Docker without `-t`,
- * systemd, `nohup`), never reads; one brought to the foreground (`fg`,
- * which sends SIGCONT) starts reading.
+ * systemd, `nohup`), never reads; one brought to the foreground (`fg`)
+ * starts reading.
  *
  * @module
  */
@@ -35,13 +35,25 @@ export function isForegroundJob(): boolean | undefined {
   return stat !== undefined && Number.isInteger(foreground) && stat.pgrp === foreground;
 }
 
-function nextSignal(signal: Deno.Signal): Promise<void> {
+/**
+ * How often a background devsrv checks whether it has become the
+ * foreground job, in ms: bash's `fg` sends SIGCONT only to a stopped job,
+ * so a running one is not told.
+ */
+const FOREGROUND_CHECK_MS = 500;
+
+/** Resolves once this process's group is the terminal's foreground job. */
+function foreground(): Promise<void> {
   return new Promise((resolve) => {
-    const listener = () => {
-      Deno.removeSignalListener(signal, listener);
+    const check = () => {
+      if (isForegroundJob() === false) return;
+      clearInterval(timer);
+      Deno.removeSignalListener("SIGCONT", check);
       resolve();
     };
-    Deno.addSignalListener(signal, listener);
+    const timer = setInterval(check, FOREGROUND_CHECK_MS);
+    Deno.unrefTimer(timer);
+    Deno.addSignalListener("SIGCONT", check);
   });
 }
 
@@ -59,7 +71,7 @@ export function readTerminalLines(onLine: (line: string) => void): void {
     while (true) {
       // Without /proc (not Linux) the terminal is read as before: a background job may stop.
       if (isForegroundJob() === false) {
-        await nextSignal("SIGCONT");
+        await foreground();
         continue;
       }
       const n = await Deno.stdin.read(buffer);

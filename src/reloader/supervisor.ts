@@ -95,6 +95,10 @@ export function runsProgram(source: AppSource): boolean {
   return source.kind === "module" && source.path !== undefined && Deno.build.standalone !== true;
 }
 
+function firstLine(text: string): string {
+  return text.split("\n")[0] ?? "";
+}
+
 function isListeningReport(message: unknown): message is ListeningReport {
   const report = message as Partial<ListeningReport>;
   return Number.isInteger(report.index) && typeof report.port === "number" &&
@@ -559,6 +563,16 @@ export class Supervisor {
     try {
       child = this.#nextChild(changedFiles);
     } catch (error) {
+      if (error instanceof Deno.errors.NotCapable) {
+        // No change can fix a missing permission: say so and end the session.
+        this.#fail_session(
+          new DevsrvError(
+            `devsrv cannot start the app's process: ${firstLine(error.message)}`,
+            "run devsrv with -A (deno run -A main.ts serve ...)",
+          ),
+        );
+        return false;
+      }
       this.#fail({
         message: `cannot start the child: ${String(error)}`,
         detail: "",
@@ -721,9 +735,11 @@ export class Supervisor {
     this.#phase = { kind: "shutdown" };
     const standby = this.#standby;
     this.#standby = undefined;
+    // At the end of the session, what the app started must be gone before devsrv is.
+    const final = { waitForTree: true };
     await Promise.all([
-      "child" in phase ? phase.child.stop(this.#options.graceMs) : undefined,
-      standby?.stop(this.#options.graceMs),
+      "child" in phase ? phase.child.stop(this.#options.graceMs, final) : undefined,
+      standby?.stop(this.#options.graceMs, final),
     ]);
     await Promise.all(this.#fronts.map((front) => front?.close()));
     await this.#control.shutdown();

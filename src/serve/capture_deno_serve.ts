@@ -21,7 +21,7 @@ import { hostPort } from "./public_address.ts";
 /** Deno's options object, as far as capturing needs it. */
 type ServeOptions = {
   hostname?: string | null;
-  port?: number;
+  port?: number | string;
   cert?: string;
   key?: string;
   handler?: Handler;
@@ -69,6 +69,13 @@ function isDeclarativeServer(options: ServeOptions): boolean {
   );
 }
 
+/** A port as Deno takes it: a number, or a string of digits. */
+function portOf(value: unknown): number | undefined {
+  if (typeof value === "number") return value;
+  if (typeof value === "string" && /^\s*\d+\s*$/.test(value)) return Number(value);
+  return undefined;
+}
+
 function requestOf(options: ServeOptions): ServerRequest {
   const declarative = isDeclarativeServer(options);
   const tls = typeof options.cert === "string" && typeof options.key === "string"
@@ -77,7 +84,7 @@ function requestOf(options: ServeOptions): ServerRequest {
   return {
     kind: "deno",
     hostname: declarative ? undefined : options.hostname ?? undefined,
-    port: declarative ? undefined : options.port,
+    port: declarative ? undefined : portOf(options.port),
     tls,
   };
 }
@@ -88,8 +95,13 @@ function requestOf(options: ServeOptions): ServerRequest {
  */
 function asHttps(handler: Handler): Handler {
   return (request, info) => {
-    if (!request.url.startsWith("http:")) return handler(request, info);
-    return handler(new Request(`https:${request.url.slice("http:".length)}`, request), info);
+    if (request.url.startsWith("http:")) {
+      // Not `new Request(url, request)`: that copies the request's signal,
+      // which makes Deno warn about its legacy abort behaviour, and costs more.
+      const url = `https:${request.url.slice("http:".length)}`;
+      Object.defineProperty(request, "url", { value: url, configurable: true });
+    }
+    return handler(request, info);
   };
 }
 
@@ -229,8 +241,9 @@ export function captureDenoServe(registry: CapturedServers, capture: DenoServeCa
   if (activity) trackWebSockets(activity);
   const captured = (...args: unknown[]) => {
     const { options, handler } = splitArguments(args);
-    if (typeof handler !== "function" || !isCapturable(options)) {
-      // Deno's own TypeError for a missing handler, or a socket devsrv does not own.
+    const badPort = options.port !== undefined && portOf(options.port) === undefined;
+    if (typeof handler !== "function" || !isCapturable(options) || badPort) {
+      // Deno's own TypeError for a missing handler or a bad port, or a socket devsrv does not own.
       return originalServe(...args);
     }
     const requested = requestOf(options);

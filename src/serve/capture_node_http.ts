@@ -206,7 +206,15 @@ export async function captureNodeHttp(
         port: read.port,
         tls: secure ? this[TLS_FILES] as TlsFiles | undefined : undefined,
       };
-      const slot = registry.start(requested);
+      let slot: Slot;
+      try {
+        slot = registry.start(requested);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+        // Node reports a taken address as an 'error' event, after listen() returns.
+        queueMicrotask(() => this.emit("error", nodeAddressInUse(read)));
+        return this;
+      }
       if (capture.activity) trackActivity(this, capture.activity);
       screen?.(this);
       if (mode === "hidden" && secure) {
@@ -314,6 +322,15 @@ function trackActivity(server: NodeServer, activity: Activity): void {
     }
     return emit.call(this, event, ...args);
   };
+}
+
+/** The error Node emits for a taken address (`EADDRINUSE`). */
+function nodeAddressInUse(read: ListenRequest): Error {
+  const host = read.host ?? "::";
+  return Object.assign(
+    new Error(`listen EADDRINUSE: address already in use ${host}:${read.port}`),
+    { code: "EADDRINUSE", errno: -98, syscall: "listen", address: host, port: read.port },
+  );
 }
 
 /** Node's codes for an address that cannot be bound. */

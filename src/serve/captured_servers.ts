@@ -101,7 +101,10 @@ export interface Slot {
 /** The registry of one process's captured servers. */
 export class CapturedServers {
   #placement: Placement;
+  /** Servers that listen now. */
   #servers: CapturedServer[] = [];
+  /** Indexes whose server the program closed, with the public address they had. */
+  #closed = new Map<number, Address>();
   #started = 0;
 
   /** @param placement How to place and where to report. */
@@ -114,28 +117,41 @@ export class CapturedServers {
     return this.#started;
   }
 
-  /** The servers that listen, in the order they were started. */
+  /** The servers that listen now, in the order they were started. */
   get servers(): readonly CapturedServer[] {
     return this.#servers;
   }
 
   /**
-   * Takes the next index for a server the program starts.
+   * Takes the index for a server the program starts: the next one, or the
+   * one of a server it closed on the same address (a program that stops
+   * its server and starts it again keeps its public port).
    *
    * @param requested What it asked for.
    * @returns Where to bind it, and how to report it.
+   * @throws {Deno.errors.AddrInUse} In the `hidden` placement, when the
+   * public address is taken (by another server of the program, or by
+   * another process), as the program would get it from Deno.
    */
   start(requested: ServerRequest): Slot {
-    const index = this.#started++;
     const placement = this.#placement;
     const host = publicHost(requested, placement.overrides);
+    const wanted = publicPort(this.#started, requested, placement.overrides);
+    const reused = [...this.#closed].find(([, address]) =>
+      address.hostname === host && address.port === wanted && wanted !== 0
+    )?.[0];
+    const index = reused ?? this.#started;
     const assigned = placement.assigned[index] ?? undefined;
     const port = assigned ?? publicPort(index, requested, placement.overrides);
     const hidden = placement.mode === "hidden";
-    const bindTo = hidden ? { hostname: "127.0.0.1", port: 0 } : { hostname: host, port };
     // The program may read its address before it listens, so a hidden
     // server's public port is settled now, a free one found if it asked for any.
-    const shown = hidden ? { hostname: host, port: port === 0 ? freePort(host) : port } : undefined;
+    const shown = hidden
+      ? { hostname: host, port: this.#hiddenPublicPort(index, host, port) }
+      : undefined;
+    if (reused === undefined) this.#started++;
+    this.#closed.delete(index);
+    const bindTo = hidden ? { hostname: "127.0.0.1", port: 0 } : { hostname: host, port };
     return {
       index,
       bindTo,
@@ -149,9 +165,47 @@ export class CapturedServers {
       bindFailed: (error) => placement.onBindError?.(error, bindTo),
       closed: () => {
         const server = this.#servers.find((server) => server.index === index);
-        if (server) placement.onClosed?.(server);
+        if (!server) return;
+        this.#servers = this.#servers.filter((other) => other !== server);
+        this.#closed.set(index, server.public);
+        placement.onClosed?.(server);
       },
     };
+  }
+
+  /**
+   * The public port of a hidden server, checked as the system would check a
+   * bind: a port another server of the program has, or one another process
+   * listens on, is in use; a port the parent owns for this index is not.
+   */
+  #hiddenPublicPort(index: number, host: string, port: number): number {
+    if (port === 0) return freePort(host);
+    const assigned = this.#placement.assigned;
+    const taken =
+      this.#servers.some((server) =>
+        server.public.port === port && server.public.hostname === host
+      ) || assigned.some((owned, other) => owned === port && other !== index);
+    if (taken) throw addressInUse(host, port);
+    if (assigned[index] !== port && !isFree(host, port)) throw addressInUse(host, port);
+    return port;
+  }
+}
+
+/** The error Deno throws for a taken address. */
+function addressInUse(hostname: string, port: number): Deno.errors.AddrInUse {
+  return new Deno.errors.AddrInUse(
+    `Address already in use (os error 98): ${hostname}:${port}`,
+  );
+}
+
+/** Whether a port can be bound on a host now (the parent binds it right after the report). */
+function isFree(hostname: string, port: number): boolean {
+  try {
+    Deno.listen({ hostname, port }).close();
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) return false;
+    throw error;
   }
 }
 

@@ -10,14 +10,19 @@
  */
 
 import type { ServeOptions } from "../cli/options.ts";
-import { DevsrvError, formatError } from "../errors.ts";
+import { DevsrvError, FAILURE_EXIT_CODE, formatError, stripAnsi } from "../errors.ts";
 import { printToStderr } from "../log.ts";
 import { failureFromExit } from "../reloader/child_failure.ts";
 import { currentReexecInput, programCommand } from "../reloader/reexec.ts";
 import { AUTO_SERVE_ENV, NODE_CAPTURE_ENV } from "../role.ts";
 import type { TlsFiles } from "../server/tls_files.ts";
 import { SHUTDOWN_SIGNALS } from "../signals.ts";
-import { programSettings, programSettingsEnv, SINGLE_PROCESS_BANNER } from "./program_settings.ts";
+import {
+  programSettings,
+  programSettingsEnv,
+  REPORTED_EXIT_CODE,
+  SINGLE_PROCESS_BANNER,
+} from "./program_settings.ts";
 
 /** The exit code of a process killed by a signal, as shells report it. */
 const SIGNAL_EXIT_BASE = 128;
@@ -90,7 +95,7 @@ export async function runProgramOnce(
   for (const [name, listener] of forward) Deno.removeSignalListener(name, listener);
   relay.finish(status, display);
   if (status.signal) return SIGNAL_EXIT_BASE + (SIGNAL_NUMBERS[status.signal] ?? 0);
-  return status.code;
+  return status.code === REPORTED_EXIT_CODE ? FAILURE_EXIT_CODE : status.code;
 }
 
 /** How long Deno's report of an uncaught error is held back: the program exits right after one. */
@@ -126,8 +131,8 @@ class OutputRelay {
 
   #relayError(text: string): void {
     if (!this.#holding) {
-      const at = text.startsWith("error: ") ? 0 : text.indexOf("\nerror: ") + 1;
-      if (at === 0 && !text.startsWith("error: ")) {
+      const at = errorReportStart(text);
+      if (at < 0) {
         writeAll(Deno.stderr, text);
         return;
       }
@@ -154,7 +159,8 @@ class OutputRelay {
   finish(status: Deno.CommandStatus, display: string): void {
     clearTimeout(this.#timer);
     if (!this.#holding) return;
-    if (status.success) {
+    // Exit 0, or devsrv's own one line already printed: nothing of Deno's to replace.
+    if (status.success || status.code === REPORTED_EXIT_CODE) {
       this.#release();
       return;
     }
@@ -164,6 +170,21 @@ class OutputRelay {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * Where Deno's report of an error begins in a piece of output: the start of
+ * the first line that reads `error: `, however Deno coloured it.
+ *
+ * @returns The offset, or -1.
+ */
+function errorReportStart(text: string): number {
+  let offset = 0;
+  for (const line of text.split("\n")) {
+    if (stripAnsi(line).startsWith("error: ")) return offset;
+    offset += line.length + 1;
+  }
+  return -1;
+}
 
 function writeAll(sink: typeof Deno.stderr, text: string): void {
   let bytes = encoder.encode(text);

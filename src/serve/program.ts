@@ -283,10 +283,14 @@ async function prepareChild(settings: ProgramSettings): Promise<void> {
   const { registry } = servers;
   stopOnSignal(servers, settings.graceMs, (report) => void link.send(report));
   servers.signals.install();
-  globalThis.addEventListener("load", async () => {
-    const served = await serveExportedHandler(registry, settings.display);
-    if (served === true) return;
-    await link.send({ type: "failed", message: served.message, fix: SERVABLE_SHAPES, detail: "" });
+  const report = (error: NoHandlerError) =>
+    link.send({ type: "failed", message: error.message, fix: error.fix ?? "", detail: "" });
+  watchForNoServer(registry, settings.display, {
+    afterLoad: report,
+    beforeExit: async (error) => {
+      await report(error);
+      Deno.exit(0);
+    },
   });
   noticeWhenNoServer(registry, settings, log);
   link.unref();
@@ -296,6 +300,59 @@ function captureNodeModules(): Promise<void> {
   return Promise.all([import("node:http"), import("node:https"), import("node:tls")]).then(
     () => {},
   );
+}
+
+/**
+ * How long a program that has loaded may go without a server before it is
+ * reported as one that starts none (it may still start one, after a
+ * database connection or a timer: it is served as soon as it does), in ms.
+ */
+const LATE_SERVER_MS = 1500;
+
+/** What to do about a program that starts no server and exports no handler. */
+export interface NoServerActions {
+  /** It loaded, and a while later still has no server; it keeps running. */
+  afterLoad(error: NoHandlerError): void | Promise<void>;
+  /** It has nothing left to do and is about to end without a server. */
+  beforeExit(error: NoHandlerError): void | Promise<void>;
+}
+
+/**
+ * Watches for a program that has no server: once its module has loaded
+ * (Deno's `load` event), its exported handler is served if it has one;
+ * else it is reported when it is about to end with nothing left to do
+ * (`beforeunload`), or after {@linkcode LATE_SERVER_MS} while it runs on.
+ *
+ * @param registry The captured servers.
+ * @param display The entry as shown.
+ * @param actions What to do.
+ */
+export function watchForNoServer(
+  registry: CapturedServers,
+  display: string,
+  actions: NoServerActions,
+): void {
+  let missing: NoHandlerError | undefined;
+  let reported = false;
+  globalThis.addEventListener("load", async () => {
+    const served = await serveExportedHandler(registry, display);
+    if (served === true) return;
+    missing = served;
+    const timer = setTimeout(() => {
+      if (registry.started > 0 || reported) return;
+      reported = true;
+      actions.afterLoad(served);
+    }, LATE_SERVER_MS);
+    Deno.unrefTimer(timer);
+  });
+  globalThis.addEventListener("beforeunload", (event) => {
+    if (registry.started > 0 || !missing) return;
+    // Keep the process for the report; beforeExit ends it.
+    event.preventDefault();
+    const error = missing;
+    missing = undefined;
+    void actions.beforeExit(error);
+  });
 }
 
 /**

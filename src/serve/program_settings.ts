@@ -11,6 +11,12 @@ import type { ServeOptions } from "../cli/options.ts";
 import type { TlsFiles } from "../server/tls_files.ts";
 import { PROGRAM_SETTINGS_ENV, readEnv } from "../role.ts";
 
+/**
+ * The exit code of a single process that has printed devsrv's own one-line
+ * error itself: its launcher passes the output on as it is and exits 1.
+ */
+export const REPORTED_EXIT_CODE = 70;
+
 /** How a single process names itself in its banner (its launcher looks for it). */
 export const SINGLE_PROCESS_BANNER = "single process pid";
 

@@ -51,7 +51,9 @@ export interface AddressOverrides {
 export function publicHost(requested: RequestedAddress, overrides: AddressOverrides): string {
   if (overrides.host !== undefined) return overrides.host;
   const asked = requested.hostname?.replace(/^\[(.*)\]$/, "$1");
-  return asked && isLoopbackHost(asked) ? asked : DEFAULT_HOST;
+  if (!asked || !isLoopbackHost(asked)) return DEFAULT_HOST;
+  // Deno and Node bind "localhost" as 127.0.0.1, and report that address.
+  return asked.toLowerCase() === "localhost" ? DEFAULT_HOST : asked;
 }
 
 /**
@@ -94,10 +96,11 @@ export function narrowedHost(
   requested: RequestedAddress,
   overrides: AddressOverrides,
 ): string | undefined {
-  if (overrides.host !== undefined || requested.hostname === undefined) return undefined;
-  return publicHost(requested, overrides) === requested.hostname.replace(/^\[(.*)\]$/, "$1")
-    ? undefined
-    : requested.hostname;
+  const asked = requested.hostname?.replace(/^\[(.*)\]$/, "$1");
+  if (overrides.host !== undefined || asked === undefined || isLoopbackHost(asked)) {
+    return undefined;
+  }
+  return requested.hostname;
 }
 
 /**

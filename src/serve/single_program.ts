@@ -7,7 +7,8 @@
  * @module
  */
 
-import { FAILURE_EXIT_CODE, formatError } from "../errors.ts";
+import { formatError } from "../errors.ts";
+import { descendantsOf, signalProcesses } from "../process_tree.ts";
 import { createLogger, type Logger, printToStderr } from "../log.ts";
 import { openBrowser } from "../open_browser.ts";
 import { formatAccessLine } from "../server/access_log.ts";
@@ -23,11 +24,15 @@ import {
   DECLARATIVE_SIGNAL_LISTENERS,
   noticeWhenNoServer,
   programWrap,
-  serveExportedHandler,
   stopOnSignal,
+  watchForNoServer,
 } from "./program.ts";
 import { Activity, ProgramSignalListeners } from "./activity.ts";
-import { type ProgramSettings, SINGLE_PROCESS_BANNER } from "./program_settings.ts";
+import {
+  type ProgramSettings,
+  REPORTED_EXIT_CODE,
+  SINGLE_PROCESS_BANNER,
+} from "./program_settings.ts";
 
 /** How often the program checks that devsrv, which started it, still runs, in ms. */
 const PARENT_CHECK_MS = 500;
@@ -36,7 +41,9 @@ const PARENT_CHECK_MS = 500;
 function exitWithParent(): void {
   const parent = Deno.ppid;
   const timer = setInterval(() => {
-    if (Deno.ppid !== parent) Deno.exit(1);
+    if (Deno.ppid === parent) return;
+    signalProcesses(descendantsOf(Deno.pid), "SIGKILL");
+    Deno.exit(1);
   }, PARENT_CHECK_MS);
   Deno.unrefTimer(timer);
 }
@@ -161,7 +168,7 @@ export async function prepareSingle(settings: ProgramSettings): Promise<void> {
     },
     onBindError: (error, address) => {
       printToStderr(formatError(bindError(error, address.hostname, address.port)));
-      Deno.exit(FAILURE_EXIT_CODE);
+      Deno.exit(REPORTED_EXIT_CODE);
     },
   });
   const activity = new Activity();
@@ -188,11 +195,12 @@ export async function prepareSingle(settings: ProgramSettings): Promise<void> {
   }
   stopOnSignal({ registry, activity, signals }, settings.graceMs);
   signals.install();
-  globalThis.addEventListener("load", async () => {
-    const served = await serveExportedHandler(registry, settings.display);
-    if (served === true) return;
-    printToStderr(formatError(served));
-    Deno.exit(FAILURE_EXIT_CODE);
+  watchForNoServer(registry, settings.display, {
+    afterLoad: (error) => log.warn(formatError(error)),
+    beforeExit: (error) => {
+      printToStderr(formatError(error));
+      Deno.exit(REPORTED_EXIT_CODE);
+    },
   });
   noticeWhenNoServer(registry, settings, log);
 }

@@ -86,6 +86,26 @@ function firstLine(text: string): string {
   return stripAnsi(text).split("\n")[0]?.trim() ?? "";
 }
 
+/**
+ * Reads Deno's report of a `deno.json`, `package.json` or import map it
+ * cannot read: `Failed deserializing config file '<url>'.` and, below it,
+ * `Caused by: ... on line L column C`.
+ */
+function configProblem(
+  message: string,
+  text: string,
+): { problem: string; location: SourceLocation | undefined } | undefined {
+  const file = message.match(/config file '([^']+)'|(?:import map|package\.json)[^']*'([^']+)'/i);
+  if (!file) return undefined;
+  const url = file[1] ?? file[2] ?? "";
+  const path = url.startsWith("file:") ? decodeURIComponent(new URL(url).pathname) : url;
+  const cause = text.match(/Caused by:\s*\n?\s*(.+)/)?.[1]?.trim();
+  const at = cause?.match(/line (\d+) column (\d+)/);
+  const location = at ? { file: path, line: Number(at[1]), column: Number(at[2]) } : undefined;
+  const shown = where(location) || ` in ${path}`;
+  return { problem: `${cause ?? message}${shown.replace(/^ at /, " at ")}`, location };
+}
+
 function toLoadError(error: unknown, display: string): AppLoadError {
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
   const message = error instanceof Error ? error.message : String(error);
@@ -126,6 +146,15 @@ export function classifyLoadFailure(failure: LoadFailureText, display: string): 
       }`,
       "fix it and save; devsrv reloads",
       location,
+      detail,
+    );
+  }
+  const config = configProblem(plain, detail);
+  if (config) {
+    return new AppLoadError(
+      `the project configuration cannot be read: ${config.problem}`,
+      "fix the file and save; devsrv reloads",
+      config.location,
       detail,
     );
   }
