@@ -10,8 +10,8 @@
  */
 
 import type { ServeOptions } from "../cli/options.ts";
-import { DevsrvError, formatError } from "../errors.ts";
-import { printToStderr } from "../log.ts";
+import { DevsrvError, formatError, stripAnsi } from "../errors.ts";
+import { printToStderr, relayedColorEnv } from "../log.ts";
 import { failureFromExit } from "../reloader/child_failure.ts";
 import { currentReexecInput, programCommand } from "../reloader/reexec.ts";
 import { AUTO_SERVE_ENV, NODE_CAPTURE_ENV } from "../role.ts";
@@ -66,7 +66,12 @@ export async function runProgramOnce(
   const settings = { ...programSettings(options, display, "single", true), tls: tls ?? null };
   const program = new Deno.Command(command.command, {
     args: command.args,
-    env: { ...programSettingsEnv(settings), [AUTO_SERVE_ENV]: "1", [NODE_CAPTURE_ENV]: "1" },
+    env: {
+      ...programSettingsEnv(settings),
+      ...relayedColorEnv(),
+      [AUTO_SERVE_ENV]: "1",
+      [NODE_CAPTURE_ENV]: "1",
+    },
     stdin: "inherit",
     stdout: "piped",
     stderr: "piped",
@@ -126,11 +131,14 @@ class OutputRelay {
 
   #relayError(text: string): void {
     if (!this.#holding) {
-      const at = text.startsWith("error: ") ? 0 : text.indexOf("\nerror: ") + 1;
-      if (at === 0 && !text.startsWith("error: ")) {
+      // Deno colours its "error:" even into a pipe, unless NO_COLOR is set.
+      const plain = stripAnsi(text);
+      const at = plain.startsWith("error: ") ? 0 : plain.indexOf("\nerror: ") + 1;
+      if (at === 0 && !plain.startsWith("error: ")) {
         writeAll(Deno.stderr, text);
         return;
       }
+      text = plain;
       writeAll(Deno.stderr, text.slice(0, at));
       this.#holding = true;
       this.#timer = setTimeout(() => this.#release(), ERROR_REPORT_HOLD_MS);
