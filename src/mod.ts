@@ -7,11 +7,13 @@
  * the child (which serves). Guard one-time work with
  * {@linkcode isRunningFromReloader}.
  *
- * ```ts ignore
- * import { isRunningFromReloader, serve } from "./src/mod.ts";
+ * ```ts
+ * import { isRunningFromReloader, serve } from "@devsrv/devsrv";
  *
- * if (isRunningFromReloader()) console.log("child: opening the database");
- * await serve(() => new Response("Hello"), { reload: true, port: 8000 });
+ * if (import.meta.main) {
+ *   if (isRunningFromReloader()) console.log("child: opening the database");
+ *   await serve(() => new Response("Hello"), { reload: true, port: 8000 });
+ * }
  * ```
  *
  * @module
@@ -58,11 +60,13 @@ function scriptName(): string {
  * `false` here, as Flask's `debug` does.
  * @returns Never: the process exits when serving ends.
  *
- * @example Serve with the reloader
- * ```ts ignore
- * import { serve } from "./src/mod.ts";
+ * @example Serve with the reloader when run as a script
+ * ```ts
+ * import { serve } from "@devsrv/devsrv";
  *
- * await serve(() => new Response("Hello"), { reload: true });
+ * if (import.meta.main) {
+ *   await serve(() => new Response("Hello"), { reload: true });
+ * }
  * ```
  */
 export async function serve(

@@ -30,16 +30,18 @@ const PREFLIGHT_MAX_AGE_S = 600;
  * import { withCors } from "./cors.ts";
  *
  * const handler = withCors(() => new Response("data"), ["http://localhost:5173"]);
- * const allowed = await handler(
- *   new Request("http://127.0.0.1:8000/data.json", { headers: { origin: "http://localhost:5173" } }),
- * );
+ * const info: Deno.ServeHandlerInfo<Deno.NetAddr> = {
+ *   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 50000 },
+ *   completed: Promise.resolve(),
+ * };
+ * const ask = (origin: string) =>
+ *   handler(new Request("http://127.0.0.1:8000/data.json", { headers: { origin } }), info);
+ * const allowed = await ask("http://localhost:5173");
  * await allowed.body?.cancel();
  * if (allowed.headers.get("access-control-allow-origin") !== "http://localhost:5173") {
  *   throw new Error();
  * }
- * const other = await handler(
- *   new Request("http://127.0.0.1:8000/data.json", { headers: { origin: "http://evil.test" } }),
- * );
+ * const other = await ask("http://evil.test");
  * await other.body?.cancel();
  * if (other.headers.has("access-control-allow-origin")) throw new Error();
  * ```
