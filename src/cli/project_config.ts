@@ -26,7 +26,11 @@ function isFile(path: string): boolean {
   try {
     return Deno.statSync(path).isFile;
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+    if (
+      error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory ||
+      // A folder above the project that this user may not search: Deno cannot read it either.
+      error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable
+    ) {
       return false;
     }
     throw error;
