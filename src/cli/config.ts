@@ -184,7 +184,9 @@ export function formatConfig(config: ServeConfig, cwd: string): string {
     "devsrv serve options: flags, then environment, then deno.json, then defaults",
     `configuration file: ${file}`,
     "",
-    `  ${["option", "value", "from"].map((cell, i) => cell.padEnd(widths[i]!)).join("  ")}  variables`,
+    `  ${
+      ["option", "value", "from"].map((cell, i) => cell.padEnd(widths[i]!)).join("  ")
+    }  variables`,
     ...lines.map((line) => line.trimEnd()),
     "",
   ].join("\n");
