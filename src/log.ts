@@ -6,6 +6,8 @@
  * @module
  */
 
+import { COLOR_ENV, readEnv } from "./role.ts";
+
 /** Writes one finished line (without its newline). */
 export type PrintLine = (line: string) => void;
 
@@ -32,7 +34,7 @@ export interface LoggerOptions {
   role?: LogRole;
   /** Hide access lines. @default {false} */
   quiet?: boolean;
-  /** Use ANSI colours. @default {colour when stderr is a terminal and NO_COLOR is unset} */
+  /** Use ANSI colours. @default {as {@linkcode colorWanted} decides for stderr} */
   color?: boolean;
   /** Where lines go. @default {synchronous write to stderr} */
   print?: PrintLine;
@@ -54,12 +56,68 @@ function writeAllToStderr(text: string): void {
 /** Prints a line to stderr, where Werkzeug and Flask put their logs too. */
 export const printToStderr: PrintLine = (line) => writeAllToStderr(line + "\n");
 
-function wantsColor(): boolean {
+/** The environment variables that decide colour. */
+export interface ColorEnv {
+  /** devsrv's own: `"1"` or `"0"`, set for a process whose output devsrv relays. */
+  [COLOR_ENV]?: string | undefined;
+  /** Non-empty: colour, even when not a terminal (and over NO_COLOR, as Deno does). */
+  FORCE_COLOR?: string | undefined;
+  /** Non-empty: no colour. */
+  NO_COLOR?: string | undefined;
+}
+
+/**
+ * Decides whether devsrv's lines get colour, as Deno decides for its own:
+ * `FORCE_COLOR` (any non-empty value) turns it on, else `NO_COLOR` (any
+ * non-empty value) turns it off, else there is colour only when the output
+ * is a terminal. A process whose output devsrv relays (a child) follows the
+ * decision of the process that relays it, which sees the terminal.
+ *
+ * @param env The variables.
+ * @param isTerminal Whether the output is a terminal.
+ * @returns Whether to colour.
+ *
+ * @example Piped output gets colour only when forced
+ * ```ts
+ * import { colorWanted } from "./log.ts";
+ *
+ * if (colorWanted({}, false)) throw new Error();
+ * if (!colorWanted({ FORCE_COLOR: "1" }, false)) throw new Error();
+ * if (colorWanted({ NO_COLOR: "1" }, true)) throw new Error();
+ * ```
+ */
+export function colorWanted(env: ColorEnv, isTerminal: boolean): boolean {
+  const relayed = env[COLOR_ENV];
+  if (relayed === "1" || relayed === "0") return relayed === "1";
+  if (env.FORCE_COLOR) return true;
+  if (env.NO_COLOR) return false;
+  return isTerminal;
+}
+
+function stderrIsTerminal(): boolean {
   try {
-    return !Deno.noColor && Deno.stderr.isTerminal();
+    return Deno.stderr.isTerminal();
   } catch {
-    return false;
+    return false; // stderr is closed
   }
+}
+
+function wantsColor(): boolean {
+  return colorWanted({
+    [COLOR_ENV]: readEnv(COLOR_ENV),
+    FORCE_COLOR: readEnv("FORCE_COLOR"),
+    NO_COLOR: readEnv("NO_COLOR"),
+  }, stderrIsTerminal());
+}
+
+/**
+ * The variable for a process whose output this one relays to its stderr:
+ * it colours its lines when this one would.
+ *
+ * @returns `{ DEVSRV_COLOR: "1" }` or `{ DEVSRV_COLOR: "0" }`.
+ */
+export function relayedColorEnv(): Record<string, string> {
+  return { [COLOR_ENV]: wantsColor() ? "1" : "0" };
 }
 
 function paint(code: number, text: string, on: boolean): string {

@@ -7,11 +7,13 @@
  * the child (which serves). Guard one-time work with
  * {@linkcode isRunningFromReloader}.
  *
- * ```ts ignore
- * import { isRunningFromReloader, serve } from "./src/mod.ts";
+ * ```ts
+ * import { isRunningFromReloader, serve } from "@devsrv/devsrv";
  *
- * if (isRunningFromReloader()) console.log("child: opening the database");
- * await serve(() => new Response("Hello"), { reload: true, port: 8000 });
+ * if (import.meta.main) {
+ *   if (isRunningFromReloader()) console.log("child: opening the database");
+ *   await serve(() => new Response("Hello"), { reload: true, port: 8000 });
+ * }
  * ```
  *
  * @module
@@ -21,7 +23,10 @@ import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultServeOptions, type ServeOptions } from "./cli/options.ts";
 import { DevsrvError, FAILURE_EXIT_CODE, formatError } from "./errors.ts";
-import { printToStderr } from "./log.ts";
+import { createLogger, printToStderr } from "./log.ts";
+import { eventlessWatchRoot } from "./cli/config.ts";
+import { readMounts } from "./reloader/mounts.ts";
+import { INITIAL_CWD, isRunningFromReloader } from "./role.ts";
 import { runServe } from "./run.ts";
 import type { Handler } from "./server/app_loader.ts";
 import { sourceFromHandler } from "./server/app_source.ts";
@@ -30,8 +35,13 @@ export { isRunningFromReloader, RESTART_EXIT_CODE, RUN_MAIN_ENV } from "./role.t
 export type { Handler } from "./server/app_loader.ts";
 export type { ServeOptions } from "./cli/options.ts";
 
-/** Options for {@linkcode serve}: any of `devsrv serve`'s, by name. */
-export type LibraryServeOptions = Partial<Omit<ServeOptions, "entry" | "args">>;
+/**
+ * Options for {@linkcode serve}: any of `devsrv serve`'s, by name, except
+ * those that only a static directory or a program has (`cors`, the entry,
+ * its arguments). The environment and deno.json do not apply here: the
+ * script decides.
+ */
+export type LibraryServeOptions = Partial<Omit<ServeOptions, "entry" | "args" | "cors">>;
 
 function scriptName(): string {
   try {
@@ -50,11 +60,13 @@ function scriptName(): string {
  * `false` here, as Flask's `debug` does.
  * @returns Never: the process exits when serving ends.
  *
- * @example Serve with the reloader
- * ```ts ignore
- * import { serve } from "./src/mod.ts";
+ * @example Serve with the reloader when run as a script
+ * ```ts
+ * import { serve } from "@devsrv/devsrv";
  *
- * await serve(() => new Response("Hello"), { reload: true });
+ * if (import.meta.main) {
+ *   await serve(() => new Response("Hello"), { reload: true });
+ * }
  * ```
  */
 export async function serve(
@@ -67,7 +79,15 @@ export async function serve(
     ...options,
     entry: undefined,
     args: [],
+    cors: [],
   };
+  if (options.poll === undefined && merged.reload && !isRunningFromReloader()) {
+    const found = eventlessWatchRoot(merged, INITIAL_CWD, readMounts());
+    if (found) {
+      merged.poll = true;
+      createLogger({ role: "reloader" }).info(found.line);
+    }
+  }
   let code: number;
   try {
     code = await runServe(sourceFromHandler(handler, scriptName()), merged);

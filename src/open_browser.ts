@@ -93,10 +93,19 @@ async function tryCommand(argv: string[]): Promise<string | undefined> {
  * @returns `undefined` on success, else why no command worked.
  *
  * @example Open the dev server's page
- * ```ts ignore
+ * ```ts
  * import { tryOpenBrowser } from "./open_browser.ts";
  *
- * const failure = await tryOpenBrowser("http://127.0.0.1:8000/");
+ * // $BROWSER names the browser command; `true` stands in for one here.
+ * const browser = Deno.env.get("BROWSER");
+ * Deno.env.set("BROWSER", "true");
+ * try {
+ *   const failure = await tryOpenBrowser("http://127.0.0.1:8000/");
+ *   if (failure !== undefined) throw new Error(failure);
+ * } finally {
+ *   if (browser === undefined) Deno.env.delete("BROWSER");
+ *   else Deno.env.set("BROWSER", browser);
+ * }
  * ```
  */
 export async function tryOpenBrowser(url: string): Promise<string | undefined> {
@@ -120,11 +129,22 @@ export async function tryOpenBrowser(url: string): Promise<string | undefined> {
  * @param url What to open.
  * @param onError Told why, when no command worked.
  *
- * @example Open the dev server's page, warning on failure
- * ```ts ignore
+ * @example Open the dev server's page, told why when it fails
+ * ```ts
  * import { openBrowser } from "./open_browser.ts";
  *
- * openBrowser("http://127.0.0.1:8000/", (message) => log.warn(message));
+ * // $BROWSER names the browser command; `false` stands in for one that fails.
+ * const browser = Deno.env.get("BROWSER");
+ * Deno.env.set("BROWSER", "false");
+ * const warned = Promise.withResolvers<string>();
+ * try {
+ *   openBrowser("http://127.0.0.1:8000/", (message) => warned.resolve(message));
+ *   const message = await warned.promise;
+ *   if (!message.startsWith("Could not open a browser")) throw new Error(message);
+ * } finally {
+ *   if (browser === undefined) Deno.env.delete("BROWSER");
+ *   else Deno.env.set("BROWSER", browser);
+ * }
  * ```
  */
 export function openBrowser(url: string, onError: (message: string) => void): void {

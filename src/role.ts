@@ -23,6 +23,12 @@ export const PROGRAM_SETTINGS_ENV = "DEVSRV_PROGRAM";
 /** `"1"`: load and capture `node:http` before the program starts. */
 export const NODE_CAPTURE_ENV = "DEVSRV_NODE";
 /**
+ * `"1"` or `"0"`: whether devsrv's lines in a process whose output devsrv
+ * relays (a child) get colour, decided by the process that relays it and
+ * sees the terminal.
+ */
+export const COLOR_ENV = "DEVSRV_COLOR";
+/**
  * Set by devsrv for the program's process only: Deno then serves an
  * `export default { fetch }` module under `deno run`, as `deno serve` does.
  */

@@ -155,16 +155,18 @@ export class DevsrvProcess {
  *
  * @param args devsrv's arguments.
  * @param cwd The working directory.
+ * @param env Extra environment variables.
  * @returns Exit code and combined output.
  */
 export async function runDevsrv(
   args: string[],
   cwd = REPO_ROOT,
+  env: Record<string, string> = {},
 ): Promise<{ code: number; output: string }> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN_TS, ...args],
     cwd,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdin: "null",
   }).output();
   const decoder = new TextDecoder();

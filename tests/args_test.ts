@@ -6,17 +6,26 @@
 
 import assert from "node:assert/strict";
 import { parseCommand, parseIntegerFlag } from "../src/cli/args.ts";
-import { defaultServeOptions } from "../src/cli/options.ts";
+import { resolveLayers } from "../src/cli/layers.ts";
+import { defaultServeOptions, type ServeOptions } from "../src/cli/options.ts";
 import { UsageError } from "../src/errors.ts";
+
+/** The options a command line gives on its own, over the defaults. */
+function optionsOf(args: string[]): ServeOptions {
+  const command = parseCommand(args);
+  assert.equal(command.kind, "serve");
+  if (command.kind !== "serve") throw new Error("not serve");
+  return resolveLayers([command.flags], command.args).options;
+}
 
 Deno.test("parseCommand() gives the defaults for a bare serve", () => {
   const command = parseCommand(["serve"]);
-  assert.equal(command.kind, "serve");
-  if (command.kind === "serve") assert.deepEqual(command.options, defaultServeOptions());
+  assert.deepEqual(command, { kind: "serve", flags: {}, args: [], printConfig: false });
+  assert.deepEqual(optionsOf(["serve"]), defaultServeOptions());
 });
 
 Deno.test("parseCommand() reads every flag", () => {
-  const command = parseCommand([
+  const options = optionsOf([
     "serve",
     "site",
     "--host",
@@ -52,10 +61,12 @@ Deno.test("parseCommand() reads every flag", () => {
     "c.pem",
     "--key",
     "k.pem",
+    "--cors",
+    "http://LOCALHOST:5173/",
+    "--cors",
+    "*",
   ]);
-  assert.equal(command.kind, "serve");
-  if (command.kind !== "serve") return;
-  assert.deepEqual(command.options, {
+  assert.deepEqual(options, {
     entry: "site",
     host: "0.0.0.0",
     port: 0,
@@ -75,17 +86,16 @@ Deno.test("parseCommand() reads every flag", () => {
     allowedHosts: ["dev.test"],
     cert: "c.pem",
     key: "k.pem",
+    cors: ["http://localhost:5173", "*"],
     args: [],
   });
 });
 
 Deno.test("parseCommand() gives what follows -- to the program, and leaves host and port to it", () => {
-  const command = parseCommand(["serve", "main.ts", "--", "--port", "9", "x"]);
-  assert.equal(command.kind, "serve");
-  if (command.kind !== "serve") return;
-  assert.deepEqual(command.options.args, ["--port", "9", "x"]);
-  assert.equal(command.options.port, undefined, "the program's --port is its own");
-  assert.equal(command.options.host, undefined);
+  const options = optionsOf(["serve", "main.ts", "--", "--port", "9", "x"]);
+  assert.deepEqual(options.args, ["--port", "9", "x"]);
+  assert.equal(options.port, undefined, "the program's --port is its own");
+  assert.equal(options.host, undefined);
 });
 
 Deno.test("parseCommand() answers help and version", () => {
@@ -93,11 +103,26 @@ Deno.test("parseCommand() answers help and version", () => {
   assert.deepEqual(parseCommand(["serve", "--help"]), { kind: "help" });
   assert.deepEqual(parseCommand(["help"]), { kind: "help" });
   assert.deepEqual(parseCommand(["-V"]), { kind: "version" });
+  const printing = parseCommand(["serve", "--help", "--print-config"]);
+  assert.equal(printing.kind === "serve" && printing.printConfig, true);
+});
+
+Deno.test("parseCommand() names where each value came from", () => {
+  const command = parseCommand(["serve", "app.ts", "-p", "3000", "--no-poll"]);
+  if (command.kind !== "serve") throw new Error("not serve");
+  assert.deepEqual(command.flags.entry?.origin, { kind: "flag", name: "ENTRY" });
+  assert.deepEqual(command.flags.port, { value: 3000, origin: { kind: "flag", name: "--port" } });
+  assert.deepEqual(command.flags.poll, { value: false, origin: { kind: "flag", name: "--poll" } });
+});
+
+Deno.test("parseCommand() rejects a --cors that is not an origin", () => {
+  for (const bad of ["localhost:5173", "http://localhost:5173/app", "file:///x", "null", ""]) {
+    assert.throws(() => parseCommand(["serve", "--cors", bad]), /is not an origin/, bad);
+  }
 });
 
 Deno.test("parseCommand() strips brackets from an IPv6 host", () => {
-  const command = parseCommand(["serve", "--host", "[::1]"]);
-  assert.equal(command.kind === "serve" && command.options.host, "::1");
+  assert.equal(optionsOf(["serve", "--host", "[::1]"]).host, "::1");
 });
 
 Deno.test("parseIntegerFlag() accepts whole numbers in range only", () => {

@@ -16,7 +16,7 @@
  */
 
 import assert from "node:assert/strict";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import puppeteer, { type Browser, type Page } from "npm:puppeteer-core@25.16.0";
 import { createLogger } from "../src/log.ts";
 import { LiveReloadHub } from "../src/reloader/live_reload_hub.ts";
 import {

@@ -42,6 +42,10 @@ Deno.test("devsrv --help lists every flag", async () => {
         "--allowed-host",
         "--cert",
         "--key",
+        "--cors",
+        "--print-config",
+        "DEVSRV_",
+        "deno.json",
       ]
     ) {
       assert.ok(output.includes(flag), `help mentions ${flag}`);

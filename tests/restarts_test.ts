@@ -314,7 +314,8 @@ Deno.test("error pages name what happened and show no terminal codes; a crash is
         assert.equal(page.status, 503);
         assert.match(page.body, /App crashed/);
         assert.match(page.body, /red text/);
-        // deno-lint-ignore no-control-regex -- the escape character is what is looked for
+        // The escape character is what the page must not contain.
+        // deno-lint-ignore no-control-regex
         assert.doesNotMatch(page.body, /\x1b|\[1m|\[31m/, "no terminal escape codes");
         assert.doesNotMatch(page.body, /output above|App failed to load/);
       }

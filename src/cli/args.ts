@@ -8,37 +8,44 @@
 
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
-import { defaultServeOptions, type ServeOptions } from "./options.ts";
-import { allowedHostProblem } from "../server/request_guard.ts";
+import { type Layer, setLayer, type Setting } from "./layers.ts";
+import {
+  OPTION_SPECS,
+  type OptionSpec,
+  parseInteger,
+  valueFromText,
+  type Where,
+} from "./option_table.ts";
 
 /** What the command line asks for. */
 export type Command =
-  | { kind: "serve"; options: ServeOptions }
+  | {
+    kind: "serve";
+    /** The options the command line sets (ENTRY and flags), with their origins. */
+    flags: Layer;
+    /** The program's own arguments: what follows `--`. */
+    args: string[];
+    /** `--print-config`: show the options and where each came from, then exit. */
+    printConfig: boolean;
+  }
   | { kind: "help" }
   | { kind: "version" };
 
-const FLAGS = {
-  host: { type: "string" },
-  port: { type: "string", short: "p" },
-  reload: { type: "boolean" },
-  quiet: { type: "boolean", short: "q" },
-  watch: { type: "string", multiple: true },
-  ext: { type: "string", multiple: true },
-  ignore: { type: "string", multiple: true },
-  gitignore: { type: "boolean" },
-  debounce: { type: "string" },
-  poll: { type: "boolean" },
-  interval: { type: "string" },
-  grace: { type: "string" },
-  dotfiles: { type: "boolean" },
-  "live-reload": { type: "boolean" },
-  open: { type: "boolean" },
-  "allowed-host": { type: "string", multiple: true },
-  cert: { type: "string" },
-  key: { type: "string" },
+type FlagConfig = { type: "string" | "boolean"; short?: string; multiple?: boolean };
+
+/** parseArgs' description of every flag, from the option table. */
+const FLAGS: Record<string, FlagConfig> = {
+  ...Object.fromEntries(
+    OPTION_SPECS.filter((spec) => spec.flag !== false).map((spec) => [spec.name, {
+      type: spec.kind === "boolean" ? "boolean" : "string",
+      ...(spec.short ? { short: spec.short } : {}),
+      ...(spec.kind === "list" ? { multiple: true } : {}),
+    }]),
+  ),
+  "print-config": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
-} as const;
+};
 
 type ParsedFlags = ReturnType<typeof parseFlags>["values"];
 
@@ -92,116 +99,35 @@ export function parseIntegerFlag(
   min: number,
   max: number,
 ): number {
-  const value = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (!Number.isSafeInteger(value)) {
-    throw new UsageError(
-      `${flag} "${text}" is not a whole number`,
-      `give ${flag} a number from ${min} to ${max}`,
-    );
-  }
-  if (value < min || value > max) {
-    throw new UsageError(
-      `${flag} ${value} is out of range`,
-      `give ${flag} a number from ${min} to ${max}`,
-    );
-  }
-  return value;
+  return parseInteger(text, min, max, flagWhere(flag));
 }
 
-function splitExtensions(values: string[]): string[] {
-  const extensions = values.flatMap((value) => value.split(","))
-    .map((ext) => ext.trim().replace(/^\./, "").toLowerCase())
-    .filter((ext) => ext !== "");
-  if (extensions.length === 0) {
-    throw new UsageError(
-      "--ext is empty",
-      'give extensions like "--ext ts,html,css"',
-    );
-  }
-  return extensions;
+function flagWhere(flag: string): Where {
+  return { name: flag, show: (shown) => `${flag} ${shown}` };
 }
 
-function checkHost(host: string): string {
-  const trimmed = host.trim();
-  if (trimmed === "" || /[\s/]/.test(trimmed)) {
-    throw new UsageError(
-      `--host "${host}" is not a host name or address`,
-      'give an interface such as "--host 127.0.0.1" or "--host 0.0.0.0"',
-    );
-  }
-  return trimmed.replace(/^\[(.*)\]$/, "$1");
+function flagValue(spec: OptionSpec, value: string | boolean | (string | boolean)[]): Setting {
+  const flag = `--${spec.name}`;
+  const origin = { kind: "flag", name: flag } as const;
+  if (typeof value === "boolean") return { value, origin };
+  const texts = (Array.isArray(value) ? value : [value]).map(String);
+  return { value: valueFromText(spec, texts, flagWhere(flag)), origin };
 }
 
-function checkAllowedHosts(values: string[]): string[] {
-  for (const value of values) {
-    const problem = allowedHostProblem(value);
-    if (problem) {
-      throw new UsageError(
-        `--allowed-host "${value}" ${problem}`,
-        'give a name such as "--allowed-host dev.test", or ".dev.test" for its subdomains too',
-      );
-    }
+function flagLayer(values: ParsedFlags, entry: string | undefined): Layer {
+  const layer: Layer = {};
+  if (entry !== undefined) setLayer(layer, "entry", entry, { kind: "flag", name: "ENTRY" });
+  for (const spec of OPTION_SPECS) {
+    const value = values[spec.name];
+    if (value !== undefined && spec.flag !== false) layer[spec.key] = flagValue(spec, value);
   }
-  return values;
-}
-
-function toServeOptions(
-  values: ParsedFlags,
-  entry: string | undefined,
-): ServeOptions {
-  const options = defaultServeOptions();
-  options.entry = entry;
-  if (values.host !== undefined) options.host = checkHost(values.host);
-  if (values.port !== undefined) {
-    options.port = parseIntegerFlag("--port", values.port, 0, 65535);
-  }
-  if (values.reload !== undefined) options.reload = values.reload;
-  if (values.quiet !== undefined) options.quiet = values.quiet;
-  if (values.watch) options.watch = values.watch;
-  if (values.ext) options.ext = splitExtensions(values.ext);
-  if (values.ignore) options.ignore = values.ignore;
-  if (values.gitignore !== undefined) options.gitignore = values.gitignore;
-  if (values.debounce !== undefined) {
-    options.debounceMs = parseIntegerFlag(
-      "--debounce",
-      values.debounce,
-      0,
-      10_000,
-    );
-  }
-  if (values.poll !== undefined) options.poll = values.poll;
-  if (values.interval !== undefined) {
-    options.intervalMs = parseIntegerFlag(
-      "--interval",
-      values.interval,
-      10,
-      60_000,
-    );
-  }
-  if (values.grace !== undefined) {
-    options.graceMs = parseIntegerFlag("--grace", values.grace, 0, 600_000);
-  }
-  if (values.dotfiles !== undefined) options.dotfiles = values.dotfiles;
-  if (values["live-reload"] !== undefined) {
-    options.liveReload = values["live-reload"];
-  }
-  if (values.open !== undefined) options.open = values.open;
-  if (values["allowed-host"]) options.allowedHosts = checkAllowedHosts(values["allowed-host"]);
-  options.cert = values.cert;
-  options.key = values.key;
-  if ((options.cert === undefined) !== (options.key === undefined)) {
-    throw new UsageError(
-      options.cert === undefined
-        ? "--key was given without --cert"
-        : "--cert was given without --key",
-      "HTTPS needs both: --cert cert.pem --key key.pem",
-    );
-  }
-  return options;
+  return layer;
 }
 
 /**
- * Parses devsrv's command line.
+ * Parses devsrv's command line. It gives only what the command line sets;
+ * {@linkcode resolveServeOptions} adds the environment, deno.json and the
+ * defaults.
  *
  * @param args The arguments after the program, e.g. `["serve", "app.ts"]`.
  * @returns The command to run.
@@ -212,7 +138,7 @@ function toServeOptions(
  * import { parseCommand } from "./args.ts";
  *
  * const command = parseCommand(["serve", "app.ts", "--port", "0"]);
- * if (command.kind !== "serve" || command.options.port !== 0) throw new Error();
+ * if (command.kind !== "serve" || command.flags.port?.value !== 0) throw new Error();
  * ```
  */
 export function parseCommand(args: string[]): Command {
@@ -222,7 +148,8 @@ export function parseCommand(args: string[]): Command {
   const programArgs = split < 0 ? [] : args.slice(split + 1);
   const { values, positionals } = parseFlags(own);
   if (values.version) return { kind: "version" };
-  if (values.help || positionals.length === 0) return { kind: "help" };
+  const printConfig = values["print-config"] === true;
+  if ((values.help && !printConfig) || positionals.length === 0) return { kind: "help" };
   const [command, ...rest] = positionals;
   if (command === "help") return { kind: "help" };
   if (command !== "serve") {
@@ -237,7 +164,5 @@ export function parseCommand(args: string[]): Command {
       "give one app module or directory, and --watch for more paths to watch",
     );
   }
-  const options = toServeOptions(values, rest[0]);
-  options.args = programArgs;
-  return { kind: "serve", options };
+  return { kind: "serve", flags: flagLayer(values, rest[0]), args: programArgs, printConfig };
 }

@@ -45,6 +45,9 @@ Server:
   --allowed-host NAME    accept this Host header too (repeatable; localhost,
                          *.localhost and IP addresses are always accepted)
   --dotfiles             serve dotfiles and key files from a static directory
+  --cors ORIGIN          let pages from ORIGIN (e.g. http://localhost:5173)
+                         load a static directory's files (repeatable; "*"
+                         allows any origin, only when given by name)
   -q, --quiet            no access lines
   --open                 open the default browser once the server is ready
 
@@ -58,15 +61,28 @@ Reloading:
   --ignore GLOB          ignore matching paths (repeatable, .gitignore syntax)
   --no-gitignore         do not honour .gitignore files
   --debounce MS          quiet period that makes a burst one restart (default ${DEFAULT_DEBOUNCE_MS})
-  --poll                 poll file stats instead of OS events (network
-                         mounts, some container and WSL mounts)
+  --poll                 poll file stats instead of OS events (on by itself
+                         on network, FUSE and WSL /mnt mounts; --no-poll
+                         turns that off)
   --interval MS          polling interval (default ${DEFAULT_POLL_INTERVAL_MS})
   --grace MS             time a stopping child has for in-flight requests
                          before it is killed (default ${DEFAULT_GRACE_MS})
   --no-live-reload       do not inject the browser live-reload client
 
+  --print-config         show every option's value and where it came from
   -h, --help             show this help
   -V, --version          show the version
+
+Configuration, first that sets an option wins:
+  1. flags
+  2. the environment: DEVSRV_<OPTION> for every option, e.g. DEVSRV_PORT,
+     DEVSRV_RELOAD=0, DEVSRV_POLL=1, DEVSRV_APP=main.ts (the ENTRY),
+     DEVSRV_WATCH=a,b (lists separated by commas); PORT and HOST too
+  3. the "devsrv" section of the nearest deno.json or deno.jsonc, by long
+     flag name: { "devsrv": { "port": 3000, "watch": ["../shared"] } }
+  4. the defaults
+Colour: none when output is not a terminal, or with NO_COLOR; FORCE_COLOR
+forces it.
 
 While it runs, type "rs" and Enter to restart the app. Status: /__devsrv
 `;

@@ -5,13 +5,17 @@
  * @module
  */
 
-import { DevsrvError, FAILURE_EXIT_CODE, formatError } from "../errors.ts";
-import { printToStderr } from "../log.ts";
+import { DevsrvError, FAILURE_EXIT_CODE, formatError, UsageError } from "../errors.ts";
+import { createLogger, printToStderr } from "../log.ts";
+import { readMounts } from "../reloader/mounts.ts";
+import { isRunningFromReloader, readEnv } from "../role.ts";
 import { runServe } from "../run.ts";
 import { sourceFromEntry } from "../server/app_source.ts";
 import { VERSION } from "../version.ts";
 import { parseCommand } from "./args.ts";
+import { formatConfig, pollWhereEventsFail, resolveServeOptions } from "./config.ts";
 import { resolveEntry } from "./entry.ts";
+import { describeOrigin } from "./layers.ts";
 import { usageText } from "./help.ts";
 
 function printToStdout(text: string): void {
@@ -28,11 +32,28 @@ async function dispatch(args: string[]): Promise<number> {
       printToStdout(`devsrv ${VERSION} (Deno ${Deno.version.deno})\n`);
       return 0;
     case "serve": {
-      const entry = resolveEntry(command.options.entry, Deno.cwd());
-      return await runServe(
-        sourceFromEntry(entry, command.options.dotfiles),
-        command.options,
-      );
+      const cwd = Deno.cwd();
+      const config = resolveServeOptions(command, { cwd, env: readEnv });
+      // Only the reloader watches; its child serves with the options it was started with.
+      const polling = isRunningFromReloader()
+        ? undefined
+        : pollWhereEventsFail(config, cwd, readMounts());
+      if (command.printConfig) {
+        printToStdout(formatConfig(config, cwd));
+        return 0;
+      }
+      if (polling) createLogger({ role: "reloader" }).info(polling);
+      const { options } = config;
+      const entry = resolveEntry(options.entry, cwd);
+      if (entry.kind === "module" && options.cors.length > 0) {
+        const origin = config.origins.cors;
+        const from = origin.kind === "flag" ? "" : ` (from ${describeOrigin(origin, cwd)})`;
+        throw new UsageError(
+          `--cors${from} applies to a static directory, and "${entry.display}" is a program`,
+          "let the program set Access-Control-Allow-Origin on its own responses",
+        );
+      }
+      return await runServe(sourceFromEntry(entry, options), options);
     }
   }
 }

@@ -53,6 +53,11 @@ export interface ServeOptions {
   cert: string | undefined;
   /** PEM private key file for HTTPS. */
   key: string | undefined;
+  /**
+   * Origins (`http://localhost:5173`) whose pages may load a static
+   * directory's files cross-origin; `"*"` for any, only when named.
+   */
+  cors: string[];
 }
 
 /** Debounce interval: an editor's atomic save arrives well within it. */
@@ -113,5 +118,6 @@ export function defaultServeOptions(): ServeOptions {
     allowedHosts: [],
     cert: undefined,
     key: undefined,
+    cors: [],
   };
 }

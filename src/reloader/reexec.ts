@@ -15,6 +15,7 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { INITIAL_CWD } from "../role.ts";
+import { type ReadText, readTextOrUndefined, withoutDevsrvConfig } from "./devsrv_config.ts";
 
 /** What the child's command line is built from. */
 export interface ReexecInput {
@@ -32,6 +33,12 @@ export interface ReexecInput {
   permissionFlags: string[];
   /** The working directory the command line's relative paths start from. */
   cwd: string;
+  /**
+   * Reads the files that `--config` flags name, to leave devsrv's own
+   * configuration (deno install's, or devsrv's deno.json) out of a program's
+   * command; without it every `--config` is kept.
+   */
+  readText?: ReadText;
 }
 
 /** A user's program to run as the child's main module. */
@@ -152,8 +159,9 @@ export function splitRunCommandLine(
 
 /**
  * Builds the child's command line for a user's program: this process's Deno
- * flags, devsrv's child code as a preload module, then the program and its
- * arguments. A compiled binary cannot preload code from disk, so it
+ * flags (less a `--config` that configures devsrv itself, see
+ * `devsrv_config.ts`), devsrv's child code as a preload module, then the
+ * program and its arguments. A compiled binary cannot preload code from disk, so it
  * re-executes itself instead (see {@linkcode childCommand}).
  *
  * @param input Facts about this process.
@@ -181,7 +189,8 @@ export function programCommand(input: ReexecInput, target: ProgramTarget): Child
   if (input.standalone) return childCommand(input);
   const parts = input.cmdline &&
     splitRunCommandLine(input.cmdline, input.mainModule, input.cwd);
-  const denoFlags = parts?.denoFlags ?? input.permissionFlags;
+  const flags = parts?.denoFlags ?? input.permissionFlags;
+  const denoFlags = input.readText ? withoutDevsrvConfig(flags, input.cwd, input.readText) : flags;
   return {
     command: input.execPath,
     // devsrv's preload goes first, so it runs before any preload of the user's.
@@ -252,5 +261,6 @@ export function currentReexecInput(): ReexecInput {
     mainModule: Deno.mainModule,
     permissionFlags: standalone ? [] : grantedPermissionFlags(),
     cwd: INITIAL_CWD,
+    readText: readTextOrUndefined,
   };
 }

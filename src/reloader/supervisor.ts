@@ -20,7 +20,7 @@ import {
 } from "../channel.ts";
 import { DEFAULT_PORT, hostOrDefault, type ServeOptions } from "../cli/options.ts";
 import { DevsrvError, formatError } from "../errors.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { createLogger, type Logger, relayedColorEnv } from "../log.ts";
 import {
   AUTO_SERVE_ENV,
   INITIAL_CWD,
@@ -487,6 +487,7 @@ export class Supervisor {
 
   #spawn(): ChildProcess {
     const env = childEnvironment(Deno.env.toObject(), this.#fromEnvFiles);
+    Object.assign(env, relayedColorEnv());
     if (runsProgram(this.#source)) {
       Object.assign(
         env,

@@ -11,7 +11,7 @@
 
 import type { ServeOptions } from "../cli/options.ts";
 import { DevsrvError, FAILURE_EXIT_CODE, formatError, stripAnsi } from "../errors.ts";
-import { printToStderr } from "../log.ts";
+import { printToStderr, relayedColorEnv } from "../log.ts";
 import { failureFromExit } from "../reloader/child_failure.ts";
 import { currentReexecInput, programCommand } from "../reloader/reexec.ts";
 import { AUTO_SERVE_ENV, NODE_CAPTURE_ENV } from "../role.ts";
@@ -71,7 +71,12 @@ export async function runProgramOnce(
   const settings = { ...programSettings(options, display, "single", true), tls: tls ?? null };
   const program = new Deno.Command(command.command, {
     args: command.args,
-    env: { ...programSettingsEnv(settings), [AUTO_SERVE_ENV]: "1", [NODE_CAPTURE_ENV]: "1" },
+    env: {
+      ...programSettingsEnv(settings),
+      ...relayedColorEnv(),
+      [AUTO_SERVE_ENV]: "1",
+      [NODE_CAPTURE_ENV]: "1",
+    },
     stdin: "inherit",
     stdout: "piped",
     stderr: "piped",
@@ -131,6 +136,7 @@ class OutputRelay {
 
   #relayError(text: string): void {
     if (!this.#holding) {
+      // Deno colours its "error:" even into a pipe, unless NO_COLOR is set.
       const at = errorReportStart(text);
       if (at < 0) {
         writeAll(Deno.stderr, text);

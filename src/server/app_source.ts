@@ -23,14 +23,22 @@ export interface AppSource {
   load(): Promise<Handler>;
 }
 
+/** How a static directory is served. */
+export interface StaticServing {
+  /** Serve dotfiles and key files. */
+  dotfiles: boolean;
+  /** Origins whose pages may load the files cross-origin (`--cors`). */
+  cors: string[];
+}
+
 /**
  * Makes the source for a CLI entry.
  *
  * @param entry The resolved ENTRY.
- * @param dotfiles Serve dotfiles from a static directory.
+ * @param serving How a static directory is served (dotfiles, CORS).
  * @returns The source.
  */
-export function sourceFromEntry(entry: Entry, dotfiles: boolean): AppSource {
+export function sourceFromEntry(entry: Entry, serving: StaticServing): AppSource {
   if (entry.kind === "module") {
     return {
       display: entry.display,
@@ -47,7 +55,9 @@ export function sourceFromEntry(entry: Entry, dotfiles: boolean): AppSource {
     load: async () => {
       // Imported only here so that app mode never loads the static server.
       const { serveStatic } = await import("./static_files.ts");
-      return (request) => serveStatic(request, { root, dotfiles });
+      const { withCors } = await import("./cors.ts");
+      const { dotfiles, cors } = serving;
+      return withCors((request) => serveStatic(request, { root, dotfiles }), cors);
     },
   };
 }

@@ -28,9 +28,9 @@ export interface SourceExcerpt {
   lines: { number: number; text: string }[];
 }
 
-// devsrv's own files; frames from them are folded away.
-const DEVSRV_SOURCE_DIR = fileURLToPath(new URL("../", import.meta.url));
-const DEVSRV_MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+// devsrv's own files; frames from them are folded away. URLs when devsrv runs from one.
+const DEVSRV_SOURCE_DIR = toPath(new URL("../", import.meta.url).href);
+const DEVSRV_MAIN = toPath(new URL("../../main.ts", import.meta.url).href);
 const FRAME_LOCATION = /(file:\/\/\S+?|\/\S+?):(\d+):(\d+)\)?$/;
 /** Lines shown before and after the failing line. */
 const EXCERPT_CONTEXT_LINES = 4;

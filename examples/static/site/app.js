@@ -1,0 +1,2 @@
+// Runs in the browser.
+document.getElementById("time").textContent = `Loaded at ${new Date().toLocaleTimeString()}`;
