@@ -52,6 +52,8 @@ export type ChildMessage =
   | { type: "hello"; token: string; generation: number; pid: number }
   | ListeningReport
   | { type: "closed"; index: number }
+  /** The program's main module has been evaluated: its servers so far are all it starts at load. */
+  | { type: "loaded" }
   | StoppingReport
   | {
     type: "failed";

@@ -157,7 +157,7 @@ Deno.test("reloader keeps watching when the child exits on its own", async () =>
   await withServer({ "app.ts": app }, ["app.ts"], async (server, url, dir) => {
     await waitForBody(url, "alive");
     await (await fetch(`${url}/exit`)).body?.cancel();
-    await server.waitForOutput(/failed: the child exited with code 7/);
+    await server.waitForOutput(/Child pid \d+ ended: the child exited with code 7/);
     assert.equal((await fetchText(url)).status, 503);
     await Deno.writeTextFile(`${dir}/app.ts`, appSource("back"));
     await waitForBody(url, "back");

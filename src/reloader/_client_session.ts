@@ -234,6 +234,9 @@ export class ClientSession {
         const text = holdTimeoutText(this.#host.holdTimeoutMs);
         return await this.#refuse(exchange.head, 503, text, exchange);
       }
+      if (typeof backend === "string") {
+        return await this.#refuse(exchange.head, 503, `${backend}\n`, exchange);
+      }
       await this.#send(exchange, backend);
       const outcome = await this.#relayResponse(exchange, backend);
       if (outcome === Outcome.keepAlive && exchange.pump === null) {
@@ -308,7 +311,7 @@ export class ClientSession {
     if (!this.#sender.canResend) return false;
     if (backend.exchanges > 0) return true;
     const route = this.#host.route(exchange.head.target);
-    return route.kind === "hold" || !leadsTo(backend, route.backend);
+    return route.kind !== "forward" || !leadsTo(backend, route.backend);
   }
 
   /**
@@ -321,10 +324,11 @@ export class ClientSession {
     exchange: Exchange,
     route: Route | null,
     generation: number,
-  ): Promise<Backend | typeof HOLD_TIMED_OUT | typeof SESSION_CLOSED> {
+  ): Promise<Backend | typeof HOLD_TIMED_OUT | typeof SESSION_CLOSED | string> {
     for (;;) {
       if (this.#closed || this.#host.closed) return SESSION_CLOSED;
       route ??= this.#host.route(exchange.head.target);
+      if (route.kind === "unavailable") return route.message;
       if (route.kind === "forward") {
         const backend = await this.#connectTo(route.backend);
         if (backend !== null) return backend;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { FailureReport, ListeningReport } from "../channel.ts";
+import type { FailureReport, ListeningReport, StoppingReport } from "../channel.ts";
 import {
   descendantsOf,
   orphansOf,
@@ -52,6 +52,11 @@ export class ChildProcess {
   abandoned = false;
   /** The loopback port of each of its servers, by server index, as it reports them. */
   readonly servers = new Map<number, number>();
+  /** Its program's main module has been evaluated (Deno's `load` event). */
+  loaded = false;
+  /** Settles with what the child waits for once it has been told to stop. */
+  readonly stopReport: Promise<StoppingReport>;
+  #settleStopReport: (report: StoppingReport) => void = () => {};
   /** Settles with the first server that listens, a load failure, or the exit. */
   readonly outcome: Promise<StartOutcome>;
   #settleOutcome: (outcome: StartOutcome) => void = () => {};
@@ -109,6 +114,7 @@ export class ChildProcess {
       return status;
     });
     this.outcome = new Promise((resolve) => this.#settleOutcome = resolve);
+    this.stopReport = new Promise((resolve) => this.#settleStopReport = resolve);
     this.status.then((status) => this.#settleOutcome({ kind: "exited", status }));
   }
 
@@ -142,6 +148,15 @@ export class ChildProcess {
   listening(report: ListeningReport): void {
     this.servers.set(report.index, report.port);
     this.#settleOutcome({ kind: "ready", report });
+  }
+
+  /**
+   * Takes the child's report of what its stop waits for.
+   *
+   * @param report The child's "stopping".
+   */
+  stopping(report: StoppingReport): void {
+    this.#settleStopReport(report);
   }
 
   /**

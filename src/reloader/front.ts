@@ -48,7 +48,8 @@ export interface BackendAddress {
 /** What to do with one request, decided per request by the supervisor. */
 export type Route =
   | { kind: "forward"; backend: BackendAddress }
-  | { kind: "hold" }; // no backend right now: wait for changed()
+  | { kind: "hold" } // no backend right now: wait for changed()
+  | { kind: "unavailable"; message: string }; // none will come: 503 with this text at once
 
 /** One completed exchange, for the access log. */
 export interface AccessEntry {

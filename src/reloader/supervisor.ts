@@ -63,7 +63,8 @@ export type Phase =
   | { kind: "starting"; child: ChildProcess }
   | { kind: "ready"; child: ChildProcess }
   | { kind: "stopping"; child: ChildProcess }
-  | { kind: "failed"; failure: AppFailure }
+  /** The app cannot be served; its child may still run (a program that may start a server late). */
+  | { kind: "failed"; failure: AppFailure; child?: ChildProcess }
   | { kind: "shutdown" };
 
 /** Why a restart happens. */
@@ -119,6 +120,8 @@ export class Supervisor {
   /** Generation numbers handed out, standby children included. */
   #spawned = 0;
   #standby: ChildProcess | undefined;
+  /** Old children still finishing their requests while the next one serves. */
+  #retiring = new Set<ChildProcess>();
   /** Every child alive, the standby included, by generation. */
   #children = new Map<number, ChildProcess>();
   #pending: RestartRequest | undefined;
@@ -293,8 +296,10 @@ export class Supervisor {
     if (existing) {
       const asked = report.requested.port;
       const key = `${report.index}:${asked}`;
+      // --port decides the first server's port: what the program asks for is no news.
+      const overridden = report.index === 0 && this.#options.port !== undefined;
       if (
-        asked !== undefined && asked !== 0 && asked !== existing.addr.port &&
+        asked !== undefined && asked !== 0 && asked !== existing.addr.port && !overridden &&
         !this.#notedPorts.has(key)
       ) {
         this.#notedPorts.add(key);
@@ -359,9 +364,19 @@ export class Supervisor {
     switch (phase.kind) {
       case "ready": {
         const port = phase.child.servers.get(index);
-        return port === undefined
-          ? { kind: "hold" }
-          : { kind: "forward", backend: { hostname: "127.0.0.1", port } };
+        if (port !== undefined) {
+          return { kind: "forward", backend: { hostname: "127.0.0.1", port } };
+        }
+        // The program has loaded and this port's server is not running (it
+        // was shut down, or this version does not start it): as a refused
+        // connection would, answer at once rather than hold.
+        return phase.child.loaded
+          ? {
+            kind: "unavailable",
+            message: `${this.#source.display} has no server running for this port now; ` +
+              "devsrv serves it again when the app starts one",
+          }
+          : { kind: "hold" };
       }
       case "failed":
         return this.#controlRoute;
@@ -460,20 +475,36 @@ export class Supervisor {
 
   async #stopCurrentChild(): Promise<void> {
     const phase = this.#phase;
-    if (phase.kind !== "starting" && phase.kind !== "ready") return;
-    this.#phase = { kind: "stopping", child: phase.child };
-    const { killed } = await phase.child.stop(this.#options.graceMs);
-    if (killed) {
+    const child = "child" in phase ? phase.child : undefined;
+    if (!child || phase.kind === "stopping") return;
+    this.#phase = { kind: "stopping", child };
+    this.#retiring.add(child);
+    const stopped = child.stop(this.#options.graceMs).then(({ killed }) => {
+      this.#retiring.delete(child);
+      if (!killed) return;
       this.#log.warn(
-        `Child pid ${phase.child.pid} did not stop within ${this.#options.graceMs} ms (--grace) · killed it`,
+        `Child pid ${child.pid} did not stop within ${this.#options.graceMs} ms (--grace) · killed it`,
       );
-    }
+    });
+    // While the old child finishes requests in flight, the new one may start:
+    // new requests need not wait for old ones. Not when the app handles the
+    // signal itself: its shutdown (a lock, a database) must end first.
+    const report = await Promise.race([child.stopReport, stopped.then(() => undefined)]);
+    if (report && report.handler === null && report.requests > 0) return;
+    await stopped;
   }
 
   async #restartNow(request: RestartRequest): Promise<void> {
     const started = performance.now();
     await this.#stopCurrentChild();
     if (this.#phase.kind === "shutdown") return;
+    // Changes seen while the old child stopped are on disk now: the child
+    // about to start reads them, so they need no restart of their own.
+    const later = this.#pending;
+    if (later) {
+      this.#pending = undefined;
+      request.files = [...new Set([...request.files, ...later.files])];
+    }
     const outcome = await this.#startChild(request.files);
     const ms = Math.round(performance.now() - started);
     this.#lastRestart = {
@@ -631,12 +662,16 @@ export class Supervisor {
   }
 
   #fail(failure: AppFailure, child?: ChildProcess): void {
-    this.#phase = { kind: "failed", failure };
+    this.#phase = child && !child.exited
+      ? { kind: "failed", failure, child }
+      : { kind: "failed", failure };
     this.#showFailurePage();
     this.#changed();
     const who = child ? `Child pid ${child.pid}` : "Reloader";
     this.#log.error(
-      `${who} failed: ${failure.message}${failure.fix ? `; ${failure.fix}` : ""}`,
+      `${who} ${failure.kind === "exit" ? "ended" : "failed"}: ${failure.message}${
+        failure.fix ? `; ${failure.fix}` : ""
+      }`,
     );
     this.#log.info("Waiting for a change to restart (or type rs and Enter)");
     // Open pages reload into the 503 page, whose script names this same
@@ -693,10 +728,20 @@ export class Supervisor {
         child.listening(message);
         const phase = this.#phase;
         if (phase.kind === "ready" && phase.child === child) this.#fronts[message.index]?.changed();
+        // A server that starts after the program was reported as serving nothing.
+        if (phase.kind === "failed" && phase.child === child) {
+          this.#settle(child, { kind: "ready", report: message });
+        }
+      } else if (typed.type === "loaded") {
+        child.loaded = true;
+        this.#changed();
       } else if (typed.type === "stopping") {
+        child.stopping(message as StoppingReport);
         this.#reportStopping(child, message as StoppingReport);
       } else if (typed.type === "closed") {
-        child.servers.delete((message as { index: number }).index);
+        const index = (message as { index: number }).index;
+        child.servers.delete(index);
+        this.#fronts[index]?.changed();
       } else if (typed.type === "failed") {
         child.failed(message as FailureReport);
       }
@@ -739,8 +784,9 @@ export class Supervisor {
     // At the end of the session, what the app started must be gone before devsrv is.
     const final = { waitForTree: true };
     await Promise.all([
-      "child" in phase ? phase.child.stop(this.#options.graceMs, final) : undefined,
+      "child" in phase && phase.child ? phase.child.stop(this.#options.graceMs, final) : undefined,
       standby?.stop(this.#options.graceMs, final),
+      ...[...this.#retiring].map((child) => child.stop(this.#options.graceMs, final)),
     ]);
     await Promise.all(this.#fronts.map((front) => front?.close()));
     await this.#control.shutdown();

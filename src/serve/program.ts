@@ -283,6 +283,7 @@ async function prepareChild(settings: ProgramSettings): Promise<void> {
   const { registry } = servers;
   stopOnSignal(servers, settings.graceMs, (report) => void link.send(report));
   servers.signals.install();
+  globalThis.addEventListener("load", () => void link.send({ type: "loaded" }));
   const report = (error: NoHandlerError) =>
     link.send({ type: "failed", message: error.message, fix: error.fix ?? "", detail: "" });
   watchForNoServer(registry, settings.display, {

@@ -84,6 +84,7 @@ export async function runChild(
   }
   // Served through the captured Deno.serve: reported like a program's server.
   if (handler) Deno.serve({ onListen: () => {} }, handler);
+  await link.send({ type: "loaded" });
   cancel();
   stopOnSignal(servers, options.graceMs, (report) => void link.send(report));
   // Runs until a signal stops it (the process ends there) or the parent is gone.
