@@ -55,6 +55,11 @@ export interface SessionHost {
   readonly onAccess: ((entry: AccessEntry) => void) | undefined;
   /** Counts a finished exchange. */
   countExchange(): void;
+  /**
+   * A request is about to be forwarded; the function returned is called
+   * once its final response head has come back, or it ended without one.
+   */
+  requestStarted(target: string): () => void;
   /** Reports an error that is not a peer going away: a bug. */
   reportError(error: unknown): void;
 }
@@ -107,6 +112,8 @@ interface Exchange {
   status: number;
   /** The client connection is being read for its close while the response streams. */
   watchingClient: boolean;
+  /** Tells the host that the final response head is here (or will not come); idempotent. */
+  responded: () => void;
 }
 
 /** Forwards the requests of one client connection. */
@@ -201,6 +208,14 @@ export class ClientSession {
 
   /** Forwards one request and its response; returns whether to go on. */
   async #exchange(exchange: Exchange): Promise<boolean> {
+    try {
+      return await this.#forward(exchange);
+    } finally {
+      exchange.responded(); // no final response came
+    }
+  }
+
+  async #forward(exchange: Exchange): Promise<boolean> {
     const generation = this.#host.generation;
     const route = this.#host.route(exchange.head.target);
     const current = this.#backend;
@@ -265,6 +280,7 @@ export class ClientSession {
       sawInterim: false,
       status: 0,
       watchingClient: false,
+      responded: this.#host.requestStarted(head.target),
     };
   }
 
@@ -415,6 +431,7 @@ export class ClientSession {
   ): Promise<Outcome> {
     const method = exchange.head.method;
     exchange.status = response.status;
+    exchange.responded();
     if (response.status === 101 || (method === "CONNECT" && response.status < 300)) {
       this.#report(exchange);
       return await this.#tunnel(exchange, backend);

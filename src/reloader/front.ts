@@ -91,6 +91,16 @@ export interface FrontOptions {
    * @default {undefined}
    */
   onError?: (error: unknown) => void;
+  /**
+   * Called when a request is about to be forwarded (before it may be
+   * held), with its request-target. The function it returns is called once,
+   * when the final response head has come back (a streamed body may go on),
+   * or the exchange ended without one. Tells the supervisor when the app is
+   * at work (see `app_activity.ts`).
+   *
+   * @default {undefined}
+   */
+  onRequestStart?: (target: string) => (() => void) | undefined;
 }
 
 /** A running front. */
@@ -181,6 +191,10 @@ class FrontServer implements Front, SessionHost {
     this.#exchanges++;
   }
 
+  requestStarted(target: string): () => void {
+    return this.#options.onRequestStart?.(target) ?? noop;
+  }
+
   route(target: string): Route {
     return this.#options.route(target);
   }
@@ -259,6 +273,8 @@ class FrontServer implements Front, SessionHost {
     this.#sessions.set(session, task);
   }
 }
+
+function noop(): void {}
 
 function listen(options: FrontOptions): Deno.Listener {
   const address = { hostname: options.hostname, port: options.port };

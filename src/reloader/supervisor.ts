@@ -31,6 +31,7 @@ import { type MemoryRelease, startMemoryRelease } from "./memory_release.ts";
 import { childCommand, currentReexecInput } from "./reexec.ts";
 import { childEnvironment, envFilePaths, snapshotEnvFiles } from "./env_files.ts";
 import { type ChangeBatch, startWatching, type Watching } from "./watch.ts";
+import { WatchPolicy } from "./watch_policy.ts";
 import { LiveReloadHub } from "./live_reload_hub.ts";
 import { clientResponse } from "../server/live_reload_client.ts";
 import { CLIENT_PATH, clientScriptUrl, EVENTS_PATH } from "../server/live_reload.ts";
@@ -108,6 +109,8 @@ export class Supervisor {
   /** What `--env-file` gave this process at its start, kept out of the children's environment. */
   #fromEnvFiles = snapshotEnvFiles(envFilePaths(this.#command.args, Deno.cwd()));
   #hub: LiveReloadHub;
+  /** What to watch and what a change does (the module graph, the app's own writes). */
+  #policy: WatchPolicy;
   /** Called once, when the first child is ready (`--open`). */
   onFirstReady: () => void = () => {};
 
@@ -120,6 +123,7 @@ export class Supervisor {
     this.#source = source;
     this.#options = options;
     this.#log = log;
+    this.#policy = new WatchPolicy({ source, options, denoArgs: this.#command.args });
     this.#channel = new ControlChannel((generation, messages, conn) =>
       this.#listen(generation, messages, conn)
     );
@@ -169,6 +173,10 @@ export class Supervisor {
         route: (target) => this.route(target),
         holdTimeoutMs: HOLD_TIMEOUT_MS,
         ...(quiet ? {} : { onAccess: (entry) => this.#log.access(formatAccessLine(entry)) }),
+        onRequestStart: (target) =>
+          isDevsrvTarget(target) || this.#phase.kind === "failed"
+            ? undefined // not the app's work: devsrv's own pages
+            : this.#policy.requestStarted(target),
       });
     } catch (error) {
       throw bindError(error, host, port);
@@ -210,13 +218,8 @@ export class Supervisor {
    */
   async watch(): Promise<Watching> {
     const options = this.#options;
-    const roots = [Deno.cwd(), ...options.watch].map((path) =>
-      path.startsWith("/") ? path : `${Deno.cwd()}/${path}`
-    );
     this.#watching = await startWatching({
-      roots,
-      ext: options.ext,
-      allFiles: this.#source.kind === "static" && options.ext === undefined,
+      ...this.#policy.watchScope(),
       ignore: options.ignore,
       gitignore: options.gitignore,
       debounceMs: options.debounceMs,
@@ -228,18 +231,14 @@ export class Supervisor {
   }
 
   #onChange(batch: ChangeBatch): void {
-    const files = batch.paths.map((path) => relative(Deno.cwd(), path) || path);
-    const shown = files.length > 3
-      ? `${files.slice(0, 3).join(", ")} and ${files.length - 3} more`
-      : files.join(", ");
-    if (this.#source.kind === "static" && this.#phase.kind === "ready") {
-      // Static files are read per request: the child needs no restart, only the browsers.
-      this.#log.info(`Detected change in ${shown} · reloading browsers`);
-      this.#hub.changed(batch.paths);
-      return;
+    const failed = this.#phase.kind === "failed";
+    const { decision, line, restartFiles, reloadFiles } = this.#policy.decide(batch, failed);
+    if (line !== undefined) this.#log.info(line);
+    if (decision.action === "restart" || (decision.action === "reload" && failed)) {
+      this.restart({ reason: "change", files: restartFiles.length ? restartFiles : reloadFiles });
+    } else if (decision.action === "reload" && this.#options.liveReload) {
+      this.#hub.changed(reloadFiles);
     }
-    this.#log.info(`Detected change in ${shown} · restarting`);
-    this.restart({ reason: "change", files });
   }
 
   /**
@@ -284,6 +283,7 @@ export class Supervisor {
 
   async #restartNow(request: RestartRequest): Promise<void> {
     const started = performance.now();
+    const restarted = this.#policy.restarting();
     await this.#stopCurrentChild();
     if (this.#phase.kind === "shutdown") return;
     const outcome = await this.#startChild(request.files);
@@ -295,6 +295,7 @@ export class Supervisor {
       ms,
       ok: outcome,
     };
+    restarted(ms, outcome); // and, when the child came up, work out the module graph again
   }
 
   #spawn(): ChildProcess {
@@ -484,12 +485,14 @@ export class Supervisor {
       watchedFiles: this.#watching?.fileCount ?? 0,
       lastRestart: this.#lastRestart,
       error: phase.kind === "failed" ? phase.failure.message : null,
+      ...this.#policy.status(),
     };
   }
 
   /** Stops everything: watcher, child (gracefully), front, servers. */
   async shutdown(): Promise<void> {
     this.#watching?.close();
+    const policyClosed = this.#policy.close();
     this.#memoryRelease?.stop();
     this.#hub.close();
     const phase = this.#phase;
@@ -503,6 +506,7 @@ export class Supervisor {
     await this.#front?.close();
     await this.#control.shutdown();
     await this.#channel.close();
+    await policyClosed;
   }
 }
 
