@@ -123,7 +123,7 @@ interface DirState {
 
 /** The roots, the kept directories and the counted files, with their state. */
 export class WatchedTree {
-  readonly #roots: readonly Root[];
+  readonly #roots: Root[];
   readonly #gitignore: boolean;
   readonly #onWarning: (message: string) => void;
   readonly #files = new Map<string, FileState>();
@@ -159,6 +159,38 @@ export class WatchedTree {
     return new WatchedTree(options.roots.map((p) => openRoot(p, options)), {
       ...options,
     });
+  }
+
+  /**
+   * Adds files that no root holds (a module the app imports from outside
+   * the watched directories): each becomes a single-file root, watched from
+   * now on. Files under a root (even an ignored part of it) and files that
+   * do not exist are skipped.
+   *
+   * @param paths Absolute paths.
+   * @returns Whether a file was added: then the OS watch must be placed
+   * again, on the new directories too.
+   */
+  addFiles(paths: readonly string[]): boolean {
+    let added = false;
+    for (const given of paths) {
+      let path: string;
+      try {
+        path = Deno.realPathSync(given);
+      } catch (error) {
+        if (isGoneError(error)) continue;
+        throw error;
+      }
+      if (this.#isUnderARoot(path)) continue;
+      const root: FileRoot = { kind: "file", path, given: resolve(given) };
+      this.#roots.push(root);
+      const found: string[] = [];
+      this.#addFileRoot(root, found);
+      const info = found.length > 0 ? statOrUndefined(path) : undefined;
+      if (info?.isFile) this.#files.set(path, fingerprint(path, info, Date.now()));
+      added = true;
+    }
+    return added;
   }
 
   /** How many counted files are known. */

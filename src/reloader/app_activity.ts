@@ -25,7 +25,7 @@
 /** How long before a span a change still counts as made during it, in ms. */
 export const ACTIVITY_LEAD_MS = 10;
 /** How long after a span a change still counts as made during it, in ms. */
-export const ACTIVITY_TAIL_MS = 250;
+export const ACTIVITY_TAIL_MS = 100;
 /** How long finished spans are kept, in ms: longer than any watcher's delay (`--interval` ≤ 60 s). */
 const KEEP_MS = 120_000;
 /** At most this many finished spans are kept (spans close together are merged first). */

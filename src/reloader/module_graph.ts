@@ -283,6 +283,7 @@ interface InfoModule {
   npmPackage?: string;
   dependencies?: {
     specifier?: string;
+    isDynamic?: boolean;
     code?: { specifier?: string; error?: string };
     type?: { specifier?: string; error?: string };
   }[];
@@ -300,8 +301,8 @@ export type ParsedModuleGraph =
  * @param entry The entry's absolute path.
  * @param extra The configuration files to report with the graph.
  * @returns The graph, or `"unknown"` with the first error Deno reported
- * (a module that is missing or does not parse) or why the JSON is not
- * what `deno info` prints.
+ * (a module that is missing or does not parse, a static import that does
+ * not resolve) or why the JSON is not what `deno info` prints.
  *
  * @example A graph of two modules
  * ```ts
@@ -338,6 +339,8 @@ export function parseModuleGraph(
   }
   const failed = [...modules.values()].find((module) => typeof module.error === "string");
   if (failed) return { kind: "unknown", reason: moduleError(failed) };
+  const unresolved = firstUnresolvedImport(modules);
+  if (unresolved) return { kind: "unknown", reason: unresolved };
   const rootSpecifier = Array.isArray(info.roots) && typeof info.roots[0] === "string"
     ? info.roots[0]
     : undefined;
@@ -397,6 +400,23 @@ function localPath(specifier: string): string | undefined {
     if (error instanceof TypeError) return undefined; // a file: URL with a host, on Linux
     throw error;
   }
+}
+
+/**
+ * The first static import Deno could not resolve (a bare name no import
+ * map knows), which the app would fail on too. A dynamic import that does
+ * not resolve is often optional (inside a `try`), so it does not count.
+ */
+function firstUnresolvedImport(modules: ReadonlyMap<string, InfoModule>): string | undefined {
+  for (const module of modules.values()) {
+    for (const dependency of module.dependencies ?? []) {
+      const error = dependency.code?.error;
+      if (error === undefined || dependency.isDynamic) continue;
+      const where = localPath(module.specifier ?? "") ?? module.specifier ?? "a module";
+      return `${where}: ${firstLine(error)}`;
+    }
+  }
+  return undefined;
 }
 
 function moduleError(module: InfoModule): string {

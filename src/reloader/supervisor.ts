@@ -30,7 +30,7 @@ import { type Front, type Route, startFront } from "./front.ts";
 import { type MemoryRelease, startMemoryRelease } from "./memory_release.ts";
 import { childCommand, currentReexecInput } from "./reexec.ts";
 import { childEnvironment, envFilePaths, snapshotEnvFiles } from "./env_files.ts";
-import { type ChangeBatch, startWatching, type Watching } from "./watch.ts";
+import type { ChangeBatch, Watching } from "./watch.ts";
 import { WatchPolicy } from "./watch_policy.ts";
 import { LiveReloadHub } from "./live_reload_hub.ts";
 import { clientResponse } from "../server/live_reload_client.ts";
@@ -218,8 +218,7 @@ export class Supervisor {
    */
   async watch(): Promise<Watching> {
     const options = this.#options;
-    this.#watching = await startWatching({
-      ...this.#policy.watchScope(),
+    this.#watching = await this.#policy.startWatching({
       ignore: options.ignore,
       gitignore: options.gitignore,
       debounceMs: options.debounceMs,

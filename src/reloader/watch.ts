@@ -123,6 +123,13 @@ export interface Watching {
   readonly fileCount: number;
   /** The roots, as given. */
   readonly roots: string[];
+  /**
+   * Watches files outside the roots too (a module the app imports from
+   * elsewhere); files under a root, and missing files, are skipped.
+   *
+   * @param paths Absolute paths.
+   */
+  addFiles(paths: readonly string[]): void;
   /** Stops watching; no batch is handed over after this. */
   close(): void;
   /**
@@ -247,6 +254,10 @@ class WatchSession implements Watching {
     });
     if (this.#events) this.#events.start();
     else this.#startPolling(false);
+  }
+
+  addFiles(paths: readonly string[]): void {
+    if (this.#tree.addFiles(paths)) this.#events?.watchAgain();
   }
 
   close(): void {

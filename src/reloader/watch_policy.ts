@@ -33,7 +33,7 @@ import {
 } from "./change_decision.ts";
 import { envFilePaths } from "./env_files.ts";
 import { loadModuleGraph, type ModuleGraph, resolutionFlags } from "./module_graph.ts";
-import type { ChangeBatch, WatchOptions } from "./watch.ts";
+import { type ChangeBatch, startWatching, type Watching, type WatchOptions } from "./watch.ts";
 
 /** How many decisions `/__devsrv` shows. */
 export const DECISION_HISTORY_LENGTH = 20;
@@ -96,6 +96,7 @@ export class WatchPolicy {
   #refreshAgain = false;
   #toldAboutAppWrites = false;
   #abort = new AbortController();
+  #watching: Watching | undefined;
 
   /**
    * @param options The session: source, serve options, Deno arguments.
@@ -113,16 +114,32 @@ export class WatchPolicy {
   }
 
   /**
-   * What to watch: the served directory in static-directory mode, else the
-   * current directory, and the `--watch` paths; every file that is not
-   * ignored is seen, and judged by {@linkcode WatchPolicy.decide}.
+   * Starts watching: the served directory in static-directory mode, else
+   * the current directory, and the `--watch` paths; every file that is not
+   * ignored is seen, and judged by {@linkcode WatchPolicy.decide}. Files
+   * of the module graph outside them are added as the graph becomes known.
    *
-   * @returns The roots and filters for `startWatching`.
+   * @param options How to watch (ignores, debounce, polling).
+   * @param onChange Receives each batch.
+   * @returns The running watch.
+   * @throws {Deno.errors.NotFound} When a `--watch` path does not exist.
    */
-  watchScope(): Pick<WatchOptions, "roots" | "ext" | "allFiles"> {
+  async startWatching(
+    options: Omit<WatchOptions, "roots" | "ext" | "allFiles">,
+    onChange: (batch: ChangeBatch) => void,
+  ): Promise<Watching> {
+    this.#watching = await startWatching({
+      ...options,
+      roots: this.#roots(),
+      ext: undefined,
+      allFiles: true,
+    }, onChange);
+    return this.#watching;
+  }
+
+  #roots(): string[] {
     const base = this.#entry.kind === "static" ? this.#entry.root : this.#cwd;
-    const roots = [base, ...this.#watchPaths()];
-    return { roots: [...new Set(roots)], ext: undefined, allFiles: true };
+    return [...new Set([base, ...this.#watchPaths()])];
   }
 
   /**
@@ -217,6 +234,7 @@ export class WatchPolicy {
         this.#graph = result.kind === "known"
           ? { kind: "known", graph: result.graph, ms: result.ms }
           : { kind: "unknown", reason: result.reason, ms: result.ms };
+        if (result.kind === "known") this.#watchOutside(result.graph);
       } finally {
         end();
       }
@@ -255,6 +273,15 @@ export class WatchPolicy {
   close(): Promise<void> {
     this.#abort.abort();
     return this.#refreshing ?? Promise.resolve();
+  }
+
+  /** Watches the files of the graph that no root holds (imports from `../shared`). */
+  #watchOutside(graph: ModuleGraph): void {
+    const roots = this.#roots();
+    const outside = [...graph.files, ...graph.configFiles].filter((path) =>
+      !roots.some((root) => path === root || path.startsWith(`${root}/`))
+    );
+    if (outside.length > 0) this.#watching?.addFiles(outside);
   }
 
   /** Milliseconds since the app was last at work; `null` while it is. */

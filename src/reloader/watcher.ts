@@ -123,6 +123,19 @@ export class EventWatcher {
     this.#kick();
   }
 
+  /**
+   * Places the OS watch again, on every directory the tree knows now (it
+   * gained roots). A failure ends the watcher as `onFailure` says.
+   */
+  watchAgain(): void {
+    if (this.#closed) return;
+    try {
+      this.#watch();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
   /** Removes the OS watches and stops; see {@linkcode EventWatcher.finished}. */
   close(): void {
     if (this.#closed) return;
