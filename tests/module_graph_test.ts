@@ -187,6 +187,17 @@ Deno.test("loadModuleGraph() lists every local file the entry imports", async ()
   });
 });
 
+Deno.test("loadModuleGraph() works at the lowest CPU priority too", async () => {
+  await withTempDir(
+    { "main.ts": 'import "./lib.ts";\n', "lib.ts": "export {};\n" },
+    async (dir) => {
+      const result = await loadModuleGraph("main.ts", { cwd: dir, priority: "low" });
+      assert.equal(result.kind, "known", result.kind === "unknown" ? result.reason : "");
+      if (result.kind === "known") assert.equal(result.graph.files.size, 2);
+    },
+  );
+});
+
 Deno.test("loadModuleGraph() lists the npm packages", async () => {
   await withTempDir({
     "main.ts": 'import mime from "npm:mime@4.1.2/lite";\nconsole.log(mime);\n',

@@ -153,6 +153,7 @@ Deno.test("an app that writes its data as it runs keeps its state: 20 requests, 
   await withServer(DATA_APP_FILES, ["app.ts"], async (server, url, dir) => {
     const page = await OpenPage.open(url);
     try {
+      await waitForGraph(url, 2); // devsrv's own deno info run is over: what follows is the app's
       const first = await status(url);
       for (let i = 1; i <= 20; i++) {
         assert.match(await body(url), new RegExp(`<p>visits ${i}</p>`));

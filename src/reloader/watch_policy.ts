@@ -5,8 +5,11 @@
  * shows (the module graph, the last decisions).
  *
  * It keeps the app's module graph (from `module_graph.ts`), refreshed after
- * every successful start, off the restart's path: the new child serves
- * while `deno info` runs. It records when the app is at work
+ * every successful start, off the restart's path: once restarts have
+ * settled ({@linkcode GRAPH_REFRESH_QUIET_MS} without a new one), at the
+ * lowest CPU priority, while the new child serves. A quick series of
+ * restarts (a script saving file after file) refreshes it once, after the
+ * last, and `deno info` never competes with the next child's boot. It records when the app is at work
  * (`app_activity.ts`): while the supervisor restarts it (the old child's
  * shutdown handlers included), while the front forwards a request to it,
  * and while `deno info` runs.
@@ -35,6 +38,8 @@ import { envFilePaths } from "./env_files.ts";
 import { loadModuleGraph, type ModuleGraph, resolutionFlags } from "./module_graph.ts";
 import { type ChangeBatch, startWatching, type Watching, type WatchOptions } from "./watch.ts";
 
+/** How long after a successful start, with no restart since, the module graph is worked out again. */
+export const GRAPH_REFRESH_QUIET_MS = 250;
 /** How many decisions `/__devsrv` shows. */
 export const DECISION_HISTORY_LENGTH = 20;
 /** How many files one decision record lists (a checkout may change thousands). */
@@ -93,6 +98,7 @@ export class WatchPolicy {
   readonly #quietPaths = new Set<string>();
   #graph: GraphState;
   #refreshing: Promise<void> | undefined;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   #refreshAgain = false;
   #toldAboutAppWrites = false;
   #abort = new AbortController();
@@ -181,13 +187,16 @@ export class WatchPolicy {
    */
   restarting(): (ms: number, ok: boolean) => void {
     const end = this.activity.begin("the app was restarting");
+    clearTimeout(this.#refreshTimer); // a refresh waits for this restart to be over
     return (ms, ok) => {
       end();
       for (const record of this.#openRestarts.splice(0)) {
         record.restartMs = ms;
         record.ok = ok;
       }
-      if (ok) this.refreshGraph();
+      if (!ok || this.#abort.signal.aborted) return;
+      clearTimeout(this.#refreshTimer);
+      this.#refreshTimer = setTimeout(() => this.refreshGraph(), GRAPH_REFRESH_QUIET_MS);
     };
   }
 
@@ -209,7 +218,7 @@ export class WatchPolicy {
    * @returns When this refresh (and any it was merged with) is done.
    */
   refreshGraph(): Promise<void> {
-    if (this.#entry.kind === "static") return Promise.resolve();
+    if (this.#entry.kind === "static" || this.#abort.signal.aborted) return Promise.resolve();
     if (this.#refreshing) {
       this.#refreshAgain = true;
       return this.#refreshing;
@@ -229,6 +238,7 @@ export class WatchPolicy {
           denoArgs: this.#denoArgs,
           cwd: this.#cwd,
           signal: this.#abort.signal,
+          priority: "low", // the next child boots meanwhile: it goes first
         });
         if (this.#abort.signal.aborted) return;
         this.#graph = result.kind === "known"
@@ -271,6 +281,7 @@ export class WatchPolicy {
 
   /** Stops a running refresh; later ones do nothing. */
   close(): Promise<void> {
+    clearTimeout(this.#refreshTimer);
     this.#abort.abort();
     return this.#refreshing ?? Promise.resolve();
   }
