@@ -167,6 +167,10 @@ Deno.test("an app that writes its data as it runs keeps its state: 20 requests, 
       assert.equal(after.generation, 1);
       assert.doesNotMatch(server.output, / · (restarting|reloading pages|updating stylesheets)\n/);
       for (const decision of after.decisions ?? []) assert.equal(decision.action, "none");
+      const html = await fetchText(`${url}/__devsrv`, { headers: { accept: "text/html" } });
+      assert.match(html.body, /<th>module graph<\/th><td>2 files, 0 npm packages/);
+      assert.match(html.body, /Recent decisions/);
+      assert.match(html.body, /<td>nothing<\/td><td>written while the app was answering \/<\/td>/);
       // A person's edit of the template, once the app is idle, does reload the page: the
       // sentinel shows that no reload came before it.
       await waitForAppIdle(url);

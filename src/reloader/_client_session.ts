@@ -56,8 +56,9 @@ export interface SessionHost {
   /** Counts a finished exchange. */
   countExchange(): void;
   /**
-   * A request is about to be forwarded; the function returned is called
-   * once its final response head has come back, or it ended without one.
+   * A request is about to be forwarded; the function returned is to be
+   * called when its final response head has come back, or it ended without
+   * one (it does something the first time only).
    */
   requestStarted(target: string): () => void;
   /** Reports an error that is not a peer going away: a bug. */

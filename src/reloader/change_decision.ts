@@ -339,7 +339,7 @@ export function describeReason(reason: ChangeReason, cwd: string): string {
     case "source-removed":
       return "source file removed";
     case "page":
-      return "not imported by the app";
+      return "a page file the app does not import";
     case "unimported-source":
       return "a source file the app does not import";
     case "served":

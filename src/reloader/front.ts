@@ -192,7 +192,14 @@ class FrontServer implements Front, SessionHost {
   }
 
   requestStarted(target: string): () => void {
-    return this.#options.onRequestStart?.(target) ?? noop;
+    const responded = this.#options.onRequestStart?.(target);
+    if (responded === undefined) return noop;
+    let called = false;
+    return () => {
+      if (called) return;
+      called = true;
+      responded();
+    };
   }
 
   route(target: string): Route {

@@ -231,10 +231,10 @@ export class Supervisor {
 
   #onChange(batch: ChangeBatch): void {
     const failed = this.#phase.kind === "failed";
-    const { decision, line, restartFiles, reloadFiles } = this.#policy.decide(batch, failed);
+    const { decision, line, files, reloadFiles } = this.#policy.decide(batch, failed);
     if (line !== undefined) this.#log.info(line);
     if (decision.action === "restart" || (decision.action === "reload" && failed)) {
-      this.restart({ reason: "change", files: restartFiles.length ? restartFiles : reloadFiles });
+      this.restart({ reason: "change", files });
     } else if (decision.action === "reload" && this.#options.liveReload) {
       this.#hub.changed(reloadFiles);
     }
@@ -294,7 +294,7 @@ export class Supervisor {
       ms,
       ok: outcome,
     };
-    restarted(ms, outcome); // and, when the child came up, work out the module graph again
+    restarted(ms, outcome); // the module graph is worked out again once restarts settle
   }
 
   #spawn(): ChildProcess {

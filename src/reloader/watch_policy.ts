@@ -67,9 +67,9 @@ export interface PolicyAnswer {
   decision: ChangeDecision;
   /** The line to print, if any (without `" * "`). */
   line: string | undefined;
-  /** The files that restart the app, relative to the current directory. */
-  restartFiles: string[];
-  /** The files that reload the pages, absolute. */
+  /** The files whose verdict is the decision's action, as the log shows them. */
+  files: string[];
+  /** The files that reload the pages, absolute (for the live-reload hub). */
   reloadFiles: string[];
 }
 
@@ -173,7 +173,7 @@ export class WatchPolicy {
     return {
       decision,
       line: this.#lineFor(decision),
-      restartFiles: files("restart").map((file) => displayPath(file.path, this.#cwd)),
+      files: files(decision.action).map((file) => displayPath(file.path, this.#cwd)),
       reloadFiles: files("reload").map((file) => file.path),
     };
   }
