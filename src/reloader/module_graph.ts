@@ -262,14 +262,14 @@ async function runInfo(
   try {
     child ??= spawn(denoPath, args);
   } catch (error) {
-    // Not found, not permitted (--allow-run), not executable: all mean "no graph".
+    if (!isSpawnError(error)) throw error;
     return { kind: "failed", reason: `cannot run ${denoPath}: ${firstLine(error)}` };
   }
   const stop = () => {
     try {
       child.kill("SIGKILL");
-    } catch {
-      // it has exited already
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error; // it has exited already
     }
   };
   const timer = setTimeout(stop, timeoutMs);
@@ -518,6 +518,12 @@ function isFile(path: string): boolean {
     }
     throw error;
   }
+}
+
+/** Not found, not executable, or not permitted (no `--allow-run`): no graph, no crash. */
+function isSpawnError(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied ||
+    error instanceof Deno.errors.NotCapable;
 }
 
 function firstLine(error: unknown): string {

@@ -392,7 +392,8 @@ export function ownOutputFiles(): string[] {
     let target: string;
     try {
       target = Deno.readLinkSync(`/proc/self/fd/${fd}`);
-    } catch {
+    } catch (error) {
+      if (!isUnreadable(error)) throw error;
       continue; // no /proc (macOS, Windows), or not permitted: the .log rule still holds
     }
     if (!target.startsWith("/")) continue; // a pipe, a socket, a terminal
@@ -402,9 +403,14 @@ export function ownOutputFiles(): string[] {
       files.push(
         resolve(Deno.realPathSync(dirname(target)), target.slice(target.lastIndexOf("/") + 1)),
       );
-    } catch {
-      // deleted since: only the linked path
+    } catch (error) {
+      if (!isUnreadable(error)) throw error; // deleted since: only the linked path
     }
   }
   return [...new Set(files)];
+}
+
+function isUnreadable(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied ||
+    error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.NotADirectory;
 }
