@@ -9,7 +9,10 @@
  *   added latency per request;
  * - resident memory of parent and child;
  * - idle CPU of the parent over 10,000 watched files, for OS events and
- *   for `--poll`.
+ *   for `--poll`;
+ * - the cost of working out the app's module graph (`deno info --json`,
+ *   as the reloader runs it after each restart) for the example app and an
+ *   Express app.
  *
  * @module
  */
@@ -17,6 +20,7 @@
 import { quantile, runFetchLoad, runLoad, runWrk, sequentialLatencies } from "./_load.ts";
 import { cpuMs, freePort, MAIN_TS, privateMb, residentMb, ServerProcess } from "./_process.ts";
 import { CHECK_INTERVAL_MS } from "../src/reloader/memory_release.ts";
+import { loadModuleGraph } from "../src/reloader/module_graph.ts";
 
 const EDITS = Number(Deno.env.get("BENCH_EDITS") ?? 25);
 const RELOADS_UNDER_LOAD = 20;
@@ -26,6 +30,18 @@ const IDLE_SECONDS = 5;
 /** After a load, two quiet checks of the parent's memory release and time for its collection. */
 const MEMORY_SETTLE_MS = 2 * CHECK_INTERVAL_MS + 1000;
 const TREE_FILES = 10_000;
+/** How often the module graph is worked out per app. */
+const GRAPH_RUNS = 15;
+/** An Express app as people write them: the package, and a module of its own. */
+const EXPRESS_APP = {
+  "main.ts": `import express from "npm:express@5.1.0";
+import { greeting } from "./greeting.ts";
+const app = express();
+app.get("/", (_req, res) => res.send(greeting));
+app.listen(3000);
+`,
+  "greeting.ts": 'export const greeting = "Hello from Express";\n',
+};
 const EXAMPLE_APP = new URL("../examples/hello/app.ts", import.meta.url);
 const GREETING = 'const GREETING = "Hello from devsrv";';
 
@@ -267,6 +283,35 @@ async function idleCpu(
   }
 }
 
+/** Median and p90 of `deno info --json` on an app, as the reloader runs it after a restart. */
+async function graphCost(
+  files: Record<string, string>,
+  entry: string,
+): Promise<{ median: number; p90: number; files: number; npm: number } | string> {
+  const dir = await Deno.makeTempDir({ prefix: "devsrv_bench_graph_" });
+  try {
+    for (const [name, content] of Object.entries(files)) {
+      await Deno.writeTextFile(`${dir}/${name}`, content);
+    }
+    const first = await loadModuleGraph(entry, { cwd: dir, priority: "low" }); // fills Deno's cache
+    if (first.kind === "unknown") return first.reason;
+    const times: number[] = [];
+    for (let i = 0; i < GRAPH_RUNS; i++) {
+      const result = await loadModuleGraph(entry, { cwd: dir, priority: "low" });
+      if (result.kind === "unknown") return result.reason;
+      times.push(result.ms);
+    }
+    return {
+      median: quantile(times, 0.5),
+      p90: quantile(times, 0.9),
+      files: first.graph.files.size,
+      npm: first.graph.npmPackages.length,
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 function fmt(value: number, digits = 1): string {
   return value.toFixed(digits);
 }
@@ -368,6 +413,25 @@ async function main(): Promise<void> {
       `  ${(poll ? "--poll (500 ms)" : "watchfs").padEnd(18)} ${
         fmt(cpuPercent, 2).padStart(6)
       } % CPU · ${files} files · banner after ${fmt(scanMs, 0)} ms`,
+    );
+  }
+  print();
+
+  print(
+    `Module graph per restart: deno info --json, as the reloader runs it once the new child serves (${GRAPH_RUNS} runs)`,
+  );
+  const apps: [string, Record<string, string>, string][] = [
+    ["example app", { "app.ts": await Deno.readTextFile(EXAMPLE_APP) }, "app.ts"],
+    ["Express app (npm:express@5.1.0)", EXPRESS_APP, "main.ts"],
+  ];
+  for (const [name, files, entry] of apps) {
+    const cost = await graphCost(files, entry);
+    print(
+      typeof cost === "string"
+        ? `  ${name.padEnd(34)} unavailable: ${cost}`
+        : `  ${name.padEnd(34)} median ${fmt(cost.median, 0)} ms, p90 ${
+          fmt(cost.p90, 0)
+        } ms · ${cost.files} files, ${cost.npm} npm packages`,
     );
   }
 }

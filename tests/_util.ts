@@ -8,6 +8,8 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { ACTIVITY_LEAD_MS, ACTIVITY_TAIL_MS } from "../src/reloader/app_activity.ts";
+import { EVENT_LATENCY_MS } from "../src/reloader/watch.ts";
 
 /** The CLI entry of the program under test. */
 export const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
@@ -38,6 +40,26 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 50);
   }
+}
+
+/**
+ * Waits until the app behind a reloader at `url` has been idle (not
+ * starting, no request in flight) for longer than the window in which a
+ * changed file counts as written by the app (see
+ * `src/reloader/app_activity.ts`; a deleted or renamed file is dated by
+ * when it was seen, up to {@linkcode EVENT_LATENCY_MS} late), so that a
+ * change the test makes next is taken as a person's edit. `/__devsrv`
+ * requests are not the app's work.
+ *
+ * @param url The reloader's base URL.
+ */
+export async function waitForAppIdle(url: string): Promise<void> {
+  await waitFor("the app to be idle", async () => {
+    const response = await fetch(`${url}/__devsrv`, { headers: { accept: "application/json" } });
+    const { appIdleMs } = await response.json();
+    return typeof appIdleMs === "number" &&
+      appIdleMs > ACTIVITY_LEAD_MS + ACTIVITY_TAIL_MS + EVENT_LATENCY_MS;
+  });
 }
 
 /**

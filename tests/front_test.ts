@@ -342,6 +342,46 @@ Deno.test("startFront() forwards GET and POST over one keep-alive connection (fe
   }
 });
 
+Deno.test("startFront() tells onRequestStart when a request goes out and when its response head is back", async () => {
+  const events: string[] = [];
+  const release = Promise.withResolvers<void>();
+  const backend = startBackend(async (request) => {
+    const path = new URL(request.url).pathname;
+    events.push(`app ${path}`);
+    if (path !== "/stream") return new Response("done");
+    await release.promise;
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(encoder.encode("first"));
+        setTimeout(() => controller.close(), 50);
+      },
+    });
+    return new Response(body, { headers: { "content-type": "text/event-stream" } });
+  });
+  const t = startTestFront(backend, {
+    onRequestStart: (target) => {
+      events.push(`start ${target}`);
+      return () => events.push(`head ${target}`);
+    },
+  });
+  try {
+    assertEquals(await (await fetch(`${t.url}/plain`)).text(), "done");
+    assertEquals(events, ["start /plain", "app /plain", "head /plain"]);
+    events.length = 0;
+    const streaming = fetch(`${t.url}/stream`);
+    await waitFor(() => events.includes("app /stream"), "the app to get the request");
+    assertEquals(events, ["start /stream", "app /stream"]);
+    release.resolve();
+    const response = await streaming;
+    assertEquals(events, ["start /stream", "app /stream", "head /stream"], "before the body ends");
+    assertEquals(await response.text(), "first");
+    assertEquals(events.length, 3, "once");
+  } finally {
+    await t.front.close();
+    await backend.stop();
+  }
+});
+
 Deno.test("startFront() keeps a raw connection alive across requests", async () => {
   const backend = startBackend(echo);
   const t = startTestFront(backend);

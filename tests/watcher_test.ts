@@ -12,10 +12,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
   type ChangeBatch,
+  type FileChange,
   startWatching,
   type Watching,
   type WatchOptions,
 } from "../src/reloader/watch.ts";
+import { missingOutsideCi } from "./_util.ts";
 
 type Kind = "watchfs" | "poll";
 const KINDS: readonly Kind[] = ["watchfs", "poll"];
@@ -165,6 +167,14 @@ function countInotifyWatches(): number {
   return watches;
 }
 
+/** Edits a file in `lib` and creates another: both must be reported (the folder is watched). */
+async function assertLibWatched(h: Harness, content: string): Promise<void> {
+  const from = h.batches.length;
+  Deno.writeTextFileSync(h.path("lib", "a.ts"), content);
+  Deno.writeTextFileSync(h.path("lib", `b${content}.ts`), content);
+  await waitForPaths(h, [h.path("lib", "a.ts"), h.path("lib", `b${content}.ts`)], from);
+}
+
 for (const kind of KINDS) {
   const name = (behaviour: string) => `startWatching() [${kind}] ${behaviour}`;
 
@@ -260,6 +270,127 @@ for (const kind of KINDS) {
       Deno.writeTextFileSync(h.path("new", "x.ts"), "2");
       await waitForPaths(h, [h.path("new", "x.ts")], from);
       assert.deepEqual(h.watching.fileCount, 2);
+    });
+  });
+
+  Deno.test(name("watches a directory again after it is deleted and re-created"), async () => {
+    await withWatch(kind, { files: { "lib/a.ts": "1" } }, async (h) => {
+      Deno.removeSync(h.path("lib"), { recursive: true });
+      await waitForPaths(h, [h.path("lib", "a.ts")]);
+      const from = h.batches.length;
+      Deno.mkdirSync(h.path("lib"));
+      Deno.writeTextFileSync(h.path("lib", "a.ts"), "2");
+      await waitForPaths(h, [h.path("lib", "a.ts")], from);
+      await assertLibWatched(h, "3");
+      assert.deepEqual(h.warnings, []);
+    });
+  });
+
+  Deno.test(
+    name("watches a directory again when it is deleted and re-created at once"),
+    async () => {
+      await withWatch(kind, { files: { "lib/a.ts": "1" } }, async (h) => {
+        // Faster than any event is handled; the new folder may even get the old one's inode.
+        Deno.removeSync(h.path("lib"), { recursive: true });
+        Deno.mkdirSync(h.path("lib"));
+        Deno.writeTextFileSync(h.path("lib", "a.ts"), "2");
+        await waitForPaths(h, [h.path("lib", "a.ts")]);
+        await assertLibWatched(h, "3");
+      });
+    },
+  );
+
+  Deno.test(name("watches a directory again after it is renamed away and back"), async () => {
+    await withWatch(kind, { files: { "lib/a.ts": "1" } }, async (h) => {
+      Deno.renameSync(h.path("lib"), h.path("lib.away"));
+      await waitForPaths(h, [h.path("lib", "a.ts"), h.path("lib.away", "a.ts")]);
+      const from = h.batches.length;
+      Deno.renameSync(h.path("lib.away"), h.path("lib"));
+      await waitForPaths(h, [h.path("lib", "a.ts"), h.path("lib.away", "a.ts")], from);
+      await assertLibWatched(h, "2");
+    });
+  });
+
+  Deno.test(name("watches a directory again after another is renamed over it"), async () => {
+    await withWatch(kind, { files: { "lib/a.ts": "1", "lib.new/a.ts": "2" } }, async (h) => {
+      Deno.renameSync(h.path("lib"), h.path("lib.old"));
+      Deno.renameSync(h.path("lib.new"), h.path("lib"));
+      await waitForPaths(h, [h.path("lib", "a.ts"), h.path("lib.old", "a.ts")]);
+      await assertLibWatched(h, "3");
+    });
+  });
+
+  Deno.test({
+    name: name("watches a directory again after a git checkout removes and restores it"),
+    ignore: missingOutsideCi("git"),
+    fn: async () => {
+      await withWatch(kind, { files: { "lib/a.ts": "1" } }, async (h) => {
+        const git = (...args: string[]) => {
+          const result = new Deno.Command("git", {
+            args: ["-c", "user.name=devsrv", "-c", "user.email=devsrv@localhost", ...args],
+            cwd: h.dir,
+            stdout: "null",
+            stderr: "piped",
+          }).outputSync();
+          assert.ok(result.success, new TextDecoder().decode(result.stderr));
+        };
+        git("init", "-q", "-b", "main");
+        git("add", ".");
+        git("commit", "-q", "--no-gpg-sign", "-m", "with lib");
+        git("checkout", "-q", "-b", "without-lib");
+        git("rm", "-q", "-r", "lib");
+        git("commit", "-q", "--no-gpg-sign", "-m", "without lib");
+        await waitForPaths(h, [h.path("lib", "a.ts")]);
+        const from = h.batches.length;
+        git("checkout", "-q", "main");
+        await waitForPaths(h, [h.path("lib", "a.ts")], from);
+        await assertLibWatched(h, "2");
+      });
+    },
+  });
+
+  Deno.test(name("watches files added outside its roots"), async () => {
+    await withWatch(
+      kind,
+      { files: { "app/main.ts": "1", "shared/util.ts": "1" }, roots: ["app"] },
+      async (h) => {
+        assert.equal(h.watching.fileCount, 1);
+        h.watching.addFiles([
+          h.path("shared", "util.ts"),
+          h.path("app", "main.ts"),
+          h.path("gone.ts"),
+        ]);
+        assert.equal(h.watching.fileCount, 2);
+        Deno.writeTextFileSync(h.path("shared", "util.ts"), "2");
+        await waitForPaths(h, [h.path("shared", "util.ts")]);
+        const from = h.batches.length;
+        Deno.writeTextFileSync(h.path("app", "main.ts"), "2");
+        await waitForPaths(h, [h.path("app", "main.ts")], from);
+      },
+    );
+  });
+
+  Deno.test(name("says what happened to each file, and when"), async () => {
+    const changes: FileChange[] = [];
+    await withWatch(kind, {
+      files: { "app.ts": "1", "old.ts": "1" },
+      onBatch: (batch) => changes.push(...batch.changes),
+    }, async (h) => {
+      const before = Date.now();
+      Deno.writeTextFileSync(h.path("app.ts"), "2");
+      Deno.writeTextFileSync(h.path("new.ts"), "1");
+      Deno.removeSync(h.path("old.ts"));
+      await waitForPaths(h, [h.path("app.ts"), h.path("new.ts"), h.path("old.ts")]);
+      const after = Date.now();
+      const byPath = new Map(changes.map((change) => [change.path, change]));
+      assert.equal(byPath.get(h.path("app.ts"))?.kind, "modified");
+      assert.equal(byPath.get(h.path("new.ts"))?.kind, "created");
+      assert.equal(byPath.get(h.path("old.ts"))?.kind, "deleted");
+      const mtime = Deno.statSync(h.path("app.ts")).mtime?.getTime();
+      assert.equal(byPath.get(h.path("app.ts"))?.fromMs, mtime);
+      const deleted = byPath.get(h.path("old.ts"))!;
+      assert.ok(deleted.fromMs <= deleted.toMs && deleted.toMs <= after, JSON.stringify(deleted));
+      assert.ok(deleted.toMs >= before - 5, JSON.stringify(deleted));
     });
   });
 

@@ -53,12 +53,14 @@ Server:
 
 Reloading:
   --no-reload            one process, no watching: what production would run
-  --watch PATH           watch this directory or file too (repeatable; the
-                         current directory is always watched)
-  --ext LIST             extensions that trigger a reload, comma-separated
-                         (default: the sources, templates and assets of a
-                         Deno web app; every file for a static directory)
-  --ignore GLOB          ignore matching paths (repeatable, .gitignore syntax)
+  --watch PATH           restart when this file or directory changes
+                         (repeatable; watched even outside the current
+                         directory)
+  --ext LIST             restart when a file with one of these extensions
+                         changes, comma-separated, e.g. "sql,yaml"; for a
+                         static directory: reload the pages only for these
+  --ignore GLOB          never react to matching paths, module graph
+                         included (repeatable, .gitignore syntax)
   --no-gitignore         do not honour .gitignore files
   --debounce MS          quiet period that makes a burst one restart (default ${DEFAULT_DEBOUNCE_MS})
   --poll                 poll file stats instead of OS events (on by itself
@@ -84,6 +86,15 @@ Configuration, first that sets an option wins:
 Colour: none when output is not a terminal, or with NO_COLOR; FORCE_COLOR
 forces it.
 
-While it runs, type "rs" and Enter to restart the app. Status: /__devsrv
+What a change does: a file of the app's module graph (what its entry
+imports at any depth, as "deno info" sees it), a new or deleted source file,
+deno.json, package.json, deno.lock, an import map or .env file, and --watch
+and --ext files restart the app. HTML, CSS, templates and images reload the
+open pages. Anything else does nothing, and so does every file the app
+writes itself while it starts or answers a request. For a static directory,
+only that directory is watched and a change reloads the pages.
+
+While it runs, type "rs" and Enter to restart the app. Status and the last
+decisions: /__devsrv
 `;
 }

@@ -25,9 +25,16 @@ export interface ServeOptions {
   reload: boolean;
   /** Hide access lines. */
   quiet: boolean;
-  /** Extra watch roots and files (the current directory is always watched). */
+  /**
+   * Files and directories whose changes restart the app, watched too (the
+   * current directory, or a static directory, is always watched).
+   */
   watch: string[];
-  /** File extensions that trigger a reload; `undefined` means the defaults. */
+  /**
+   * Extensions whose files restart the app when they change, beyond its
+   * module graph; for a static directory, the only ones that reload the
+   * pages. `undefined`: none beyond the rules of `change_decision.ts`.
+   */
   ext: string[] | undefined;
   /** Globs to ignore, on top of the default ignores. */
   ignore: string[];

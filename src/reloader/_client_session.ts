@@ -63,6 +63,12 @@ export interface SessionHost {
   readonly onAccess: ((entry: AccessEntry) => void) | undefined;
   /** Counts a finished exchange. */
   countExchange(): void;
+  /**
+   * A request is about to be forwarded; the function returned is to be
+   * called when its final response head has come back, or it ended without
+   * one (it does something the first time only).
+   */
+  requestStarted(target: string): () => void;
   /** Reports an error that is not a peer going away: a bug. */
   reportError(error: unknown): void;
   /** Refuses a request before it is forwarded, when set (the Host guard). */
@@ -123,6 +129,8 @@ interface Exchange {
   watchingClient: boolean;
   /** A copy of the request head, kept only when the rewriter may want its response. */
   readonly rewriteHead: Uint8Array | null;
+  /** Tells the host that the final response head is here (or will not come); idempotent. */
+  responded: () => void;
 }
 
 /** Forwards the requests of one client connection. */
@@ -219,6 +227,14 @@ export class ClientSession {
 
   /** Forwards one request and its response; returns whether to go on. */
   async #exchange(exchange: Exchange): Promise<boolean> {
+    try {
+      return await this.#forward(exchange);
+    } finally {
+      exchange.responded(); // no final response came
+    }
+  }
+
+  async #forward(exchange: Exchange): Promise<boolean> {
     const generation = this.#host.generation;
     const route = this.#host.route(exchange.head.target);
     const current = this.#backend;
@@ -291,6 +307,7 @@ export class ClientSession {
       status: 0,
       watchingClient: false,
       rewriteHead,
+      responded: this.#host.requestStarted(head.target),
     };
   }
 
@@ -442,6 +459,7 @@ export class ClientSession {
   ): Promise<Outcome> {
     const method = exchange.head.method;
     exchange.status = response.status;
+    exchange.responded();
     if (response.status === 101 || (method === "CONNECT" && response.status < 300)) {
       this.#report(exchange);
       return await this.#tunnel(exchange, backend);

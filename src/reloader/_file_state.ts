@@ -18,9 +18,31 @@
  */
 
 import { contentHash } from "./content_hash.ts";
+import { DEFAULT_EXTENSIONS, hasCountedExtension } from "./watch_filter.ts";
 
 /** Files up to this size are hashed; bigger ones are compared by stat only. */
 export const MAX_HASHED_BYTES = 2 * 1024 * 1024;
+
+/**
+ * The extensions whose files are hashed: sources, markup, styles, settings
+ * and lock files, where an unchanged save must not count. Other files
+ * (images, fonts, databases, logs, uploads) are compared by size and mtime,
+ * so that an app writing a database on every request costs the reloader no
+ * read of it.
+ */
+const HASHED_EXTENSIONS: readonly string[] = [...DEFAULT_EXTENSIONS, "lock"];
+
+/**
+ * Tells whether a file's content is hashed (when it is small enough).
+ *
+ * @param path The file's path.
+ * @returns `true` for the extensions of sources, markup, styles, settings
+ * and lock files (`.env` files too).
+ */
+export function isHashedFile(path: string): boolean {
+  const name = path.slice(Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
+  return hasCountedExtension(name, HASHED_EXTENSIONS);
+}
 
 /**
  * How close to the last look an mtime must be to distrust it. Deno reports
@@ -86,14 +108,15 @@ export function isGoneError(error: unknown): boolean {
  * @param info Its stat, taken before reading so that a write after the stat
  * shows up as a newer mtime next time.
  * @param checkedAtMs `Date.now()` taken before the stat.
- * @returns Its state; without hash when it is big or cannot be read.
+ * @returns Its state; without hash when it is big, not a text file of
+ * {@linkcode isHashedFile}, or cannot be read.
  */
 export function fingerprint(
   path: string,
   info: Deno.FileInfo,
   checkedAtMs: number,
 ): FileState {
-  const hash = info.size <= MAX_HASHED_BYTES ? hashFile(path) : undefined;
+  const hash = info.size <= MAX_HASHED_BYTES && isHashedFile(path) ? hashFile(path) : undefined;
   return { size: info.size, mtimeMs: mtimeOf(info), checkedAtMs, hash };
 }
 

@@ -56,6 +56,40 @@ export interface TreeDelta {
   changed: string[];
   /** Directories that appeared and want an OS watch (real paths). */
   addedDirs: string[];
+  /**
+   * Directories that vanished or were replaced by another directory of the
+   * same name (deleted and re-created, renamed, swapped by a checkout):
+   * real paths. An OS watch placed on the old one watches nothing now.
+   */
+  removedDirs: string[];
+}
+
+/** One file of a settled batch, see {@linkcode WatchedTree.settle}. */
+export interface SettledChange {
+  /** The file, spelled under its root as the caller gave it. */
+  path: string;
+  /** Compared with the state before the batch began. */
+  kind: "created" | "modified" | "deleted";
+  /** Its mtime now, in ms since the epoch; `undefined` when it is gone. */
+  mtimeMs: number | undefined;
+  /** `Date.now()` when the first change of the batch to it was seen. */
+  seenAtMs: number;
+}
+
+/** What a file was before the first change of the current batch. */
+interface Baseline {
+  /** The real path. */
+  path: string;
+  /** Whether it existed. */
+  existed: boolean;
+  /** Its hash then; `undefined` when it was not hashed (or did not exist). */
+  hash: string | undefined;
+  /** `Date.now()` when the change was seen. */
+  seenAtMs: number;
+}
+
+function emptyDelta(): TreeDelta {
+  return { changed: [], addedDirs: [], removedDirs: [] };
 }
 
 interface DirRoot {
@@ -79,11 +113,17 @@ type Root = DirRoot | FileRoot;
 interface DirState {
   mtimeMs: number;
   checkedAtMs: number;
+  /**
+   * The directory's inode and birth time: another directory under the same
+   * name has another pair (file systems reuse a freed inode at once).
+   */
+  ino: number | null;
+  birthMs: number | null;
 }
 
 /** The roots, the kept directories and the counted files, with their state. */
 export class WatchedTree {
-  readonly #roots: readonly Root[];
+  readonly #roots: Root[];
   readonly #gitignore: boolean;
   readonly #onWarning: (message: string) => void;
   readonly #files = new Map<string, FileState>();
@@ -91,12 +131,12 @@ export class WatchedTree {
   /** Folders whose `.gitignore` was read: once per folder, not on every relist. */
   readonly #gitignoreRead = new Set<string>();
   /**
-   * For each file reported changed since the last batch: its real path and
-   * its hash before the first change (`null`: it did not exist). A batch is
-   * checked against these, so an intermediate state (an editor's truncate
-   * before the write) never counts as a change.
+   * For each file reported changed since the last batch (by its outward
+   * path): what it was before the first change. A batch is checked against
+   * these, so an intermediate state (an editor's truncate before the write)
+   * never counts as a change.
    */
-  readonly #baselines = new Map<string, { path: string; hash: string | null | undefined }>();
+  readonly #baselines = new Map<string, Baseline>();
 
   private constructor(roots: Root[], options: WatchedTreeOptions) {
     this.#roots = roots;
@@ -119,6 +159,38 @@ export class WatchedTree {
     return new WatchedTree(options.roots.map((p) => openRoot(p, options)), {
       ...options,
     });
+  }
+
+  /**
+   * Adds files that no root holds (a module the app imports from outside
+   * the watched directories): each becomes a single-file root, watched from
+   * now on. Files under a root (even an ignored part of it) and files that
+   * do not exist are skipped.
+   *
+   * @param paths Absolute paths.
+   * @returns Whether a file was added: then the OS watch must be placed
+   * again, on the new directories too.
+   */
+  addFiles(paths: readonly string[]): boolean {
+    let added = false;
+    for (const given of paths) {
+      let path: string;
+      try {
+        path = Deno.realPathSync(given);
+      } catch (error) {
+        if (isGoneError(error)) continue;
+        throw error;
+      }
+      if (this.#isUnderARoot(path)) continue;
+      const root: FileRoot = { kind: "file", path, given: resolve(given) };
+      this.#roots.push(root);
+      const found: string[] = [];
+      this.#addFileRoot(root, found);
+      const info = found.length > 0 ? statOrUndefined(path) : undefined;
+      if (info?.isFile) this.#files.set(path, fingerprint(path, info, Date.now()));
+      added = true;
+    }
+    return added;
   }
 
   /** How many counted files are known. */
@@ -163,17 +235,23 @@ export class WatchedTree {
    * Checks the paths that OS events named.
    *
    * @param paths Absolute paths, as the events carry them.
+   * @param signal Stops the check between slices.
+   * @param recreated Paths that events said were created, removed or
+   * renamed: a known directory among them was replaced, even when the new
+   * one has the old one's inode and birth time (a re-creation within the
+   * same millisecond).
    * @returns What changed.
    */
   async checkPaths(
     paths: Iterable<string>,
     signal?: AbortSignal,
+    recreated: ReadonlySet<string> = new Set(),
   ): Promise<TreeDelta> {
-    const delta: TreeDelta = { changed: [], addedDirs: [] };
+    const delta = emptyDelta();
     const slicer = new Slicer(signal);
     for (const path of paths) {
       if (slicer.due()) await slicer.pause();
-      const found = this.#checkPath(path, delta);
+      const found = this.#checkPath(path, delta, recreated.has(path));
       await this.#takeNewFiles(found, delta, slicer);
     }
     return delta;
@@ -190,7 +268,7 @@ export class WatchedTree {
     dirs: Iterable<string>,
     signal?: AbortSignal,
   ): Promise<TreeDelta> {
-    const delta: TreeDelta = { changed: [], addedDirs: [] };
+    const delta = emptyDelta();
     const found: string[] = [];
     for (const dir of dirs) this.#relistDir(dir, found, delta.addedDirs);
     await this.#takeNewFiles(found, delta, new Slicer(signal));
@@ -206,11 +284,12 @@ export class WatchedTree {
    * @returns What changed.
    */
   async rescan(signal?: AbortSignal): Promise<TreeDelta> {
-    const delta: TreeDelta = { changed: [], addedDirs: [] };
+    const delta = emptyDelta();
     const slicer = new Slicer(signal);
-    const moved = await this.#statDirs(delta, slicer);
+    const { moved, replaced } = await this.#statDirs(delta, slicer);
     const found: string[] = [];
     this.#reviveRoots(found, delta.addedDirs);
+    for (const dir of replaced) if (this.#keepsDir(dir)) this.#walk(dir, found, delta.addedDirs);
     for (const dir of moved) this.#relistDir(dir, found, delta.addedDirs);
     await this.#statFiles(delta, slicer);
     await this.#takeNewFiles(found, delta, slicer);
@@ -221,18 +300,18 @@ export class WatchedTree {
    * Forgets directories that no longer exist (an OS watch cannot be placed
    * on them), reporting the files that went with them.
    *
-   * @returns The counted files that were removed.
+   * @returns The counted files and the directories that were removed.
    */
-  dropMissingDirs(): string[] {
-    const delta: TreeDelta = { changed: [], addedDirs: [] };
+  dropMissingDirs(): TreeDelta {
+    const delta = emptyDelta();
     for (const dir of [...this.#dirs.keys()]) {
       if (statOrUndefined(dir)?.isDirectory !== true) this.#forget(dir, delta);
     }
-    return delta.changed;
+    return delta;
   }
 
   /** Checks one path; returns the files found in a new directory, to take in. */
-  #checkPath(path: string, delta: TreeDelta): string[] {
+  #checkPath(path: string, delta: TreeDelta, recreated: boolean): string[] {
     const found: string[] = [];
     if (!this.#isUnderARoot(path)) return found;
     const checkedAtMs = Date.now();
@@ -242,6 +321,10 @@ export class WatchedTree {
     else if (info.isFile) this.#checkFile(path, info, checkedAtMs, delta);
     else if (info.isDirectory) {
       this.#forgetFile(path, delta);
+      const known = this.#dirs.get(path);
+      if (known !== undefined && (recreated || !isSameDir(known, info))) {
+        this.#forgetDir(path, delta); // replaced: walked afresh below
+      }
       if (!this.#dirs.has(path) && this.#keepsDir(path)) {
         this.#walk(path, found, delta.addedDirs);
       }
@@ -259,17 +342,25 @@ export class WatchedTree {
     if (known === undefined) {
       if (!this.#counts(path)) return;
       this.#files.set(path, fingerprint(path, info, checkedAtMs));
-      this.#reportChange(path, null, delta);
+      this.#reportChange(path, undefined, delta);
       return;
     }
     const { changed, state } = refreshState(path, known, info, checkedAtMs);
     this.#files.set(path, state);
-    if (changed) this.#reportChange(path, known.hash, delta);
+    if (changed) this.#reportChange(path, known, delta);
   }
 
-  #reportChange(path: string, hashBefore: string | null | undefined, delta: TreeDelta): void {
+  /** Reports a changed file; `before` is its state before the change, `undefined` if it is new. */
+  #reportChange(path: string, before: FileState | undefined, delta: TreeDelta): void {
     const outward = this.#outward(path);
-    if (!this.#baselines.has(outward)) this.#baselines.set(outward, { path, hash: hashBefore });
+    if (!this.#baselines.has(outward)) {
+      this.#baselines.set(outward, {
+        path,
+        existed: before !== undefined,
+        hash: before?.hash,
+        seenAtMs: Date.now(),
+      });
+    }
     delta.changed.push(outward);
   }
 
@@ -278,19 +369,36 @@ export class WatchedTree {
    * was before the batch began, and starts the next batch afresh.
    *
    * @param paths The paths of a finished batch, as reported.
-   * @returns Those that changed: created, deleted, or with other content.
+   * @returns Those that changed (created, deleted, or with other content),
+   * in the given order, with what happened to each and when.
    */
-  settle(paths: string[]): string[] {
-    const kept = paths.filter((outward) => {
-      const baseline = this.#baselines.get(outward);
-      if (!baseline || baseline.hash === undefined) return true;
-      const info = statOrUndefined(baseline.path);
-      if (!info?.isFile) return baseline.hash !== null;
-      if (baseline.hash === null) return true;
-      return fingerprint(baseline.path, info, Date.now()).hash !== baseline.hash;
-    });
-    for (const outward of paths) this.#baselines.delete(outward);
-    return kept;
+  settle(paths: string[]): SettledChange[] {
+    const settled: SettledChange[] = [];
+    for (const outward of paths) {
+      const change = this.#settleOne(outward);
+      if (change !== undefined) settled.push(change);
+      this.#baselines.delete(outward);
+    }
+    return settled;
+  }
+
+  #settleOne(outward: string): SettledChange | undefined {
+    const baseline = this.#baselines.get(outward);
+    const real = baseline?.path ?? outward;
+    const seenAtMs = baseline?.seenAtMs ?? Date.now();
+    const checkedAtMs = Date.now();
+    const info = statOrUndefined(real);
+    if (!info?.isFile) {
+      if (baseline?.existed === false) return undefined; // came and went within the batch
+      return { path: outward, kind: "deleted", mtimeMs: undefined, seenAtMs };
+    }
+    const mtimeMs = mtimeOf(info);
+    if (baseline === undefined || !baseline.existed) {
+      return { path: outward, kind: "created", mtimeMs, seenAtMs };
+    }
+    const same = baseline.hash !== undefined &&
+      fingerprint(real, info, checkedAtMs).hash === baseline.hash;
+    return same ? undefined : { path: outward, kind: "modified", mtimeMs, seenAtMs };
   }
 
   /** Walks a kept directory and the kept directories below it. */
@@ -402,7 +510,7 @@ export class WatchedTree {
   ): Promise<void> {
     if (paths.length === 0) return;
     for (const path of await this.#fingerprintAll(paths, slicer)) {
-      delta.changed.push(this.#outward(path));
+      this.#reportChange(path, undefined, delta);
     }
   }
 
@@ -418,22 +526,31 @@ export class WatchedTree {
     }
   }
 
-  /** Stats every directory; returns those to relist, forgets vanished ones. */
-  async #statDirs(delta: TreeDelta, slicer: Slicer): Promise<string[]> {
+  /**
+   * Stats every directory: returns those to relist (their mtime moved) and
+   * those replaced by another directory of the same name (forgotten, to
+   * walk afresh); forgets vanished ones.
+   */
+  async #statDirs(
+    delta: TreeDelta,
+    slicer: Slicer,
+  ): Promise<{ moved: string[]; replaced: string[] }> {
     const moved: string[] = [];
+    const replaced: string[] = [];
     for (const [dir, known] of [...this.#dirs]) {
       if (slicer.due()) await slicer.pause();
       if (!this.#dirs.has(dir)) continue; // forgotten with an ancestor
       const fresh = dirStateOf(dir);
-      if (fresh.mtimeMs < 0) {
+      if (fresh.mtimeMs < 0 || fresh.ino !== known.ino || fresh.birthMs !== known.birthMs) {
         this.#forget(dir, delta);
+        if (fresh.mtimeMs >= 0) replaced.push(dir);
         continue;
       }
       this.#dirs.set(dir, fresh);
       const racy = known.mtimeMs + RACY_WINDOW_MS > known.checkedAtMs;
       if (fresh.mtimeMs !== known.mtimeMs || racy) moved.push(dir);
     }
-    return moved;
+    return { moved, replaced };
   }
 
   /** Stats every file; the few whose stat does not settle it are compared by content. */
@@ -457,18 +574,20 @@ export class WatchedTree {
 
   #forgetFile(path: string, delta: TreeDelta): void {
     const known = this.#files.get(path);
-    if (known && this.#files.delete(path)) this.#reportChange(path, known.hash, delta);
+    if (known && this.#files.delete(path)) this.#reportChange(path, known, delta);
   }
 
   /** Forgets a directory and everything known below it. */
   #forgetDir(dir: string, delta: TreeDelta): void {
     if (!this.#dirs.delete(dir)) return;
     this.#gitignoreRead.delete(dir);
+    delta.removedDirs.push(dir);
     const prefix = `${dir}${SEPARATOR}`;
     for (const path of [...this.#dirs.keys()]) {
       if (!path.startsWith(prefix)) continue;
       this.#dirs.delete(path);
       this.#gitignoreRead.delete(path);
+      delta.removedDirs.push(path);
     }
     for (const path of [...this.#files.keys()]) {
       if (path.startsWith(prefix)) this.#forgetFile(path, delta);
@@ -571,8 +690,18 @@ function entryKind(entry: Deno.DirEntry, path: string): "file" | "dir" | "other"
 function dirStateOf(dir: string): DirState {
   const checkedAtMs = Date.now();
   const info = statOrUndefined(dir);
-  const mtimeMs = info?.isDirectory ? mtimeOf(info) : -1;
-  return { mtimeMs, checkedAtMs };
+  if (info?.isDirectory !== true) return { mtimeMs: -1, checkedAtMs, ino: null, birthMs: null };
+  return {
+    mtimeMs: mtimeOf(info),
+    checkedAtMs,
+    ino: info.ino,
+    birthMs: info.birthtime?.getTime() ?? null,
+  };
+}
+
+/** Whether a fresh stat shows the same directory that a state remembers. */
+function isSameDir(known: DirState, info: Deno.FileInfo): boolean {
+  return known.ino === info.ino && known.birthMs === (info.birthtime?.getTime() ?? null);
 }
 
 /**

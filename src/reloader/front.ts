@@ -176,6 +176,16 @@ export interface FrontOptions {
    * @default {undefined}
    */
   onError?: (error: unknown) => void;
+  /**
+   * Called when a request is about to be forwarded (before it may be
+   * held), with its request-target. The function it returns is called once,
+   * when the final response head has come back (a streamed body may go on),
+   * or the exchange ended without one. Tells the supervisor when the app is
+   * at work (see `app_activity.ts`).
+   *
+   * @default {undefined}
+   */
+  onRequestStart?: (target: string) => (() => void) | undefined;
 }
 
 /** A running front. */
@@ -272,6 +282,17 @@ class FrontServer implements Front, SessionHost {
     this.#exchanges++;
   }
 
+  requestStarted(target: string): () => void {
+    const responded = this.#options.onRequestStart?.(target);
+    if (responded === undefined) return noop;
+    let called = false;
+    return () => {
+      if (called) return;
+      called = true;
+      responded();
+    };
+  }
+
   route(target: string): Route {
     return this.#options.route(target);
   }
@@ -350,6 +371,8 @@ class FrontServer implements Front, SessionHost {
     this.#sessions.set(session, task);
   }
 }
+
+function noop(): void {}
 
 function listen(options: FrontOptions): Deno.Listener {
   const address = { hostname: options.hostname, port: options.port };

@@ -49,7 +49,8 @@ import { frontPolicy } from "./front_policy.ts";
 import { type MemoryRelease, startMemoryRelease } from "./memory_release.ts";
 import { type ChildCommand, childCommand, currentReexecInput, programCommand } from "./reexec.ts";
 import { childEnvironment, envFilePaths, snapshotEnvFiles } from "./env_files.ts";
-import { type ChangeBatch, startWatching, type Watching } from "./watch.ts";
+import type { ChangeBatch, Watching } from "./watch.ts";
+import { WatchPolicy } from "./watch_policy.ts";
 import { LiveReloadHub } from "./live_reload_hub.ts";
 import { clientResponse } from "../server/live_reload_client.ts";
 import { CLIENT_PATH, clientScriptUrl, EVENTS_PATH } from "../server/live_reload.ts";
@@ -156,6 +157,8 @@ export class Supervisor {
   /** What `--env-file` gave this process at its start, kept out of the children's environment. */
   #fromEnvFiles: Map<string, string>;
   #hub: LiveReloadHub;
+  /** What to watch and what a change does (the module graph, the app's own writes). */
+  #policy: WatchPolicy;
   /** Called once, with the first URL, when the first child is ready (`--open`). */
   onFirstReady: (url: string) => void = () => {};
 
@@ -181,6 +184,12 @@ export class Supervisor {
     this.#fromEnvFiles = snapshotEnvFiles(envFilePaths(this.#command.args, INITIAL_CWD));
     // Until the module graph tells, a program may use node:http: capture it.
     this.#node = runsProgram(source);
+    this.#policy = new WatchPolicy({
+      source,
+      options,
+      denoArgs: this.#command.args,
+      cwd: INITIAL_CWD,
+    });
     this.#channel = new ControlChannel((generation, messages, conn) =>
       this.#listen(generation, messages, conn)
     );
@@ -261,6 +270,10 @@ export class Supervisor {
         holdTimeoutMs: HOLD_TIMEOUT_MS,
         ...frontPolicy(this.#options, () => clientScriptUrl(this.#generation)),
         ...(quiet ? {} : { onAccess: (entry) => this.#log.access(formatAccessLine(entry)) }),
+        onRequestStart: (target) =>
+          isDevsrvTarget(target) || this.#phase.kind === "failed"
+            ? undefined // not the app's work: devsrv's own pages
+            : this.#policy.requestStarted(target),
       });
     } catch (error) {
       throw bindError(error, host, port);
@@ -400,13 +413,7 @@ export class Supervisor {
    */
   async watch(): Promise<Watching> {
     const options = this.#options;
-    const roots = [INITIAL_CWD, ...options.watch].map((path) =>
-      path.startsWith("/") ? path : `${INITIAL_CWD}/${path}`
-    );
-    this.#watching = await startWatching({
-      roots,
-      ext: options.ext,
-      allFiles: this.#source.kind === "static" && options.ext === undefined,
+    this.#watching = await this.#policy.startWatching({
       ignore: options.ignore,
       gitignore: options.gitignore,
       debounceMs: options.debounceMs,
@@ -418,18 +425,14 @@ export class Supervisor {
   }
 
   #onChange(batch: ChangeBatch): void {
-    const files = batch.paths.map((path) => relative(Deno.cwd(), path) || path);
-    const shown = files.length > 3
-      ? `${files.slice(0, 3).join(", ")} and ${files.length - 3} more`
-      : files.join(", ");
-    if (this.#source.kind === "static" && this.#phase.kind === "ready") {
-      // Static files are read per request: the child needs no restart, only the browsers.
-      this.#log.info(`Detected change in ${shown} · reloading browsers`);
-      this.#hub.changed(batch.paths);
-      return;
+    const failed = this.#phase.kind === "failed";
+    const { decision, line, files, reloadFiles } = this.#policy.decide(batch, failed);
+    if (line !== undefined) this.#log.info(line);
+    if (decision.action === "restart" || (decision.action === "reload" && failed)) {
+      this.restart({ reason: "change", files });
+    } else if (decision.action === "reload" && this.#options.liveReload) {
+      this.#hub.changed(reloadFiles);
     }
-    this.#log.info(`Detected change in ${shown} · restarting`);
-    this.restart({ reason: "change", files });
   }
 
   /**
@@ -496,6 +499,7 @@ export class Supervisor {
 
   async #restartNow(request: RestartRequest): Promise<void> {
     const started = performance.now();
+    const restarted = this.#policy.restarting();
     await this.#stopCurrentChild();
     if (this.#phase.kind === "shutdown") return;
     // Changes seen while the old child stopped are on disk now: the child
@@ -514,6 +518,7 @@ export class Supervisor {
       ms,
       ok: outcome,
     };
+    restarted(ms, outcome); // the module graph is worked out again once restarts settle
   }
 
   #spawn(): ChildProcess {
@@ -769,12 +774,14 @@ export class Supervisor {
       watchedFiles: this.#watching?.fileCount ?? 0,
       lastRestart: this.#lastRestart,
       error: phase.kind === "failed" ? phase.failure.message : null,
+      ...this.#policy.status(),
     };
   }
 
   /** Stops everything: watcher, child (gracefully), front, servers. */
   async shutdown(): Promise<void> {
     this.#watching?.close();
+    const policyClosed = this.#policy.close();
     this.#memoryRelease?.stop();
     this.#hub.close();
     const phase = this.#phase;
@@ -791,6 +798,7 @@ export class Supervisor {
     await Promise.all(this.#fronts.map((front) => front?.close()));
     await this.#control.shutdown();
     await this.#channel.close();
+    await policyClosed;
   }
 }
 

@@ -47,10 +47,72 @@ export interface WatchOptions {
   watchFs?: WatchFsFunction;
 }
 
+/** One changed file of a batch. */
+export interface FileChange {
+  /** Absolute, under its root as the root was given. */
+  path: string;
+  /** What happened to it, compared with the state before the batch. */
+  kind: "created" | "modified" | "deleted";
+  /**
+   * The earliest moment the change can have happened, in ms since the
+   * epoch: the file's mtime when it has a plausible one, else the moment it
+   * was seen less the watcher's latency (a deleted file has no mtime).
+   */
+  fromMs: number;
+  /** The latest moment the change can have happened, in ms since the epoch. */
+  toMs: number;
+}
+
 /** One debounced batch of changes. */
 export interface ChangeBatch {
   /** Absolute, sorted, unique: files created, modified, deleted or renamed. */
   paths: string[];
+  /** The same files, in the same order, with what happened and when. */
+  changes: FileChange[];
+}
+
+/**
+ * How long after a change OS events make it seen at the latest, in ms: the
+ * event's trip, and a check that waits behind others.
+ */
+export const EVENT_LATENCY_MS = 250;
+/** How much a file system's clock may differ from this process's, in ms. */
+const MTIME_SLACK_MS = 50;
+/** A file system that keeps mtimes in whole seconds (FAT: two) rounds them down by up to this. */
+const COARSE_MTIME_MS = 2000;
+
+/**
+ * When a change can have happened: from its mtime when that is plausible
+ * (not older than the watcher could have missed it, not in the future),
+ * else from when it was seen less the watcher's latency.
+ *
+ * @param mtimeMs The file's mtime, `undefined` for a deleted file.
+ * @param seenAtMs When the watcher saw the change (`Date.now()`).
+ * @param latencyMs How late the watcher may see a change.
+ * @returns The earliest and the latest moment, ms since the epoch.
+ *
+ * @example An mtime a moment before the change was seen
+ * ```ts
+ * import { changeWindow } from "./watch.ts";
+ *
+ * const window = changeWindow(1_000_123, 1_000_130, 1000);
+ * if (window.fromMs !== 1_000_123 || window.toMs !== 1_000_123) throw new Error();
+ * ```
+ */
+export function changeWindow(
+  mtimeMs: number | undefined,
+  seenAtMs: number,
+  latencyMs: number,
+): { fromMs: number; toMs: number } {
+  const earliest = seenAtMs - latencyMs;
+  const plausible = mtimeMs !== undefined && mtimeMs >= earliest - MTIME_SLACK_MS &&
+    mtimeMs <= seenAtMs + MTIME_SLACK_MS;
+  if (!plausible) return { fromMs: earliest, toMs: seenAtMs };
+  const rounded = mtimeMs % 1000 === 0;
+  const latest = rounded
+    ? Math.max(mtimeMs, Math.min(mtimeMs + COARSE_MTIME_MS, seenAtMs))
+    : mtimeMs;
+  return { fromMs: mtimeMs, toMs: latest };
 }
 
 /** A running watch. */
@@ -61,6 +123,13 @@ export interface Watching {
   readonly fileCount: number;
   /** The roots, as given. */
   readonly roots: string[];
+  /**
+   * Watches files outside the roots too (a module the app imports from
+   * elsewhere); files under a root, and missing files, are skipped.
+   *
+   * @param paths Absolute paths.
+   */
+  addFiles(paths: readonly string[]): void;
   /** Stops watching; no batch is handed over after this. */
   close(): void;
   /**
@@ -150,8 +219,13 @@ class WatchSession implements Watching {
     this.#tree = tree;
     this.#options = options;
     this.#debouncer = new Debouncer((paths) => {
-      const changed = tree.settle(paths);
-      if (changed.length > 0) onChange({ paths: changed });
+      const latencyMs = this.#poller ? options.intervalMs + EVENT_LATENCY_MS : EVENT_LATENCY_MS;
+      const changes = tree.settle(paths).map(({ path, kind, mtimeMs, seenAtMs }) => ({
+        path,
+        kind,
+        ...changeWindow(mtimeMs, seenAtMs, latencyMs),
+      }));
+      if (changes.length > 0) onChange({ paths: changes.map((c) => c.path), changes });
     }, {
       quietMs: options.debounceMs,
     });
@@ -180,6 +254,10 @@ class WatchSession implements Watching {
     });
     if (this.#events) this.#events.start();
     else this.#startPolling(false);
+  }
+
+  addFiles(paths: readonly string[]): void {
+    if (this.#tree.addFiles(paths)) this.#events?.watchAgain();
   }
 
   close(): void {

@@ -20,6 +20,15 @@
  * nothing.) The replaced watcher stays open for a moment, so that the
  * events already queued for it are still read.
  *
+ * A directory that vanishes, or is replaced by another of the same name
+ * (deleted and re-created, renamed, swapped by a `git checkout`), needs
+ * more: Deno keeps one OS watch per path, placed on the directory the path
+ * led to at the time, for as long as any watcher names the path. Watching
+ * the path again while an older watcher still names it watches the old,
+ * deleted directory. So then every watcher is closed, and once Deno has let
+ * go of the paths a new watcher is placed on the current directories, and
+ * the whole tree is rescanned for what happened in between.
+ *
  * @module
  */
 
@@ -63,6 +72,8 @@ const RETIRE_AFTER_MS = 500;
 const MAX_WATCH_ATTEMPTS = 3;
 /** The flag of the event by which Deno says that events were dropped. */
 const RESCAN_FLAG = "rescan";
+/** The kinds of events by which a directory entry appears, goes or moves. */
+const ENTRY_EVENT_KINDS: ReadonlySet<string> = new Set(["create", "remove", "rename"]);
 
 /**
  * Watches a tree with OS events and reports the counted files that changed.
@@ -78,10 +89,15 @@ export class EventWatcher {
     Deno.FsWatcher,
     ReturnType<typeof setTimeout>
   >();
-  readonly #pumps = new Set<Promise<void>>();
+  /** The task that reads each open watcher's events. */
+  readonly #pumps = new Map<Deno.FsWatcher, Promise<void>>();
   readonly #pending = new Set<string>();
+  /** Pending paths that an event said were created, removed or renamed. */
+  readonly #recreated = new Set<string>();
   #current: Deno.FsWatcher | undefined;
   #rescanRequested = false;
+  /** A directory vanished: the OS watches must be placed afresh. */
+  #releaseRequested = false;
   #draining: Promise<void> | undefined;
   #started = false;
   #closed = false;
@@ -107,6 +123,19 @@ export class EventWatcher {
     this.#kick();
   }
 
+  /**
+   * Places the OS watch again, on every directory the tree knows now (it
+   * gained roots). A failure ends the watcher as `onFailure` says.
+   */
+  watchAgain(): void {
+    if (this.#closed) return;
+    try {
+      this.#watch();
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
   /** Removes the OS watches and stops; see {@linkcode EventWatcher.finished}. */
   close(): void {
     if (this.#closed) return;
@@ -128,7 +157,7 @@ export class EventWatcher {
 
   async #settle(): Promise<void> {
     while (this.#pumps.size > 0 || this.#draining) {
-      await Promise.allSettled([...this.#pumps, this.#draining]);
+      await Promise.allSettled([...this.#pumps.values(), this.#draining]);
     }
   }
 
@@ -137,14 +166,38 @@ export class EventWatcher {
     for (let attempt = 1;; attempt++) {
       try {
         const paths = this.#tree.directories;
+        if (paths.length === 0) throw new Deno.errors.NotFound("Every watched directory is gone");
         this.#replace(this.#watchFs(paths, { recursive: false }));
         return;
       } catch (error) {
         const vanished = error instanceof Deno.errors.NotFound;
         if (!vanished || attempt >= MAX_WATCH_ATTEMPTS) throw error;
-        this.#report(this.#tree.dropMissingDirs());
+        const dropped = this.#tree.dropMissingDirs();
+        if (dropped.removedDirs.length > 0) this.#releaseRequested = true;
+        this.#report(dropped.changed);
       }
     }
+  }
+
+  /**
+   * Closes every watcher and waits until Deno has let go of their paths,
+   * then watches the current directories afresh and asks for a rescan,
+   * which finds what changed while nothing watched.
+   */
+  async #watchAfresh(): Promise<void> {
+    this.#releaseRequested = false;
+    for (const [watcher, timer] of this.#retiring) {
+      clearTimeout(timer);
+      closeQuietly(watcher);
+    }
+    this.#retiring.clear();
+    if (this.#current) closeQuietly(this.#current);
+    this.#current = undefined;
+    // A closed watcher's paths are released once its pending read has ended.
+    await Promise.allSettled([...this.#pumps.values()]);
+    if (this.#closed) return;
+    this.#rescanRequested = true;
+    this.#watchOrThrowWatchError();
   }
 
   #replace(next: Deno.FsWatcher): void {
@@ -171,21 +224,26 @@ export class EventWatcher {
         if (!this.#closed && !isClosedError(error)) this.#fail(error);
       }
     })();
-    this.#pumps.add(pumping);
-    pumping.finally(() => this.#pumps.delete(pumping));
+    this.#pumps.set(watcher, pumping);
+    pumping.finally(() => this.#pumps.delete(watcher));
   }
 
   #onEvent(event: Deno.FsEvent): void {
     if (event.flag === RESCAN_FLAG) this.#rescanRequested = true;
     else if (event.kind === "access") return; // opened or read: nothing to check
-    else for (const path of event.paths) this.#pending.add(path);
+    else {
+      for (const path of event.paths) this.#pending.add(path);
+      if (ENTRY_EVENT_KINDS.has(event.kind)) {
+        for (const path of event.paths) this.#recreated.add(path);
+      }
+    }
     this.#kick();
   }
 
   /** Starts draining the pending paths unless a drain is running. */
   #kick(): void {
     if (!this.#started || this.#closed || this.#draining) return;
-    if (this.#pending.size === 0 && !this.#rescanRequested) return;
+    if (this.#pending.size === 0 && !this.#rescanRequested && !this.#releaseRequested) return;
     this.#options.onWorking?.(true);
     this.#draining = this.#drain().finally(() => {
       this.#draining = undefined;
@@ -196,8 +254,11 @@ export class EventWatcher {
 
   async #drain(): Promise<void> {
     try {
-      while (!this.#closed && (this.#pending.size > 0 || this.#rescanRequested)) {
-        await this.#apply(await this.#nextDelta());
+      while (
+        !this.#closed && (this.#pending.size > 0 || this.#rescanRequested || this.#releaseRequested)
+      ) {
+        if (this.#releaseRequested) await this.#watchAfresh();
+        else await this.#apply(await this.#nextDelta());
       }
     } catch (error) {
       if (this.#closed) return;
@@ -210,21 +271,29 @@ export class EventWatcher {
     if (this.#rescanRequested) {
       this.#rescanRequested = false;
       this.#pending.clear(); // the rescan covers them
+      this.#recreated.clear();
       return this.#tree.rescan(this.#abort.signal);
     }
     const paths = [...this.#pending];
+    const recreated = new Set(this.#recreated);
     this.#pending.clear();
-    return this.#tree.checkPaths(paths, this.#abort.signal);
+    this.#recreated.clear();
+    return this.#tree.checkPaths(paths, this.#abort.signal, recreated);
   }
 
-  /** Reports changes; watches new directories, then lists them again. */
+  /**
+   * Reports changes; watches new directories, then lists them again. When
+   * directories vanished, the watch is placed afresh first.
+   */
   async #apply(delta: TreeDelta): Promise<void> {
     this.#report(delta.changed);
+    if (delta.removedDirs.length > 0) await this.#watchAfresh();
     let added = delta.addedDirs;
     while (added.length > 0 && !this.#closed) {
       this.#watchOrThrowWatchError();
       const relisted = await this.#tree.relist(added, this.#abort.signal);
       this.#report(relisted.changed);
+      if (relisted.removedDirs.length > 0) this.#releaseRequested = true;
       added = relisted.addedDirs;
     }
   }

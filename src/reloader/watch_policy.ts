@@ -1,0 +1,416 @@
+/**
+ * The reloader's watch policy, around the pure decision of
+ * `change_decision.ts`: what to watch, what is known of the app when a
+ * batch of changes arrives, which lines to print, and what `/__devsrv`
+ * shows (the module graph, the last decisions).
+ *
+ * It keeps the app's module graph (from `module_graph.ts`), refreshed after
+ * every successful start, off the restart's path: once restarts have
+ * settled ({@linkcode GRAPH_REFRESH_QUIET_MS} without a new one), at the
+ * lowest CPU priority, while the new child serves. A quick series of
+ * restarts (a script saving file after file) refreshes it once, after the
+ * last, and `deno info` never competes with the next child's boot. It records when the app is at work
+ * (`app_activity.ts`): while the supervisor restarts it (the old child's
+ * shutdown handlers included), while the front forwards a request to it,
+ * and while `deno info` runs.
+ *
+ * The supervisor calls {@linkcode WatchPolicy.decide} once per debounced
+ * batch and acts on the answer.
+ *
+ * @module
+ */
+
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { ServeOptions } from "../cli/options.ts";
+import type { AppSource } from "../server/app_source.ts";
+import type { DecisionRecord, ModuleGraphStatus } from "../server/status_page.ts";
+import { ActivityLog } from "./app_activity.ts";
+import {
+  type AppEntry,
+  type ChangeDecision,
+  decideChanges,
+  decisionLine,
+  describeReason,
+  displayPath,
+} from "./change_decision.ts";
+import { envFilePaths } from "./env_files.ts";
+import { loadModuleGraph, type ModuleGraph, resolutionFlags } from "./module_graph.ts";
+import { type ChangeBatch, startWatching, type Watching, type WatchOptions } from "./watch.ts";
+
+/** How long after a successful start, with no restart since, the module graph is worked out again. */
+export const GRAPH_REFRESH_QUIET_MS = 250;
+/** How many decisions `/__devsrv` shows. */
+export const DECISION_HISTORY_LENGTH = 20;
+/** How many files one decision record lists (a checkout may change thousands). */
+const FILES_PER_RECORD = 50;
+/** How many "no restart" lines are printed in a session, one per file, before they stop. */
+const MAX_QUIET_LINES = 20;
+
+/** What the policy needs to know about the session. */
+export interface WatchPolicyOptions {
+  /** What is served. */
+  source: AppSource;
+  /** The serve options (`watch`, `ext`, `ignore`, ...). */
+  options: ServeOptions;
+  /** The Deno arguments the child runs with, without the executable. */
+  denoArgs: readonly string[];
+  /** The current directory. @default {Deno.cwd()} */
+  cwd?: string;
+  /** Works out the module graph. @default {loadModuleGraph} */
+  loadGraph?: typeof loadModuleGraph;
+}
+
+/** What the supervisor does with a batch. */
+export interface PolicyAnswer {
+  /** The decision. */
+  decision: ChangeDecision;
+  /** The line to print, if any (without `" * "`). */
+  line: string | undefined;
+  /** The files whose verdict is the decision's action, as the log shows them. */
+  files: string[];
+  /** The files that reload the pages, absolute (for the live-reload hub). */
+  reloadFiles: string[];
+}
+
+/** The graph as the policy knows it. */
+type GraphState =
+  | { kind: "none" } // a static directory: no code, no graph
+  | { kind: "pending" }
+  | { kind: "known"; graph: ModuleGraph; ms: number }
+  | { kind: "unknown"; reason: string; ms: number };
+
+/** The watch policy of one reloader session. */
+export class WatchPolicy {
+  /** When the app is at work; the front and the supervisor record into it. */
+  readonly activity: ActivityLog = new ActivityLog();
+  readonly #source: AppSource;
+  readonly #options: ServeOptions;
+  readonly #denoArgs: readonly string[];
+  readonly #cwd: string;
+  readonly #entry: AppEntry;
+  readonly #loadGraph: typeof loadModuleGraph;
+  readonly #ownOutput: string[];
+  readonly #startupFiles: string[];
+  readonly #history: DecisionRecord[] = [];
+  /** Restart records whose restart has not finished. */
+  readonly #openRestarts: DecisionRecord[] = [];
+  readonly #quietPaths = new Set<string>();
+  #graph: GraphState;
+  #refreshing: Promise<void> | undefined;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #refreshAgain = false;
+  #toldAboutAppWrites = false;
+  #abort = new AbortController();
+  #watching: Watching | undefined;
+
+  /**
+   * @param options The session: source, serve options, Deno arguments.
+   */
+  constructor(options: WatchPolicyOptions) {
+    this.#source = options.source;
+    this.#options = options.options;
+    this.#denoArgs = options.denoArgs;
+    this.#cwd = options.cwd ?? Deno.cwd();
+    this.#loadGraph = options.loadGraph ?? loadModuleGraph;
+    this.#entry = appEntry(options.source, this.#cwd);
+    this.#graph = this.#entry.kind === "static" ? { kind: "none" } : { kind: "pending" };
+    this.#ownOutput = ownOutputFiles();
+    this.#startupFiles = startupFilesFrom(options.denoArgs, this.#cwd);
+  }
+
+  /**
+   * Starts watching: the served directory in static-directory mode, else
+   * the current directory, and the `--watch` paths; every file that is not
+   * ignored is seen, and judged by {@linkcode WatchPolicy.decide}. Files
+   * of the module graph outside them are added as the graph becomes known.
+   *
+   * @param options How to watch (ignores, debounce, polling).
+   * @param onChange Receives each batch.
+   * @returns The running watch.
+   * @throws {Deno.errors.NotFound} When a `--watch` path does not exist.
+   */
+  async startWatching(
+    options: Omit<WatchOptions, "roots" | "ext" | "allFiles">,
+    onChange: (batch: ChangeBatch) => void,
+  ): Promise<Watching> {
+    this.#watching = await startWatching({
+      ...options,
+      roots: this.#roots(),
+      ext: undefined,
+      allFiles: true,
+    }, onChange);
+    return this.#watching;
+  }
+
+  #roots(): string[] {
+    const base = this.#entry.kind === "static" ? this.#entry.root : this.#cwd;
+    return [...new Set([base, ...this.#watchPaths()])];
+  }
+
+  /**
+   * Decides what a batch does, records it, and says what to print.
+   *
+   * @param batch The debounced batch.
+   * @param appFailing Whether the app's last start failed (or it died since).
+   * @returns The decision, the line to print, the files to pass on.
+   */
+  decide(batch: ChangeBatch, appFailing: boolean): PolicyAnswer {
+    const graph = this.#graph;
+    const decision = decideChanges(batch.changes, {
+      entry: this.#entry,
+      graph: graph.kind === "known" ? graph.graph : undefined,
+      ...(graph.kind === "unknown" ? { graphUnknownReason: graph.reason } : {}),
+      appFailing,
+      watchPaths: this.#watchPaths(),
+      ext: this.#options.ext,
+      startupFiles: this.#startupFiles,
+      ownOutput: this.#ownOutput,
+      activity: this.activity.spans(),
+    });
+    this.#record(decision);
+    const files = (action: string) => decision.files.filter((file) => file.action === action);
+    return {
+      decision,
+      line: this.#lineFor(decision),
+      files: files(decision.action).map((file) => displayPath(file.path, this.#cwd)),
+      reloadFiles: files("reload").map((file) => file.path),
+    };
+  }
+
+  /**
+   * A restart begins (before the old child stops: its shutdown handlers
+   * may write files too).
+   *
+   * @returns Call when it has ended, with how long it took (ms) and whether
+   * the new child came up; then the module graph is worked out again.
+   */
+  restarting(): (ms: number, ok: boolean) => void {
+    const end = this.activity.begin("the app was restarting");
+    clearTimeout(this.#refreshTimer); // a refresh waits for this restart to be over
+    return (ms, ok) => {
+      end();
+      for (const record of this.#openRestarts.splice(0)) {
+        record.restartMs = ms;
+        record.ok = ok;
+      }
+      if (!ok || this.#abort.signal.aborted) return;
+      clearTimeout(this.#refreshTimer);
+      this.#refreshTimer = setTimeout(() => this.refreshGraph(), GRAPH_REFRESH_QUIET_MS);
+    };
+  }
+
+  /**
+   * A request is forwarded to the app.
+   *
+   * @param target Its request-target, e.g. `/notes?id=1`.
+   * @returns Call when its response head has come back.
+   */
+  requestStarted(target: string): () => void {
+    const path = target.startsWith("/") ? target.split("?")[0]! : target;
+    return this.activity.begin(`the app was answering ${path}`);
+  }
+
+  /**
+   * Works out the module graph again, in the background; a refresh asked
+   * for while one runs follows it. Nothing for a static directory.
+   *
+   * @returns When this refresh (and any it was merged with) is done.
+   */
+  refreshGraph(): Promise<void> {
+    if (this.#entry.kind === "static" || this.#abort.signal.aborted) return Promise.resolve();
+    if (this.#refreshing) {
+      this.#refreshAgain = true;
+      return this.#refreshing;
+    }
+    this.#refreshing = this.#refreshLoop().finally(() => this.#refreshing = undefined);
+    return this.#refreshing;
+  }
+
+  async #refreshLoop(): Promise<void> {
+    const entry = this.#entry;
+    if (entry.kind === "static") return;
+    do {
+      this.#refreshAgain = false;
+      const end = this.activity.begin("devsrv was working out the module graph");
+      try {
+        const result = await this.#loadGraph(entry.path, {
+          denoArgs: this.#denoArgs,
+          cwd: this.#cwd,
+          signal: this.#abort.signal,
+          priority: "low", // the next child boots meanwhile: it goes first
+        });
+        if (this.#abort.signal.aborted) return;
+        this.#graph = result.kind === "known"
+          ? { kind: "known", graph: result.graph, ms: result.ms }
+          : { kind: "unknown", reason: result.reason, ms: result.ms };
+        if (result.kind === "known") this.#watchOutside(result.graph);
+      } finally {
+        end();
+      }
+    } while (this.#refreshAgain && !this.#abort.signal.aborted);
+  }
+
+  /**
+   * What `/__devsrv` shows of the policy.
+   *
+   * @returns The module graph's state and the recent decisions, newest first.
+   */
+  status(): {
+    moduleGraph: ModuleGraphStatus;
+    decisions: DecisionRecord[];
+    appIdleMs: number | null;
+  } {
+    const graph = this.#graph;
+    const moduleGraph: ModuleGraphStatus = {
+      state: graph.kind,
+      files: graph.kind === "known" ? graph.graph.files.size : null,
+      npmPackages: graph.kind === "known" ? graph.graph.npmPackages.length : null,
+      reason: graph.kind === "unknown" ? graph.reason : null,
+      ms: graph.kind === "known" || graph.kind === "unknown" ? graph.ms : null,
+    };
+    const decisions = this.#history.map((record) => ({ ...record, files: [...record.files] }))
+      .reverse();
+    return { moduleGraph, decisions, appIdleMs: this.#idleMs() };
+  }
+
+  /** The graph, when known (for tests and diagnostics). */
+  get graph(): ModuleGraph | undefined {
+    return this.#graph.kind === "known" ? this.#graph.graph : undefined;
+  }
+
+  /** Stops a running refresh; later ones do nothing. */
+  close(): Promise<void> {
+    clearTimeout(this.#refreshTimer);
+    this.#abort.abort();
+    return this.#refreshing ?? Promise.resolve();
+  }
+
+  /** Watches the files of the graph that no root holds (imports from `../shared`). */
+  #watchOutside(graph: ModuleGraph): void {
+    const roots = this.#roots();
+    const outside = [...graph.files, ...graph.configFiles].filter((path) =>
+      !roots.some((root) => path === root || path.startsWith(`${root}/`))
+    );
+    if (outside.length > 0) this.#watching?.addFiles(outside);
+  }
+
+  /** Milliseconds since the app was last at work; `null` while it is. */
+  #idleMs(): number | null {
+    const spans = this.activity.spans();
+    if (spans.some((span) => span.endMs === null)) return null;
+    const last = Math.max(0, ...spans.map((span) => span.endMs ?? 0));
+    return last === 0 ? null : Date.now() - last;
+  }
+
+  #watchPaths(): string[] {
+    return this.#options.watch.map((path) => resolve(this.#cwd, path));
+  }
+
+  #record(decision: ChangeDecision): void {
+    const record: DecisionRecord = {
+      at: new Date().toISOString(),
+      action: decision.action,
+      why: describeReason(decision.lead.reason, this.#cwd),
+      files: decision.files.slice(0, FILES_PER_RECORD).map((file) => ({
+        path: displayPath(file.path, this.#cwd),
+        change: file.kind,
+        action: file.action,
+        why: describeReason(file.reason, this.#cwd),
+      })),
+      moreFiles: Math.max(0, decision.files.length - FILES_PER_RECORD),
+      restartMs: null,
+      ok: null,
+    };
+    this.#history.push(record);
+    if (this.#history.length > DECISION_HISTORY_LENGTH) this.#history.shift();
+    if (decision.action === "restart") this.#openRestarts.push(record);
+  }
+
+  /**
+   * Restarts and reloads always say so. A file that does nothing is told
+   * once (a person who saved it learns why nothing happened), unless it is
+   * devsrv's own output; the app's own writes are told once per session.
+   */
+  #lineFor(decision: ChangeDecision): string | undefined {
+    if (decision.action !== "none") return decisionLine(decision, this.#cwd);
+    const appWrite = decision.files.find((file) => file.reason.kind === "app-write");
+    if (appWrite !== undefined && !this.#toldAboutAppWrites) {
+      this.#toldAboutAppWrites = true;
+      return `${displayPath(appWrite.path, this.#cwd)} ${
+        describeReason(appWrite.reason, this.#cwd)
+      } · no restart (what the app writes never restarts it or reloads its pages; /__devsrv lists every decision)`;
+    }
+    const fresh = decision.files.filter((file) =>
+      file.reason.kind !== "app-write" && file.reason.kind !== "own-output" &&
+      !this.#quietPaths.has(file.path)
+    );
+    if (fresh.length === 0 || this.#quietPaths.size >= MAX_QUIET_LINES) return undefined;
+    for (const file of fresh) this.#quietPaths.add(file.path);
+    return decisionLine({ ...decision, files: fresh, lead: fresh[0]! }, this.#cwd);
+  }
+}
+
+/** What is served, for the decision. */
+function appEntry(source: AppSource, cwd: string): AppEntry {
+  if (source.kind === "static") return { kind: "static", root: resolve(cwd, source.root ?? ".") };
+  if (source.kind === "module") return { kind: "module", path: resolve(cwd, source.display) };
+  return { kind: "library", path: mainModulePath() ?? resolve(cwd, source.display) };
+}
+
+function mainModulePath(): string | undefined {
+  return Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : undefined;
+}
+
+/**
+ * The files named by Deno flags that Deno reads at start: `--config`,
+ * `--import-map`, `--env-file`, `--lock`.
+ *
+ * @param denoArgs The child's Deno arguments.
+ * @param cwd The directory relative values start from.
+ * @returns Absolute paths.
+ */
+export function startupFilesFrom(denoArgs: readonly string[], cwd: string): string[] {
+  const named = resolutionFlags(denoArgs)
+    .filter((flag) => flag.startsWith("--config=") || flag.startsWith("--import-map="))
+    .map((flag) => resolve(cwd, flag.slice(flag.indexOf("=") + 1)));
+  const lock = denoArgs.find((arg) => arg.startsWith("--lock="));
+  if (lock !== undefined) named.push(resolve(cwd, lock.slice("--lock=".length)));
+  return [...named, ...envFilePaths([...denoArgs], cwd)];
+}
+
+/**
+ * Where this process's stdout and stderr go, when that is a file (Linux:
+ * `/proc/self/fd`). A log redirected into the project must not restart the
+ * app that writes it.
+ *
+ * @returns Absolute paths, both as linked and as real paths.
+ */
+export function ownOutputFiles(): string[] {
+  const files: string[] = [];
+  for (const fd of [1, 2]) {
+    let target: string;
+    try {
+      target = Deno.readLinkSync(`/proc/self/fd/${fd}`);
+    } catch (error) {
+      if (!isUnreadable(error)) throw error;
+      continue; // no /proc (macOS, Windows), or not permitted: the .log rule still holds
+    }
+    if (!target.startsWith("/")) continue; // a pipe, a socket, a terminal
+    files.push(target);
+    try {
+      files.push(Deno.realPathSync(target));
+      files.push(
+        resolve(Deno.realPathSync(dirname(target)), target.slice(target.lastIndexOf("/") + 1)),
+      );
+    } catch (error) {
+      if (!isUnreadable(error)) throw error; // deleted since: only the linked path
+    }
+  }
+  return [...new Set(files)];
+}
+
+function isUnreadable(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied ||
+    error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.NotADirectory;
+}
