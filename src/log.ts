@@ -125,6 +125,30 @@ function paint(code: number, text: string, on: boolean): string {
 }
 
 /**
+ * Marks the phases of a start or a restart in the log, with the time since
+ * this process started (`performance.now()`), when `--verbose` asks: where
+ * the time goes.
+ *
+ * @param log Where the lines go.
+ * @param enabled Whether to print at all.
+ * @returns Call with each phase as it is reached.
+ *
+ * @example
+ * ```ts
+ * import { createLogger, phaseTimer } from "./log.ts";
+ *
+ * const lines: string[] = [];
+ * const phase = phaseTimer(createLogger({ print: (line) => lines.push(line), color: false }), true);
+ * phase("modules loaded");
+ * if (!/^ \* \[\d+\.\d ms\] modules loaded$/.test(lines[0] ?? "")) throw new Error(lines[0]);
+ * ```
+ */
+export function phaseTimer(log: Logger, enabled: boolean): (phase: string) => void {
+  if (!enabled) return () => {};
+  return (phase) => log.info(`[${performance.now().toFixed(1)} ms] ${phase}`);
+}
+
+/**
  * Creates a logger for one process.
  *
  * @param options Role, quietness, colour and output.

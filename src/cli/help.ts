@@ -49,6 +49,7 @@ Server:
                          load a static directory's files (repeatable; "*"
                          allows any origin, only when given by name)
   -q, --quiet            no access lines
+  -v, --verbose          log where the time goes, phase by phase
   --open                 open the default browser once the server is ready
 
 Reloading:

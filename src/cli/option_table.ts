@@ -132,6 +132,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { name: "port", key: "port", kind: "integer", short: "p", range: [0, 65535], aliases: ["PORT"] },
   { name: "reload", key: "reload", kind: "boolean" },
   { name: "quiet", key: "quiet", kind: "boolean", short: "q" },
+  { name: "verbose", key: "verbose", kind: "boolean", short: "v" },
   { name: "watch", key: "watch", kind: "list", path: true },
   { name: "ext", key: "ext", kind: "list", finish: splitExtensions },
   { name: "ignore", key: "ignore", kind: "list" },

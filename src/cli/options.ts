@@ -25,6 +25,8 @@ export interface ServeOptions {
   reload: boolean;
   /** Hide access lines. */
   quiet: boolean;
+  /** Log where the time goes, phase by phase (start-up, each restart). */
+  verbose: boolean;
   /**
    * Files and directories whose changes restart the app, watched too (the
    * current directory, or a static directory, is always watched).
@@ -111,6 +113,7 @@ export function defaultServeOptions(): ServeOptions {
     args: [],
     reload: true,
     quiet: false,
+    verbose: false,
     watch: [],
     ext: undefined,
     ignore: [],

@@ -20,7 +20,7 @@ import {
 } from "../channel.ts";
 import { DEFAULT_PORT, hostOrDefault, type ServeOptions } from "../cli/options.ts";
 import { DevsrvError, formatError } from "../errors.ts";
-import { createLogger, type Logger, relayedColorEnv } from "../log.ts";
+import { createLogger, type Logger, phaseTimer, relayedColorEnv } from "../log.ts";
 import {
   AUTO_SERVE_ENV,
   INITIAL_CWD,
@@ -83,6 +83,9 @@ const STARTUP_FILE_NAMES =
 
 /** Deno's flags that name a file it reads at process start. */
 const STARTUP_FILE_FLAGS = ["--env-file", "--env", "--config", "-c", "--import-map", "--lock"];
+
+/** How long the first start waits for the module graph before it captures `node:http` anyway, in ms. */
+const NODE_DECISION_WAIT_MS = 500;
 
 /** How long a request is held while no child is ready. */
 const HOLD_TIMEOUT_MS = 30_000;
@@ -147,11 +150,13 @@ export class Supervisor {
   #memoryRelease: MemoryRelease | undefined;
   #watching: Watching | undefined;
   #command: ChildCommand;
-  /** Capture `node:http` in the child (the program may use it). */
-  #node: boolean;
+  /** Settles once the first start knows whether to capture `node:http` (or stops waiting). */
+  #nodeDecided: Promise<void> = Promise.resolve();
   /** Settles with a problem that ends the session (the first public port cannot be bound). */
   readonly fatal: Promise<DevsrvError>;
   #fail_session: (error: DevsrvError) => void = () => {};
+  /** Marks a phase in the log with `--verbose`. */
+  #phase_: (phase: string) => void;
   /** The URL of the first public port, once bound. */
   #firstUrl: string | undefined;
   /** What `--env-file` gave this process at its start, kept out of the children's environment. */
@@ -172,6 +177,7 @@ export class Supervisor {
     this.#options = options;
     this.#log = log;
     this.#tls = tls;
+    this.#phase_ = phaseTimer(log, options.verbose);
     this.fatal = new Promise((resolve) => this.#fail_session = resolve);
     const input = currentReexecInput();
     this.#command = runsProgram(source)
@@ -182,8 +188,6 @@ export class Supervisor {
       })
       : childCommand(input);
     this.#fromEnvFiles = snapshotEnvFiles(envFilePaths(this.#command.args, INITIAL_CWD));
-    // Until the module graph tells, a program may use node:http: capture it.
-    this.#node = runsProgram(source);
     this.#policy = new WatchPolicy({
       source,
       options,
@@ -525,19 +529,48 @@ export class Supervisor {
     const env = childEnvironment(Deno.env.toObject(), this.#fromEnvFiles);
     Object.assign(env, relayedColorEnv());
     if (runsProgram(this.#source)) {
+      // Known to be needed: the child loads Node's HTTP layer as it boots,
+      // before "start" (a standby, off the restart's path). Else "start" says.
+      const node = this.#policy.graph !== undefined && this.#capturesNode;
       Object.assign(
         env,
-        programSettingsEnv(
-          programSettings(this.#options, this.#source.display, "child", this.#node),
-        ),
+        programSettingsEnv(programSettings(this.#options, this.#source.display, "child", node)),
         { [AUTO_SERVE_ENV]: "1" },
-        this.#node ? { [NODE_CAPTURE_ENV]: "1" } : {},
+        node ? { [NODE_CAPTURE_ENV]: "1" } : {},
       );
     }
     const child = new ChildProcess(this.#command, this.#channel, ++this.#spawned, env);
+    this.#phase_(`child ${child.generation} spawned (pid ${child.pid})`);
     this.#children.set(child.generation, child);
     child.status.then(() => this.#children.delete(child.generation));
     return child;
+  }
+
+  /**
+   * Whether the child captures `node:http` servers: loading Node's HTTP layer
+   * costs a child tens of milliseconds, so only for a program whose module
+   * graph may use it (npm packages, `node:` built-ins, CommonJS), or whose
+   * graph is not known.
+   */
+  get #capturesNode(): boolean {
+    if (!runsProgram(this.#source)) return false;
+    const graph = this.#policy.graph;
+    return graph === undefined || graph.npmPackages.length > 0 || graph.nodeBuiltins.length > 0 ||
+      /\.c[jt]s$/.test(graph.entry);
+  }
+
+  /**
+   * Works out the module graph while the first child boots, so that its
+   * start knows whether to capture `node:http`; waits at most
+   * {@linkcode NODE_DECISION_WAIT_MS}.
+   */
+  learnModuleGraph(): void {
+    if (!runsProgram(this.#source)) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    this.#nodeDecided = Promise.race([
+      this.#policy.refreshGraph("normal"),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, NODE_DECISION_WAIT_MS)),
+    ]).finally(() => clearTimeout(timer));
   }
 
   /** What the next child is told when it starts: where its servers are served. */
@@ -549,7 +582,7 @@ export class Supervisor {
       ),
       host: this.#options.host ?? null,
       port: this.#options.port ?? null,
-      node: this.#node,
+      node: this.#capturesNode,
       tls: this.#tls !== undefined,
     };
   }
@@ -620,7 +653,14 @@ export class Supervisor {
     this.#generation = child.generation;
     this.#phase = { kind: "starting", child };
     child.startedAt = performance.now();
-    child.link().then((conn) => sendMessage(conn, this.#startMessage())).catch(() => {
+    Promise.all([child.link(), this.#nodeDecided]).then(([conn]) => {
+      this.#phase_(
+        `child ${child.generation} told to start (node:http ${
+          this.#capturesNode ? "captured" : "not used"
+        })`,
+      );
+      return sendMessage(conn, this.#startMessage());
+    }).catch(() => {
       // the child is gone before it could start: its exit settles the outcome
     });
     const outcome = await child.outcome;
@@ -634,6 +674,7 @@ export class Supervisor {
       await child.status;
       return false;
     }
+    this.#phase_(`child ${child.generation}: ${outcome.kind}`);
     return this.#settle(child, outcome);
   }
 
@@ -726,6 +767,7 @@ export class Supervisor {
       return;
     }
     child.attach(conn);
+    this.#phase_(`child ${generation} connected`);
     for await (const message of messages) {
       const typed = message as { type?: string };
       if (typed.type === "listening" && isListeningReport(message)) {
@@ -825,6 +867,8 @@ export async function runReloader(
   tls: TlsFiles | undefined,
 ): Promise<number> {
   const log = createLogger({ role: "reloader", quiet: options.quiet });
+  const phase = phaseTimer(log, options.verbose);
+  phase("reloader's modules loaded");
   const supervisor = new Supervisor(source, options, log, tls);
   try {
     if (supervisor.bindsFirst) supervisor.bindFirst();
@@ -832,8 +876,10 @@ export async function runReloader(
     await supervisor.shutdown();
     throw error;
   }
+  phase("public port bound");
   const { signal } = onShutdownSignal();
   const watching = await supervisor.watch();
+  phase("watching");
   const roots = watching.roots.map((root) => relative(Deno.cwd(), root) || ".")
     .join(", ");
   log.info(
@@ -843,6 +889,7 @@ export async function runReloader(
   if (options.open) {
     supervisor.onFirstReady = (url) => openBrowser(url, (message) => log.warn(message));
   }
+  supervisor.learnModuleGraph();
   supervisor.restart({ reason: "start", files: [] });
   listenForRestartCommand(supervisor, log);
   const ended = await Promise.race([signal, supervisor.fatal]);

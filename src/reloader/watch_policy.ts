@@ -215,19 +215,21 @@ export class WatchPolicy {
    * Works out the module graph again, in the background; a refresh asked
    * for while one runs follows it. Nothing for a static directory.
    *
+   * @param priority `low` runs `deno info` at the lowest CPU priority (after
+   * a restart, while the next child boots); `normal` when a start waits for it.
    * @returns When this refresh (and any it was merged with) is done.
    */
-  refreshGraph(): Promise<void> {
+  refreshGraph(priority: "normal" | "low" = "low"): Promise<void> {
     if (this.#entry.kind === "static" || this.#abort.signal.aborted) return Promise.resolve();
     if (this.#refreshing) {
       this.#refreshAgain = true;
       return this.#refreshing;
     }
-    this.#refreshing = this.#refreshLoop().finally(() => this.#refreshing = undefined);
+    this.#refreshing = this.#refreshLoop(priority).finally(() => this.#refreshing = undefined);
     return this.#refreshing;
   }
 
-  async #refreshLoop(): Promise<void> {
+  async #refreshLoop(priority: "normal" | "low"): Promise<void> {
     const entry = this.#entry;
     if (entry.kind === "static") return;
     do {
@@ -238,7 +240,8 @@ export class WatchPolicy {
           denoArgs: this.#denoArgs,
           cwd: this.#cwd,
           signal: this.#abort.signal,
-          priority: "low", // the next child boots meanwhile: it goes first
+          // After a restart the next child boots meanwhile: it goes first.
+          priority,
         });
         if (this.#abort.signal.aborted) return;
         this.#graph = result.kind === "known"

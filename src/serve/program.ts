@@ -21,7 +21,7 @@ import {
   type StartMessage,
   type StoppingReport,
 } from "../channel.ts";
-import { createLogger, type Logger } from "../log.ts";
+import { createLogger, type Logger, phaseTimer } from "../log.ts";
 import {
   AUTO_SERVE_ENV,
   CONTROL_ADDRESS_ENV,
@@ -269,7 +269,10 @@ async function withDeadline(promise: Promise<void>, ms: number): Promise<void> {
 
 async function prepareChild(settings: ProgramSettings): Promise<void> {
   const log = createLogger({ role: "child", quiet: settings.quiet });
+  const phase = phaseTimer(log, settings.verbose);
+  phase("devsrv's child code loaded");
   const link = await connectToParent();
+  phase("connected to the parent");
   hideDevsrvEnvironment();
   exitWhenParentIsGone(link);
   // A standby child loads Node's HTTP layer while it waits, off the restart's path.
@@ -277,9 +280,14 @@ async function prepareChild(settings: ProgramSettings): Promise<void> {
   const standby = onShutdownSignal();
   const start = await Promise.race([link.started, standby.signal.then(() => undefined)]);
   if (!start) Deno.exit(0);
+  phase("told to start");
   standby.cancel();
   await warming;
   const servers = await captureForChild(link, start, settings, log);
+  phase(
+    `servers captured${start.node || settings.node ? " (node:http too)" : ""}; running the program`,
+  );
+  globalThis.addEventListener("load", () => phase("program evaluated"));
   const { registry } = servers;
   stopOnSignal(servers, settings.graceMs, (report) => void link.send(report));
   servers.signals.install();

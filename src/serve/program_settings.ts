@@ -28,6 +28,8 @@ export interface ProgramSettings {
   display: string;
   /** Hide access lines. */
   quiet: boolean;
+  /** Log where the time goes, phase by phase. */
+  verbose: boolean;
   /** Inject the live-reload client into pages (child only). */
   liveReload: boolean;
   /** `--allowed-host` names. */
@@ -65,6 +67,7 @@ export function programSettings(
     role,
     display,
     quiet: options.quiet,
+    verbose: options.verbose,
     liveReload: options.liveReload,
     allowedHosts: options.allowedHosts,
     host: options.host ?? null,
