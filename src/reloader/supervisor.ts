@@ -564,7 +564,7 @@ export class Supervisor {
    * start knows whether to capture `node:http`; waits at most
    * {@linkcode NODE_DECISION_WAIT_MS}.
    */
-  learnModuleGraph(): void {
+  #learnModuleGraph(): void {
     if (!runsProgram(this.#source)) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     this.#nodeDecided = Promise.race([
@@ -652,6 +652,8 @@ export class Supervisor {
     }
     this.#generation = child.generation;
     this.#phase = { kind: "starting", child };
+    // Spawned first: deno info for the graph boots beside it, not before it.
+    if (child.generation === 1) this.#learnModuleGraph();
     child.startedAt = performance.now();
     Promise.all([child.link(), this.#nodeDecided]).then(([conn]) => {
       this.#phase_(
@@ -878,6 +880,11 @@ export async function runReloader(
   }
   phase("public port bound");
   const { signal } = onShutdownSignal();
+  if (options.open) {
+    supervisor.onFirstReady = (url) => openBrowser(url, (message) => log.warn(message));
+  }
+  // The first child boots while the parent scans the tree it watches.
+  supervisor.restart({ reason: "start", files: [] });
   const watching = await supervisor.watch();
   phase("watching");
   const roots = watching.roots.map((root) => relative(Deno.cwd(), root) || ".")
@@ -886,11 +893,6 @@ export async function runReloader(
     `devsrv ${VERSION} · reloader pid ${Deno.pid} · watching ${roots} (${watching.kind}, ${watching.fileCount} files)`,
   );
   supervisor.announceFirst();
-  if (options.open) {
-    supervisor.onFirstReady = (url) => openBrowser(url, (message) => log.warn(message));
-  }
-  supervisor.learnModuleGraph();
-  supervisor.restart({ reason: "start", files: [] });
   listenForRestartCommand(supervisor, log);
   const ended = await Promise.race([signal, supervisor.fatal]);
   if (ended instanceof DevsrvError) {

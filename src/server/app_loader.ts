@@ -6,8 +6,7 @@
  * @module
  */
 
-import { relative } from "node:path";
-import { pathToFileURL } from "node:url";
+import { filePath, fileUrl, shownPath } from "../paths.ts";
 import { DevsrvError, stripAnsi } from "../errors.ts";
 
 /** A request handler, called like `Deno.serve`'s. */
@@ -67,19 +66,12 @@ const FILE_LOCATION = /(file:\/\/[^\s)'"]+?):(\d+):(\d+)/;
 export function findSourceLocation(text: string): SourceLocation | undefined {
   const match = stripAnsi(text).match(FILE_LOCATION);
   if (!match?.[1]) return undefined;
-  let file = match[1];
-  try {
-    file = decodeURIComponent(new URL(file).pathname);
-  } catch {
-    // keep the URL text as it is
-  }
-  return { file, line: Number(match[2]), column: Number(match[3]) };
+  return { file: filePath(match[1]), line: Number(match[2]), column: Number(match[3]) };
 }
 
 function where(location: SourceLocation | undefined): string {
   if (!location) return "";
-  const rel = relative(Deno.cwd(), location.file);
-  return ` at ${rel.startsWith("..") ? location.file : rel}:${location.line}:${location.column}`;
+  return ` at ${shownPath(location.file)}:${location.line}:${location.column}`;
 }
 
 function firstLine(text: string): string {
@@ -239,7 +231,7 @@ export async function loadHandler(
 ): Promise<Handler> {
   let module: Record<string, unknown>;
   try {
-    module = await import(pathToFileURL(path).href);
+    module = await import(fileUrl(path));
   } catch (error) {
     throw toLoadError(error, display);
   }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { relative } from "node:path";
+import { shownPath } from "../paths.ts";
 import { stripAnsi } from "../errors.ts";
 import { acceptsHtml, escapeHtml, htmlPage } from "./html.ts";
 import { parseStack, readExcerpt, type SourceExcerpt, type StackFrame } from "./stack.ts";
@@ -22,11 +22,6 @@ export interface ErrorPageOptions {
   output?: string;
   /** Same-origin script for the page (the live-reload client). */
   scriptSrc?: string;
-}
-
-function displayFile(file: string): string {
-  const rel = relative(Deno.cwd(), file);
-  return rel.startsWith("..") ? file : rel;
 }
 
 function describe(
@@ -52,7 +47,7 @@ function excerptHtml(excerpt: SourceExcerpt): string {
     const row = `${String(number).padStart(width)} | ${escapeHtml(text)}`;
     return number === excerpt.line ? `<span class="hl">${row}</span>` : row;
   });
-  return `<p>${escapeHtml(displayFile(excerpt.file))}:${excerpt.line}:${excerpt.column}</p><pre>${
+  return `<p>${escapeHtml(shownPath(excerpt.file))}:${excerpt.line}:${excerpt.column}</p><pre>${
     rows.join("\n")
   }</pre>`;
 }

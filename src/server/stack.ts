@@ -5,7 +5,7 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
+import { filePath } from "../paths.ts";
 import { stripAnsi } from "../errors.ts";
 
 /** One line of a stack trace. */
@@ -36,12 +36,7 @@ const FRAME_LOCATION = /(file:\/\/\S+?|\/\S+?):(\d+):(\d+)\)?$/;
 const EXCERPT_CONTEXT_LINES = 4;
 
 function toPath(location: string): string {
-  if (!location.startsWith("file://")) return location;
-  try {
-    return fileURLToPath(location);
-  } catch {
-    return location;
-  }
+  return filePath(location);
 }
 
 /**
