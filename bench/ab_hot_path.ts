@@ -49,10 +49,16 @@ function print(line: string): void {
 
 async function loadVariant(name: string, root: string): Promise<Variant> {
   const base = pathToFileURL(resolve(root)).href;
-  const http1 = await import(`${base}/src/reloader/http1.ts`) as { parseRequestHead: Parse };
+  // The modules' places now, then before the layout by subsystem (src/reloader/).
+  const http1 = await importFirst(base, ["src/front/http1.ts", "src/reloader/http1.ts"]) as {
+    parseRequestHead: Parse;
+  };
   let policy: { screen?: Screen; rewriter?: { wantsRequest: WantsRequest } } = {};
   try {
-    const module = await import(`${base}/src/reloader/front_policy.ts`);
+    const module = await importFirst(base, [
+      "src/supervisor/front_policy.ts",
+      "src/reloader/front_policy.ts",
+    ]);
     policy = module.frontPolicy({ allowedHosts: [], liveReload: true }, () => "/s.js");
   } catch (error) {
     // A checkout from before the front had a policy: parsing is all it does.
@@ -68,6 +74,21 @@ async function loadVariant(name: string, root: string): Promise<Variant> {
       return head;
     },
   };
+}
+
+/** Imports the first of the paths that exists in the checkout at `base`. */
+// deno-lint-ignore no-explicit-any
+async function importFirst(base: string, paths: string[]): Promise<any> {
+  for (const path of paths) {
+    try {
+      Deno.statSync(new URL(`${base}/${path}`));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+    return await import(`${base}/${path}`);
+  }
+  throw new TypeError(`none of ${paths.join(", ")} in ${base}`);
 }
 
 function bestNsPerHead(variant: Variant, bytes: Uint8Array): number {

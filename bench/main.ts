@@ -19,8 +19,8 @@
 
 import { quantile, runFetchLoad, runLoad, runWrk, sequentialLatencies } from "./_load.ts";
 import { cpuMs, freePort, MAIN_TS, privateMb, residentMb, ServerProcess } from "./_process.ts";
-import { CHECK_INTERVAL_MS } from "../src/reloader/memory_release.ts";
-import { loadModuleGraph } from "../src/reloader/module_graph.ts";
+import { CHECK_INTERVAL_MS } from "../src/front/memory_release.ts";
+import { loadModuleGraph } from "../src/watch/module_graph.ts";
 
 const EDITS = Number(Deno.env.get("BENCH_EDITS") ?? 25);
 const RELOADS_UNDER_LOAD = 20;

@@ -6,11 +6,11 @@
  * @module
  */
 
-import type { ServeOptions } from "./cli/options.ts";
+import type { ServeOptions } from "./options.ts";
 import { createLogger } from "./log.ts";
 import { isRunningFromReloader } from "./role.ts";
-import type { AppSource } from "./server/app_source.ts";
-import { readTlsFiles, type TlsFiles } from "./server/tls_files.ts";
+import type { AppSource } from "./serve/app_source.ts";
+import { readTlsFiles, type TlsFiles } from "./listen/tls_files.ts";
 
 function tlsFiles(options: ServeOptions): TlsFiles | undefined {
   if (options.cert === undefined || options.key === undefined) return undefined;
@@ -31,16 +31,16 @@ export async function runServe(
 ): Promise<number> {
   if (isRunningFromReloader()) {
     // Imported lazily: the child never loads the reloader's modules.
-    const { runChild } = await import("./server/child.ts");
+    const { runChild } = await import("./serve/child.ts");
     return await runChild(source, options);
   }
   const tls = tlsFiles(options);
   if (!options.reload && source.path !== undefined && Deno.build.standalone !== true) {
-    const { runProgramOnce } = await import("./serve/launch_program.ts");
+    const { runProgramOnce } = await import("./supervisor/launch_program.ts");
     return await runProgramOnce(source.path, source.display, options, tls);
   }
   if (!options.reload) {
-    const { runSingleProcess } = await import("./server/single.ts");
+    const { runSingleProcess } = await import("./serve/single.ts");
     return await runSingleProcess(
       source,
       options,
@@ -48,6 +48,6 @@ export async function runServe(
       tls,
     );
   }
-  const { runReloader } = await import("./reloader/supervisor.ts");
+  const { runReloader } = await import("./supervisor/supervisor.ts");
   return await runReloader(source, options, tls);
 }

@@ -8,8 +8,8 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { ACTIVITY_LEAD_MS, ACTIVITY_TAIL_MS } from "../src/reloader/app_activity.ts";
-import { EVENT_LATENCY_MS } from "../src/reloader/watch.ts";
+import { ACTIVITY_LEAD_MS, ACTIVITY_TAIL_MS } from "../src/watch/app_activity.ts";
+import { EVENT_LATENCY_MS } from "../src/watch/watch.ts";
 
 /** The CLI entry of the program under test. */
 export const MAIN_TS = fileURLToPath(new URL("../main.ts", import.meta.url));
@@ -46,7 +46,7 @@ export async function waitFor<T>(
  * Waits until the app behind a reloader at `url` has been idle (not
  * starting, no request in flight) for longer than the window in which a
  * changed file counts as written by the app (see
- * `src/reloader/app_activity.ts`; a deleted or renamed file is dated by
+ * `src/watch/app_activity.ts`; a deleted or renamed file is dated by
  * when it was seen, up to {@linkcode EVENT_LATENCY_MS} late), so that a
  * change the test makes next is taken as a person's edit. `/__devsrv`
  * requests are not the app's work.

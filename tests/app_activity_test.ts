@@ -12,7 +12,7 @@ import {
   activityAt,
   ActivityLog,
   type ActivitySpan,
-} from "../src/reloader/app_activity.ts";
+} from "../src/watch/app_activity.ts";
 
 const SPAN: ActivitySpan = { what: "the app was answering /", startMs: 10_000, endMs: 10_020 };
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { parseCommand, parseIntegerFlag } from "../src/cli/args.ts";
 import { resolveLayers } from "../src/cli/layers.ts";
-import { defaultServeOptions, type ServeOptions } from "../src/cli/options.ts";
+import { defaultServeOptions, type ServeOptions } from "../src/options.ts";
 import { UsageError } from "../src/errors.ts";
 
 /** The options a command line gives on its own, over the defaults. */

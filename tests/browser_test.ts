@@ -18,14 +18,14 @@
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "npm:puppeteer-core@25.16.0";
 import { createLogger } from "../src/log.ts";
-import { LiveReloadHub } from "../src/reloader/live_reload_hub.ts";
+import { LiveReloadHub } from "../src/live_reload/hub.ts";
 import {
   CLIENT_PATH,
   clientScriptUrl,
   EVENTS_PATH,
   injectLiveReload,
-} from "../src/server/live_reload.ts";
-import { clientResponse } from "../src/server/live_reload_client.ts";
+} from "../src/live_reload/injection.ts";
+import { clientResponse } from "../src/live_reload/client.ts";
 import { DevsrvProcess, missingOutsideCi, REPO_ROOT, waitFor, withTempDir } from "./_util.ts";
 
 const CHROMIUM = "/usr/bin/chromium";

@@ -8,9 +8,9 @@
 
 import assert from "node:assert/strict";
 import { readListenArguments } from "../src/serve/capture_node_http.ts";
-import { narrowedHost, publicHost, publicPort } from "../src/serve/public_address.ts";
-import { programCommand, type ReexecInput, splitRunCommandLine } from "../src/reloader/reexec.ts";
-import { denoErrorInOutput, failureFromExit } from "../src/reloader/child_failure.ts";
+import { narrowedHost, publicHost, publicPort } from "../src/listen/public_address.ts";
+import { programCommand, type ReexecInput, splitRunCommandLine } from "../src/supervisor/reexec.ts";
+import { denoErrorInOutput, failureFromExit } from "../src/supervisor/child_failure.ts";
 
 const none = { host: undefined, port: undefined };
 

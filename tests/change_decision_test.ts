@@ -12,9 +12,9 @@ import {
   decideChanges,
   decisionLine,
   describeReason,
-} from "../src/reloader/change_decision.ts";
-import type { ModuleGraph } from "../src/reloader/module_graph.ts";
-import type { FileChange } from "../src/reloader/watch.ts";
+} from "../src/watch/change_decision.ts";
+import type { ModuleGraph } from "../src/watch/module_graph.ts";
+import type { FileChange } from "../src/watch/watch.ts";
 
 const NOW = 1_800_000_000_000;
 

@@ -14,7 +14,7 @@ import { envLayer } from "../src/cli/environment.ts";
 import { resolveLayers } from "../src/cli/layers.ts";
 import { configLayer, findProjectConfig } from "../src/cli/project_config.ts";
 import { UsageError } from "../src/errors.ts";
-import { parseMounts } from "../src/reloader/mounts.ts";
+import { parseMounts } from "../src/watch/mounts.ts";
 import { withTempDir } from "./_util.ts";
 
 function envOf(env: Record<string, string>) {

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { withCors } from "../src/server/cors.ts";
+import { withCors } from "../src/static/cors.ts";
 import {
   appSource,
   DevsrvProcess,

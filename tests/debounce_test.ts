@@ -12,7 +12,7 @@ import {
   maxWaitFor,
   MIN_MAX_WAIT_MS,
   type TimerHandle,
-} from "../src/reloader/debounce.ts";
+} from "../src/watch/debounce.ts";
 
 /** A clock that moves only when told to, firing due timers in order. */
 class ManualClock implements DebounceClock {

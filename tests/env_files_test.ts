@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { childEnvironment, envFilePaths, parseEnvFile } from "../src/reloader/env_files.ts";
+import { childEnvironment, envFilePaths, parseEnvFile } from "../src/supervisor/env_files.ts";
 
 Deno.test("envFilePaths() reads --env-file in every spelling, and stops at the script", () => {
   assert.deepEqual(

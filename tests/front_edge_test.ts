@@ -14,15 +14,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { exchange, rawRequest, sendRaw, tcpTo } from "./_raw_http.ts";
 import { missingOutsideCi, waitFor } from "./_util.ts";
-import {
-  type AccessEntry,
-  type Front,
-  type FrontOptions,
-  startFront,
-} from "../src/reloader/front.ts";
-import { frontPolicy } from "../src/reloader/front_policy.ts";
-import { CLIENT_PATH } from "../src/server/live_reload.ts";
-import { guardRequest } from "../src/server/request_guard.ts";
+import { type AccessEntry, type Front, type FrontOptions, startFront } from "../src/front/front.ts";
+import { frontPolicy } from "../src/supervisor/front_policy.ts";
+import { CLIENT_PATH } from "../src/live_reload/injection.ts";
+import { guardRequest } from "../src/security/request_guard.ts";
 
 const HOST = "127.0.0.1";
 const SCRIPT_URL = `${CLIENT_PATH}?g=7`;

@@ -14,7 +14,7 @@ import {
   type FrontOptions,
   type Route,
   startFront,
-} from "../src/reloader/front.ts";
+} from "../src/front/front.ts";
 
 const HOST = "127.0.0.1";
 const encoder = new TextEncoder();

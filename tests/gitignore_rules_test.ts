@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { compileRule, GitignoreRules } from "../src/reloader/gitignore_rules.ts";
+import { compileRule, GitignoreRules } from "../src/watch/gitignore_rules.ts";
 
 function check(rules: string[], expectations: Record<string, boolean>): void {
   const matcher = new GitignoreRules().add(rules);

@@ -16,7 +16,7 @@ import {
   parseResponseHead,
   type RequestHead,
   responseBodyKind,
-} from "../src/reloader/http1.ts";
+} from "../src/front/http1.ts";
 
 function bytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);

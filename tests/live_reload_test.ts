@@ -13,9 +13,9 @@ import {
   EVENTS_PATH,
   injectLiveReload,
   scriptNonce,
-} from "../src/server/live_reload.ts";
-import { CLIENT_JS, clientResponse } from "../src/server/live_reload_client.ts";
-import { formatEvent, LiveReloadHub } from "../src/reloader/live_reload_hub.ts";
+} from "../src/live_reload/injection.ts";
+import { CLIENT_JS, clientResponse } from "../src/live_reload/client.ts";
+import { formatEvent, LiveReloadHub } from "../src/live_reload/hub.ts";
 import { browserCommands, tryOpenBrowser } from "../src/open_browser.ts";
 import { waitFor, withTempDir } from "./_util.ts";
 

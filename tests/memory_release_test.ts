@@ -13,7 +13,7 @@ import {
   ReleaseDecider,
   SLACK_BYTES,
   trimNativeHeap,
-} from "../src/reloader/memory_release.ts";
+} from "../src/front/memory_release.ts";
 
 const MB = 1024 * 1024;
 

@@ -15,7 +15,7 @@ import {
   loadModuleGraph,
   parseModuleGraph,
   resolutionFlags,
-} from "../src/reloader/module_graph.ts";
+} from "../src/watch/module_graph.ts";
 import { withTempDir } from "./_util.ts";
 
 Deno.test("resolutionFlags() keeps the flags that change resolution, before the script only", () => {

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { eventlessMount, mountOf, parseMounts } from "../src/reloader/mounts.ts";
+import { eventlessMount, mountOf, parseMounts } from "../src/watch/mounts.ts";
 import {
   appSource,
   DevsrvProcess,

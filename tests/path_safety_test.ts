@@ -6,7 +6,7 @@ import {
   rawPathAndQuery,
   refusalForName,
   servableSegmentsBelow,
-} from "../src/server/path_safety.ts";
+} from "../src/static/path_safety.ts";
 
 /** Asserts the segments a path is accepted as. */
 function assertAccepted(

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { childCommand, type ReexecInput, splitCmdline } from "../src/reloader/reexec.ts";
+import { childCommand, type ReexecInput, splitCmdline } from "../src/supervisor/reexec.ts";
 
 const base: ReexecInput = {
   execPath: "/usr/local/bin/deno",

@@ -18,7 +18,7 @@ import {
   guardRequest,
   isLoopbackAddress,
   mayShowDetails,
-} from "../src/server/request_guard.ts";
+} from "../src/security/request_guard.ts";
 
 const NO_EXTRA_HOSTS: GuardOptions = { allowedHosts: [] };
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { parseRange, serveStatic, type StaticOptions } from "../src/server/static_files.ts";
-import { renderListing } from "../src/server/dir_listing.ts";
+import { parseRange, serveStatic, type StaticOptions } from "../src/static/static_files.ts";
+import { renderListing } from "../src/static/dir_listing.ts";
 import { withInProcessServer } from "./_util.ts";
 
 const TEXT = "0123456789abcdefghij"; // 20 bytes, each at its own offset
@@ -440,7 +440,7 @@ Deno.test("serveStatic() answers 403 where reading is not allowed", async () => 
   // refusal comes from Deno's own --deny-read in a child process.
   await withSite({ "private/x.txt": "x", "a.txt": "a" }, async (root) => {
     const probe = join(root, "probe.ts");
-    const module = new URL("../src/server/static_files.ts", import.meta.url);
+    const module = new URL("../src/static/static_files.ts", import.meta.url);
     await Deno.writeTextFile(
       probe,
       `import { serveStatic } from ${JSON.stringify(module.href)};

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { serveStatic, type StaticOptions } from "../src/server/static_files.ts";
+import { serveStatic, type StaticOptions } from "../src/static/static_files.ts";
 import { withInProcessServer } from "./_util.ts";
 
 /** In files outside the root: must never appear in any response. */

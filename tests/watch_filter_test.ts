@@ -14,7 +14,7 @@ import {
   rebaseGitignore,
   WatchFilter,
   type WatchFilterOptions,
-} from "../src/reloader/watch_filter.ts";
+} from "../src/watch/watch_filter.ts";
 
 function filter(options: Partial<WatchFilterOptions> = {}): WatchFilter {
   return new WatchFilter({

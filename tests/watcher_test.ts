@@ -16,7 +16,7 @@ import {
   startWatching,
   type Watching,
   type WatchOptions,
-} from "../src/reloader/watch.ts";
+} from "../src/watch/watch.ts";
 import { missingOutsideCi } from "./_util.ts";
 
 type Kind = "watchfs" | "poll";

@@ -8,10 +8,10 @@
  */
 
 import { relative, resolve } from "node:path";
-import { eventlessMount, type Mount } from "../reloader/mounts.ts";
+import { eventlessMount, type Mount } from "../watch/mounts.ts";
 import { envLayer, envNames, type ReadEnv } from "./environment.ts";
 import { describeOrigin, type Layer, type ResolvedOptions, resolveLayers } from "./layers.ts";
-import { DEFAULT_HOST, DEFAULT_PORT, type ServeOptions } from "./options.ts";
+import { DEFAULT_HOST, DEFAULT_PORT, type ServeOptions } from "../options.ts";
 import { OPTION_SPECS, type SettableKey } from "./option_table.ts";
 import {
   CONFIG_SECTION,

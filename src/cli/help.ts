@@ -11,7 +11,7 @@ import {
   DEFAULT_HOST,
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_PORT,
-} from "./options.ts";
+} from "../options.ts";
 
 /**
  * Returns the help text for `devsrv --help` and `devsrv serve --help`.

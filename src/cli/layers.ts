@@ -8,7 +8,7 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { defaultServeOptions, type ServeOptions } from "./options.ts";
+import { defaultServeOptions, type ServeOptions } from "../options.ts";
 import type { SettableKey } from "./option_table.ts";
 
 /** Where a value came from. */

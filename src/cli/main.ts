@@ -7,10 +7,10 @@
 
 import { DevsrvError, FAILURE_EXIT_CODE, formatError, UsageError } from "../errors.ts";
 import { createLogger, printToStderr } from "../log.ts";
-import { readMounts } from "../reloader/mounts.ts";
+import { readMounts } from "../watch/mounts.ts";
 import { isRunningFromReloader, readEnv } from "../role.ts";
 import { runServe } from "../run.ts";
-import { sourceFromEntry } from "../server/app_source.ts";
+import { sourceFromEntry } from "../serve/app_source.ts";
 import { VERSION } from "../version.ts";
 import { parseCommand } from "./args.ts";
 import { formatConfig, pollWhereEventsFail, resolveServeOptions } from "./config.ts";

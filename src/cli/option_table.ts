@@ -10,8 +10,8 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { allowedHostProblem } from "../server/request_guard.ts";
-import type { ServeOptions } from "./options.ts";
+import { allowedHostProblem } from "../security/request_guard.ts";
+import type { ServeOptions } from "../options.ts";
 
 /** The fields of {@linkcode ServeOptions} that a person sets (the program's arguments are not). */
 export type SettableKey = Exclude<keyof ServeOptions, "args">;

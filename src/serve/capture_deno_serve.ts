@@ -12,11 +12,11 @@
  * @module
  */
 
-import type { Handler } from "../server/app_loader.ts";
-import type { TlsFiles } from "../server/tls_files.ts";
+import type { Handler } from "./app_loader.ts";
+import type { TlsFiles } from "../listen/tls_files.ts";
 import type { Activity } from "./activity.ts";
 import type { CapturedServers, ServerRequest } from "./captured_servers.ts";
-import { hostPort } from "./public_address.ts";
+import { hostPort } from "../listen/public_address.ts";
 
 /** Deno's options object, as far as capturing needs it. */
 type ServeOptions = {

@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { TlsFiles } from "../server/tls_files.ts";
+import type { TlsFiles } from "../listen/tls_files.ts";
 import type { Activity } from "./activity.ts";
 import type { CapturedServers, ServerRequest, Slot } from "./captured_servers.ts";
 

@@ -11,13 +11,13 @@
  * @module
  */
 
-import type { TlsFiles } from "../server/tls_files.ts";
+import type { TlsFiles } from "../listen/tls_files.ts";
 import {
   type AddressOverrides,
   publicHost,
   publicPort,
   type RequestedAddress,
-} from "./public_address.ts";
+} from "../listen/public_address.ts";
 
 /** Who started a server: `Deno.serve`, `node:http(s)`, or devsrv for the app. */
 export type ServerKind = "deno" | "node" | "devsrv";

@@ -20,7 +20,7 @@ import {
   type ParentLink,
   type StartMessage,
   type StoppingReport,
-} from "../channel.ts";
+} from "../channel/messages.ts";
 import { createLogger, type Logger, phaseTimer } from "../log.ts";
 import {
   AUTO_SERVE_ENV,
@@ -29,15 +29,10 @@ import {
   NODE_CAPTURE_ENV,
   PROGRAM_SETTINGS_ENV,
 } from "../role.ts";
-import {
-  findHandler,
-  type NoHandlerError,
-  noHandlerError,
-  SERVABLE_SHAPES,
-} from "../server/app_loader.ts";
-import { type HandlerOptions, wrapHandler } from "../server/app_server.ts";
-import { detailsPolicy } from "../server/guard_filters.ts";
-import { clientScriptUrl } from "../server/live_reload.ts";
+import { findHandler, type NoHandlerError, noHandlerError, SERVABLE_SHAPES } from "./app_loader.ts";
+import { type HandlerOptions, wrapHandler } from "./app_server.ts";
+import { detailsPolicy } from "../security/guard_filters.ts";
+import { clientScriptUrl } from "../live_reload/injection.ts";
 import { descendantsOf, signalProcesses } from "../process_tree.ts";
 import { onShutdownSignal, SHUTDOWN_SIGNALS } from "../signals.ts";
 import { captureDenoServe, type WrapHandler } from "./capture_deno_serve.ts";

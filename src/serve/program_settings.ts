@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { ServeOptions } from "../cli/options.ts";
-import type { TlsFiles } from "../server/tls_files.ts";
+import type { ServeOptions } from "../options.ts";
+import type { TlsFiles } from "../listen/tls_files.ts";
 import { PROGRAM_SETTINGS_ENV, readEnv } from "../role.ts";
 
 /**

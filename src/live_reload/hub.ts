@@ -49,7 +49,7 @@ const encoder = new TextEncoder();
  * @example Format a reload event
  * ```ts
  * import assert from "node:assert/strict";
- * import { formatEvent } from "./live_reload_hub.ts";
+ * import { formatEvent } from "./hub.ts";
  *
  * assert.equal(formatEvent("reload", { generation: 2 }), 'event: reload\ndata: {"generation":2}\n\n');
  * ```
@@ -69,7 +69,7 @@ function isStylesheet(path: string): boolean {
  * @example A page connects, then goes away
  * ```ts
  * import assert from "node:assert/strict";
- * import { LiveReloadHub } from "./live_reload_hub.ts";
+ * import { LiveReloadHub } from "./hub.ts";
  *
  * const hub = new LiveReloadHub(() => 1);
  * const response = hub.handle(new Request("http://localhost/__devsrv/events"));

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { FailureReport, ListeningReport, StoppingReport } from "../channel.ts";
+import type { FailureReport, ListeningReport, StoppingReport } from "../channel/messages.ts";
 import {
   descendantsOf,
   orphansOf,

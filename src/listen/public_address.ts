@@ -13,8 +13,8 @@
  * @module
  */
 
-import { DEFAULT_HOST, DEFAULT_PORT } from "../cli/options.ts";
-import { isLoopbackHost } from "../server/address.ts";
+import { DEFAULT_HOST, DEFAULT_PORT } from "../options.ts";
+import { isLoopbackHost } from "./address.ts";
 
 /** What a program asked for when it started a server. */
 export interface RequestedAddress {

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { EVENTS_PATH } from "./live_reload.ts";
+import { EVENTS_PATH } from "./injection.ts";
 
 /** The client's JavaScript source. */
 export const CLIENT_JS: string = `(() => {
@@ -139,7 +139,7 @@ connect();
  * @example Serve the script
  * ```ts
  * import assert from "node:assert/strict";
- * import { clientResponse } from "./live_reload_client.ts";
+ * import { clientResponse } from "./client.ts";
  *
  * const response = clientResponse();
  * assert.equal(response.headers.get("content-type"), "text/javascript; charset=utf-8");

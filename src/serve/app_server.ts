@@ -8,9 +8,9 @@
  */
 
 import type { Logger } from "../log.ts";
-import { formatAccessLine } from "./access_log.ts";
+import { formatAccessLine } from "../access_log.ts";
 import type { Handler } from "./app_loader.ts";
-import { errorResponse } from "./error_page.ts";
+import { errorResponse } from "../pages/error_page.ts";
 
 /** A step in front of the app: answers a request itself or passes it on. */
 export type RequestFilter = (

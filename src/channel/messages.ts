@@ -8,7 +8,7 @@
  * @module
  */
 
-import { CONTROL_ADDRESS_ENV, CONTROL_TOKEN_ENV, GENERATION_ENV, readEnv } from "./role.ts";
+import { CONTROL_ADDRESS_ENV, CONTROL_TOKEN_ENV, GENERATION_ENV, readEnv } from "../role.ts";
 
 /** A host and port. */
 export interface HostPort {

@@ -9,20 +9,20 @@
  * @module
  */
 
-import type { ServeOptions } from "../cli/options.ts";
+import type { ServeOptions } from "../options.ts";
 import { DevsrvError, FAILURE_EXIT_CODE, formatError, stripAnsi } from "../errors.ts";
 import { printToStderr, relayedColorEnv } from "../log.ts";
-import { failureFromExit } from "../reloader/child_failure.ts";
-import { currentReexecInput, programCommand } from "../reloader/reexec.ts";
+import { failureFromExit } from "./child_failure.ts";
+import { currentReexecInput, programCommand } from "./reexec.ts";
 import { AUTO_SERVE_ENV, NODE_CAPTURE_ENV } from "../role.ts";
-import type { TlsFiles } from "../server/tls_files.ts";
+import type { TlsFiles } from "../listen/tls_files.ts";
 import { SHUTDOWN_SIGNALS } from "../signals.ts";
 import {
   programSettings,
   programSettingsEnv,
   REPORTED_EXIT_CODE,
   SINGLE_PROCESS_BANNER,
-} from "./program_settings.ts";
+} from "../serve/program_settings.ts";
 
 /** The exit code of a process killed by a signal, as shells report it. */
 const SIGNAL_EXIT_BASE = 128;
@@ -34,7 +34,7 @@ const SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = {
 };
 
 /** devsrv's code that runs in front of a user's program. */
-export const PRELOAD_MODULE: URL = new URL("./preload.ts", import.meta.url);
+export const PRELOAD_MODULE: URL = new URL("../serve/preload.ts", import.meta.url);
 
 /**
  * The preload module as a command-line argument: a path for a local file,

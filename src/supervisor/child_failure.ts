@@ -7,13 +7,9 @@
  * @module
  */
 
-import type { FailureReport } from "../channel.ts";
+import type { FailureReport } from "../channel/messages.ts";
 import { stripAnsi } from "../errors.ts";
-import {
-  classifyLoadFailure,
-  type LoadFailureText,
-  SERVABLE_SHAPES,
-} from "../server/app_loader.ts";
+import { classifyLoadFailure, type LoadFailureText, SERVABLE_SHAPES } from "../serve/app_loader.ts";
 
 /** Deno's report of an uncaught error, read from a process's output. */
 export interface DenoErrorReport extends LoadFailureText {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type ChildMessage, newToken, readMessages, safeEqual } from "../channel.ts";
+import { type ChildMessage, newToken, readMessages, safeEqual } from "./messages.ts";
 
 /** Called with each authenticated child's connection and message stream. */
 export type ChildConnected = (

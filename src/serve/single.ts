@@ -5,20 +5,20 @@
  * @module
  */
 
-import { hostOrDefault, portOrDefault, type ServeOptions } from "../cli/options.ts";
+import { hostOrDefault, portOrDefault, type ServeOptions } from "../options.ts";
 import type { Logger } from "../log.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { VERSION } from "../version.ts";
-import { bindError } from "./address.ts";
+import { bindError } from "../listen/address.ts";
 import type { Handler } from "./app_loader.ts";
 import { type RequestFilter, startAppServer, stopGracefully } from "./app_server.ts";
 import type { AppSource } from "./app_source.ts";
-import { printRunning } from "./banner.ts";
-import { DEVSRV_PATH, statusResponse } from "./status_page.ts";
-import { detailsPolicy, hostGuardFilter } from "./guard_filters.ts";
-import { guardDevsrvEndpoint } from "./request_guard.ts";
+import { printRunning } from "../listen/banner.ts";
+import { DEVSRV_PATH, statusResponse } from "../pages/status_page.ts";
+import { detailsPolicy, hostGuardFilter } from "../security/guard_filters.ts";
+import { guardDevsrvEndpoint } from "../security/request_guard.ts";
 import { openBrowser } from "../open_browser.ts";
-import type { TlsFiles } from "./tls_files.ts";
+import type { TlsFiles } from "../listen/tls_files.ts";
 
 /**
  * Answers devsrv's own paths in a single process: `/__devsrv` shows the

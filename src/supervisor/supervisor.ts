@@ -17,8 +17,8 @@ import {
   sendMessage,
   type StartMessage,
   type StoppingReport,
-} from "../channel.ts";
-import { DEFAULT_PORT, hostOrDefault, type ServeOptions } from "../cli/options.ts";
+} from "../channel/messages.ts";
+import { DEFAULT_PORT, hostOrDefault, type ServeOptions } from "../options.ts";
 import { DevsrvError, formatError } from "../errors.ts";
 import { createLogger, type Logger, phaseTimer, relayedColorEnv } from "../log.ts";
 import {
@@ -28,34 +28,34 @@ import {
   RESTART_EXIT_CODE,
   RUN_MAIN_ENV,
 } from "../role.ts";
-import { preloadSpecifier } from "../serve/launch_program.ts";
-import { narrowedHost, publicHost } from "../serve/public_address.ts";
+import { preloadSpecifier } from "./launch_program.ts";
+import { narrowedHost, publicHost } from "../listen/public_address.ts";
 import { programSettings, programSettingsEnv } from "../serve/program_settings.ts";
-import { formatAccessLine } from "../server/access_log.ts";
-import { bindError } from "../server/address.ts";
-import type { AppSource } from "../server/app_source.ts";
-import { printRunning } from "../server/banner.ts";
-import { DEVSRV_PATH, type DevsrvStatus, type RestartRecord } from "../server/status_page.ts";
-import type { TlsFiles } from "../server/tls_files.ts";
+import { formatAccessLine } from "../access_log.ts";
+import { bindError } from "../listen/address.ts";
+import type { AppSource } from "../serve/app_source.ts";
+import { printRunning } from "../listen/banner.ts";
+import { DEVSRV_PATH, type DevsrvStatus, type RestartRecord } from "../pages/status_page.ts";
+import type { TlsFiles } from "../listen/tls_files.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { VERSION } from "../version.ts";
 import { failureFromExit } from "./child_failure.ts";
 import { readTerminalLines } from "./stdin_commands.ts";
 import { ChildProcess, type StartOutcome } from "./child_process.ts";
-import { ControlChannel } from "./control_channel.ts";
-import { type AppFailure, startControlServer } from "./control_server.ts";
-import { type Front, type Route, startFront } from "./front.ts";
+import { ControlChannel } from "../channel/parent_end.ts";
+import { type AppFailure, startControlServer } from "./page_server.ts";
+import { type Front, type Route, startFront } from "../front/front.ts";
 import { frontPolicy } from "./front_policy.ts";
-import { type MemoryRelease, startMemoryRelease } from "./memory_release.ts";
+import { type MemoryRelease, startMemoryRelease } from "../front/memory_release.ts";
 import { type ChildCommand, childCommand, currentReexecInput, programCommand } from "./reexec.ts";
 import { childEnvironment, envFilePaths, snapshotEnvFiles } from "./env_files.ts";
-import type { ChangeBatch, Watching } from "./watch.ts";
-import { WatchPolicy } from "./watch_policy.ts";
-import { LiveReloadHub } from "./live_reload_hub.ts";
-import { clientResponse } from "../server/live_reload_client.ts";
-import { CLIENT_PATH, clientScriptUrl, EVENTS_PATH } from "../server/live_reload.ts";
-import { guardDevsrvEndpoint, guardRequest } from "../server/request_guard.ts";
-import { detailsPolicy } from "../server/guard_filters.ts";
+import type { ChangeBatch, Watching } from "../watch/watch.ts";
+import { WatchPolicy } from "../watch/watch_policy.ts";
+import { LiveReloadHub } from "../live_reload/hub.ts";
+import { clientResponse } from "../live_reload/client.ts";
+import { CLIENT_PATH, clientScriptUrl, EVENTS_PATH } from "../live_reload/injection.ts";
+import { guardDevsrvEndpoint, guardRequest } from "../security/request_guard.ts";
+import { detailsPolicy } from "../security/guard_filters.ts";
 import { openBrowser } from "../open_browser.ts";
 
 /** Where the child is in its life. */

@@ -22,9 +22,9 @@
 
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ServeOptions } from "../cli/options.ts";
-import type { AppSource } from "../server/app_source.ts";
-import type { DecisionRecord, ModuleGraphStatus } from "../server/status_page.ts";
+import type { ServeOptions } from "../options.ts";
+import type { AppSource } from "../serve/app_source.ts";
+import type { DecisionRecord, ModuleGraphStatus } from "../pages/status_page.ts";
 import { ActivityLog } from "./app_activity.ts";
 import {
   type AppEntry,
@@ -34,7 +34,7 @@ import {
   describeReason,
   displayPath,
 } from "./change_decision.ts";
-import { envFilePaths } from "./env_files.ts";
+import { envFilePaths } from "../supervisor/env_files.ts";
 import { loadModuleGraph, type ModuleGraph, resolutionFlags } from "./module_graph.ts";
 import { type ChangeBatch, startWatching, type Watching, type WatchOptions } from "./watch.ts";
 

@@ -6,10 +6,10 @@
  * @module
  */
 
-import type { FailureReport } from "../channel.ts";
+import type { FailureReport } from "../channel/messages.ts";
 import type { Logger } from "../log.ts";
-import { errorResponse } from "../server/error_page.ts";
-import { DEVSRV_PATH, type DevsrvStatus, statusResponse } from "../server/status_page.ts";
+import { errorResponse } from "../pages/error_page.ts";
+import { DEVSRV_PATH, type DevsrvStatus, statusResponse } from "../pages/status_page.ts";
 
 /** The app's failure, as the 503 page shows it. */
 export interface AppFailure extends FailureReport {

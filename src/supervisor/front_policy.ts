@@ -2,23 +2,23 @@
  * devsrv's rules at the edge: the Host guard and the live-reload injection
  * as the front's `screen` and `rewriter` options, so that they hold for
  * whatever server the app starts in the child (`Deno.serve`, or Express,
- * Koa and Fastify through `node:http`). The rules themselves are the
- * server's (`guardHost` in `request_guard.ts`; `isPageLoadRequest`,
- * `isInjectableResponse` and `injectLiveReload` in `live_reload.ts`); this
+ * Koa and Fastify through `node:http`). The rules themselves are
+ * `security/` and `live_reload/` (`guardHost` in `request_guard.ts`; `isPageLoadRequest`,
+ * `isInjectableResponse` and `injectLiveReload` in `injection.ts`); this
  * module only feeds them what the front reads from the heads.
  *
  * @module
  */
 
-import type { ServeOptions } from "../cli/options.ts";
+import type { ServeOptions } from "../options.ts";
 import {
   injectLiveReload,
   isInjectableResponse,
   isPageLoadRequest,
-} from "../server/live_reload.ts";
-import { guardHost } from "../server/request_guard.ts";
-import { DEVSRV_PATH } from "../server/status_page.ts";
-import type { FrontOptions, RequestHead, ResponseRewriter } from "./front.ts";
+} from "../live_reload/injection.ts";
+import { guardHost } from "../security/request_guard.ts";
+import { DEVSRV_PATH } from "../pages/status_page.ts";
+import type { FrontOptions, RequestHead, ResponseRewriter } from "../front/front.ts";
 
 /** The front's options that carry devsrv's rules. */
 export type FrontPolicy = Pick<FrontOptions, "screen" | "rewriter">;
@@ -52,7 +52,7 @@ const SLASH = 0x2f;
  * @example Refuse a foreign Host, pass a local one
  * ```ts
  * import { frontPolicy } from "./front_policy.ts";
- * import { parseRequestHead } from "./http1.ts";
+ * import { parseRequestHead } from "../front/http1.ts";
  *
  * const { screen } = frontPolicy({ allowedHosts: [], liveReload: true }, () => "/s.js");
  * const head = (host: string) => {

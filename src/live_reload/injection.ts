@@ -12,7 +12,7 @@
  * @module
  */
 
-import { escapeHtml } from "./html.ts";
+import { escapeHtml } from "../pages/html.ts";
 
 /** Where the parent serves the client script. */
 export const CLIENT_PATH = "/__devsrv/client.js";
@@ -65,7 +65,7 @@ function ascii(text: string): Uint8Array {
  * @example The script URL for generation 3
  * ```ts
  * import assert from "node:assert/strict";
- * import { clientScriptUrl } from "./live_reload.ts";
+ * import { clientScriptUrl } from "./injection.ts";
  *
  * assert.equal(clientScriptUrl(3), "/__devsrv/client.js?g=3");
  * ```
@@ -238,7 +238,7 @@ function contentEncoding(headers: Headers): string {
  *
  * @example A navigation qualifies, a script's fetch does not
  * ```ts
- * import { isPageLoadRequest } from "./live_reload.ts";
+ * import { isPageLoadRequest } from "./injection.ts";
  *
  * if (!isPageLoadRequest("GET", "document", null)) throw new Error();
  * if (isPageLoadRequest("GET", "empty", "text/html")) throw new Error();
@@ -268,7 +268,7 @@ export function isPageLoadRequest(
  *
  * @example An HTML page qualifies, a 304 does not
  * ```ts
- * import { isInjectableResponse } from "./live_reload.ts";
+ * import { isInjectableResponse } from "./injection.ts";
  *
  * const headers = new Headers({ "content-type": "text/html; charset=utf-8" });
  * if (!isInjectableResponse(200, headers)) throw new Error();
@@ -492,7 +492,7 @@ function injectStreaming(response: Response, tag: string): Response {
  * @example Add the script to a page
  * ```ts
  * import assert from "node:assert/strict";
- * import { injectLiveReload } from "./live_reload.ts";
+ * import { injectLiveReload } from "./injection.ts";
  *
  * const page = new Response("<!doctype html><body>hi</body>", {
  *   headers: { "content-type": "text/html" },

@@ -8,12 +8,12 @@
  * @module
  */
 
-import { connectToParent, type FailureReport } from "../channel.ts";
-import type { ServeOptions } from "../cli/options.ts";
+import { connectToParent, type FailureReport } from "../channel/messages.ts";
+import type { ServeOptions } from "../options.ts";
 import { DevsrvError, stripAnsi } from "../errors.ts";
 import { createLogger } from "../log.ts";
-import { captureForChild, exitWhenParentIsGone, stopOnSignal } from "../serve/program.ts";
-import { programSettings } from "../serve/program_settings.ts";
+import { captureForChild, exitWhenParentIsGone, stopOnSignal } from "./program.ts";
+import { programSettings } from "./program_settings.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { AppLoadError, type Handler, NoHandlerError } from "./app_loader.ts";
 import type { AppSource } from "./app_source.ts";

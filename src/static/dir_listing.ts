@@ -8,7 +8,7 @@
  * @module
  */
 
-import { escapeHtml } from "./html.ts";
+import { escapeHtml } from "../pages/html.ts";
 
 import { join } from "node:path";
 import { type PathPolicy, refusalForName, servableSegmentsBelow } from "./path_safety.ts";

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { hostOrDefault, type ServeOptions } from "../cli/options.ts";
-import { isLoopbackHost } from "./address.ts";
-import type { RequestFilter } from "./app_server.ts";
+import { hostOrDefault, type ServeOptions } from "../options.ts";
+import { isLoopbackHost } from "../listen/address.ts";
+import type { RequestFilter } from "../serve/app_server.ts";
 import { guardRequest, mayShowDetails } from "./request_guard.ts";
 
 /**

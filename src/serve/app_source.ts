@@ -54,8 +54,8 @@ export function sourceFromEntry(entry: Entry, serving: StaticServing): AppSource
     root,
     load: async () => {
       // Imported only here so that app mode never loads the static server.
-      const { serveStatic } = await import("./static_files.ts");
-      const { withCors } = await import("./cors.ts");
+      const { serveStatic } = await import("../static/static_files.ts");
+      const { withCors } = await import("../static/cors.ts");
       const { dotfiles, cors } = serving;
       return withCors((request) => serveStatic(request, { root, dotfiles }), cors);
     },
