@@ -1,0 +1,338 @@
+/**
+ * Programs that start their own server, run unchanged: `Deno.serve` in its
+ * call forms, Hono through `Deno.serve(app.fetch)`, Express through
+ * `app.listen(port)`. Each is served through the parent on the port the
+ * program asked for, reloads under a steady stream of requests without a
+ * failure, leaves nothing behind, and runs with `--no-reload` too.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  childPids,
+  DevsrvProcess,
+  fetchText,
+  freePort,
+  listeningPids,
+  processIsAlive,
+  waitFor,
+  withTempDir,
+} from "../_harness/devsrv.ts";
+import { rawRequest, sendRaw, tcpTo } from "../_harness/raw_http.ts";
+
+/** Pinned frameworks from npm, as a user would import them. */
+const HONO = "npm:hono@4.13.19";
+const EXPRESS = "npm:express@5.3.0";
+
+/** A program under test: its source for a version and port, and extra devsrv arguments. */
+interface Program {
+  name: string;
+  source(version: string, port: number): string;
+  /** devsrv's arguments after the entry; the program's own port otherwise. */
+  args?(port: number): string[];
+}
+
+const PROGRAMS: Program[] = [
+  {
+    name: "Deno.serve(handler)",
+    source: (version) => `Deno.serve((_req) => new Response("${version}"));\n`,
+    args: (port) => ["--port", String(port)],
+  },
+  {
+    name: "Deno.serve({ port, hostname, onListen }, handler) awaiting server.finished",
+    source: (version, port) =>
+      `const server = Deno.serve({
+  port: ${port},
+  hostname: "0.0.0.0",
+  onListen: (addr) => console.log("onListen " + JSON.stringify(addr)),
+}, () => new Response("${version}"));
+console.log("addr " + JSON.stringify(server.addr));
+await server.finished;
+`,
+  },
+  {
+    name: "Hono through Deno.serve(app.fetch)",
+    source: (version, port) =>
+      `import { Hono } from "${HONO}";
+const app = new Hono();
+app.get("/", (c) => c.text("${version}"));
+Deno.serve({ port: ${port} }, app.fetch);
+`,
+  },
+  {
+    name: "Express through app.listen(port)",
+    source: (version, port) =>
+      `import express from "${EXPRESS}";
+const app = express();
+app.get("/", (_req, res) => { res.send("${version}"); });
+const server = app.listen(${port}, () => console.log("listening " + JSON.stringify(server.address())));
+`,
+  },
+];
+
+async function bodyAt(url: string): Promise<string> {
+  try {
+    return (await fetchText(url)).body;
+  } catch (error) {
+    if (error instanceof TypeError) return ""; // not listening yet
+    throw error;
+  }
+}
+
+/** Requests in a steady loop until stopped; every failure is recorded. */
+function requestLoop(url: string, loops: number) {
+  let running = true;
+  let requests = 0;
+  const failures: string[] = [];
+  const tasks = Array.from({ length: loops }, async () => {
+    while (running) {
+      try {
+        const { status, body } = await fetchText(url);
+        requests++;
+        if (status !== 200) failures.push(`status ${status}: ${body.slice(0, 200)}`);
+      } catch (error) {
+        failures.push(String(error));
+      }
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(tasks);
+      return { requests, failures };
+    },
+  };
+}
+
+async function stopAndCheck(server: DevsrvProcess): Promise<void> {
+  const status = await server.stop();
+  assert.equal(status.code, 0, `exit code, output:\n${server.output}`);
+  for (const pid of childPids(server.output)) {
+    assert.ok(!processIsAlive(pid), `child ${pid} outlived the parent`);
+  }
+}
+
+for (const program of PROGRAMS) {
+  Deno.test(`${program.name}: served through the parent on its port, reloads without a failed request`, async () => {
+    const port = freePort();
+    await withTempDir({ "main.ts": program.source("v1", port) }, async (dir) => {
+      const server = new DevsrvProcess(["serve", "main.ts", ...(program.args?.(port) ?? [])], {
+        cwd: dir,
+      });
+      try {
+        await server.waitForOutput(new RegExp(`Running on http://127\\.0\\.0\\.1:${port} `), {
+          timeoutMs: 60_000,
+        });
+        const url = `http://127.0.0.1:${port}/`;
+        await waitFor("v1", async () => await bodyAt(url) === "v1", 60_000);
+        const children = childPids(server.output);
+        assert.deepEqual(
+          listeningPids(port, [server.process.pid, ...children]),
+          [server.process.pid],
+          "the parent, not a child, listens on the public port",
+        );
+        const loop = requestLoop(url, 4);
+        await Deno.writeTextFile(`${dir}/main.ts`, program.source("v2", port));
+        await waitFor("v2", async () => await bodyAt(url) === "v2", 30_000);
+        const { requests, failures } = await loop.stop();
+        assert.deepEqual(failures, [], `${failures.length} of ${requests} requests failed`);
+        assert.ok(requests > 0);
+      } finally {
+        await stopAndCheck(server);
+      }
+    });
+  });
+
+  Deno.test(`${program.name}: --no-reload serves it from one process`, async () => {
+    const port = freePort();
+    await withTempDir({ "main.ts": program.source("v1", port) }, async (dir) => {
+      const server = new DevsrvProcess(
+        ["serve", "main.ts", "--no-reload", ...(program.args?.(port) ?? [])],
+        { cwd: dir },
+      );
+      try {
+        await server.waitForOutput(new RegExp(`Running on http://127\\.0\\.0\\.1:${port} `), {
+          timeoutMs: 60_000,
+        });
+        assert.equal(await bodyAt(`http://127.0.0.1:${port}/`), "v1");
+        const single = server.output.match(/single process pid (\d+)/);
+        assert.ok(single, server.output);
+        assert.deepEqual(listeningPids(port, [Number(single[1])]), [Number(single[1])]);
+      } finally {
+        assert.equal((await server.stop()).code, 0, server.output);
+      }
+    });
+  });
+}
+
+Deno.test("the program sees the public address: onListen, server.addr, server.address()", async () => {
+  const port = freePort();
+  const denoServe = PROGRAMS[1]!.source("v1", port);
+  const express = PROGRAMS[3]!.source("v1", port + 0);
+  for (const source of [denoServe, express]) {
+    await withTempDir({ "main.ts": source }, async (dir) => {
+      const server = new DevsrvProcess(["serve", "main.ts"], { cwd: dir });
+      try {
+        await server.waitForOutput(/Child pid \d+ .*ready in/, { timeoutMs: 60_000 });
+        const shown = await server.waitForOutput(/(onListen|addr|listening) (\{.*\})/);
+        const address = JSON.parse(shown[2]!);
+        assert.equal(address.port, port);
+        assert.equal(address.hostname ?? address.address, "127.0.0.1");
+      } finally {
+        await stopAndCheck(server);
+      }
+    });
+  }
+});
+
+Deno.test("a program asking for 0.0.0.0 is served on loopback only, and one line says so", async () => {
+  const port = freePort();
+  await withTempDir({ "main.ts": PROGRAMS[1]!.source("v1", port) }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "main.ts"], { cwd: dir });
+    try {
+      await server.waitForOutput(
+        /main\.ts asks for 0\.0\.0\.0; devsrv serves it on 127\.0\.0\.1 only \(use --host 0\.0\.0\.0/,
+        { timeoutMs: 30_000 },
+      );
+      const listeners = Deno.readTextFileSync("/proc/net/tcp").split("\n")
+        .filter((line) => line.includes(`:${port.toString(16).toUpperCase().padStart(4, "0")} `))
+        .map((line) => line.trim().split(/\s+/)[1]);
+      assert.ok(listeners.every((local) => local?.startsWith("0100007F:")), String(listeners));
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
+Deno.test("a program with two servers gets two public ports, and both reload", async () => {
+  const [api, admin] = [freePort(), freePort()];
+  const source = (version: string) =>
+    `Deno.serve({ port: ${api} }, () => new Response("api ${version}"));
+Deno.serve({ port: ${admin} }, () => new Response("admin ${version}"));
+`;
+  await withTempDir({ "main.ts": source("v1") }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "main.ts"], { cwd: dir });
+    try {
+      for (const [port, name] of [[api, "api"], [admin, "admin"]] as const) {
+        await waitFor(
+          `${name} v1`,
+          async () => await bodyAt(`http://127.0.0.1:${port}/`) === `${name} v1`,
+          30_000,
+        );
+      }
+      await Deno.writeTextFile(`${dir}/main.ts`, source("v2"));
+      for (const [port, name] of [[api, "api"], [admin, "admin"]] as const) {
+        await waitFor(
+          `${name} v2`,
+          async () => await bodyAt(`http://127.0.0.1:${port}/`) === `${name} v2`,
+        );
+      }
+      assert.deepEqual(listeningPids(admin, [server.process.pid]), [server.process.pid]);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
+Deno.test("the project's deno.json applies: its import map is used, and an edit to it reloads", async () => {
+  const port = freePort();
+  const config = (version: string) => JSON.stringify({ imports: { lib: `./${version}/lib.ts` } });
+  await withTempDir({
+    "deno.json": config("v1"),
+    "v1/lib.ts": 'export const text = "lib v1";\n',
+    "v2/lib.ts": 'export const text = "lib v2";\n',
+    "main.ts":
+      `import { text } from "lib";\nDeno.serve({ port: ${port} }, () => new Response(text));\n`,
+  }, async (dir) => {
+    // devsrv's own deno.json is elsewhere; the program's is the one that applies.
+    const server = new DevsrvProcess(["serve", "main.ts"], { cwd: dir });
+    try {
+      const url = `http://127.0.0.1:${port}/`;
+      await waitFor("lib v1", async () => await bodyAt(url) === "lib v1", 30_000);
+      await Deno.writeTextFile(`${dir}/deno.json`, config("v2"));
+      await waitFor("lib v2", async () => await bodyAt(url) === "lib v2");
+    } finally {
+      await stopAndCheck(server);
+    }
+    const lock = await Deno.readTextFile(`${dir}/deno.lock`).catch(() => "");
+    assert.doesNotMatch(
+      lock,
+      /mime|puppeteer/,
+      "devsrv's own dependencies stay out of the app's lock",
+    );
+  });
+});
+
+Deno.test("import.meta.main is true in the program, as under deno run", async () => {
+  const port = freePort();
+  await withTempDir({
+    "main.ts": `if (import.meta.main) Deno.serve({ port: ${port} }, () => new Response("main"));\n`,
+  }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "main.ts"], { cwd: dir });
+    try {
+      await waitFor(
+        "main",
+        async () => await bodyAt(`http://127.0.0.1:${port}/`) === "main",
+        30_000,
+      );
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
+Deno.test("a program that starts no server gets one clear line and a 503 page with the shapes that work", async () => {
+  const port = freePort();
+  await withTempDir(
+    { "main.ts": 'export const answer = 42;\nconsole.log("done");\n' },
+    async (dir) => {
+      const server = new DevsrvProcess(["serve", "main.ts", "--port", String(port)], { cwd: dir });
+      try {
+        await server.waitForOutput(
+          /failed: app "main\.ts" starts no server and exports no request handler \(its exports: answer\); start a server/,
+          { timeoutMs: 30_000 },
+        );
+        const page = await fetchText(`http://127.0.0.1:${port}/`);
+        assert.equal(page.status, 503);
+        assert.match(page.body, /starts no server/);
+        assert.match(page.body, /Deno\.serve\(handler\)/);
+      } finally {
+        await stopAndCheck(server);
+      }
+    },
+  );
+});
+
+Deno.test("an Express app behind the parent is guarded and its pages get the live-reload client", async () => {
+  const port = freePort();
+  const source = `import express from "${EXPRESS}";
+const app = express();
+app.get("/", (_req, res) => { res.type("html").send("<!doctype html><html><body><h1>express page</h1></body></html>"); });
+app.listen(${port});
+`;
+  await withTempDir({ "main.ts": source }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "main.ts"], { cwd: dir });
+    try {
+      const url = `http://127.0.0.1:${port}/`;
+      await waitFor("the page", async () => (await bodyAt(url)).includes("express page"), 60_000);
+      const page = await fetchText(url, { headers: { "sec-fetch-dest": "document" } });
+      assert.match(
+        page.body,
+        /<script src="\/__devsrv\/client\.js\?g=\d+" defer><\/script><\/body>/,
+      );
+      assert.equal(
+        Number(page.headers.get("content-length")),
+        new TextEncoder().encode(page.body).length,
+      );
+      const refused = await sendRaw(
+        tcpTo(port),
+        rawRequest("GET / HTTP/1.1", [["Host", "evil.example"], ["Connection", "close"]]),
+      );
+      assert.equal(refused.status, 403);
+      assert.match(refused.body, /host "evil\.example" is not allowed/);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});

@@ -1,0 +1,339 @@
+/**
+ * A reload never waits and never hangs: open streams end at once, an app's
+ * subprocesses end with it, its own shutdown runs to the end, uploads in
+ * flight arrive whole, a change during a slow start wins, devsrv serves in
+ * the background and after `Deno.chdir`, and error pages say what happened
+ * without terminal codes. Real processes, files and sockets throughout.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  childPids,
+  DevsrvProcess,
+  fetchText,
+  processIsAlive,
+  waitFor,
+  withTempDir,
+} from "../_harness/devsrv.ts";
+
+/** A grace far longer than any reload, so waiting for it shows. */
+const LONG_GRACE = ["--grace", "20000"];
+
+async function bodyAt(url: string): Promise<string> {
+  try {
+    return (await fetchText(url)).body;
+  } catch (error) {
+    if (error instanceof TypeError) return "";
+    throw error;
+  }
+}
+
+async function stopAndCheck(server: DevsrvProcess): Promise<void> {
+  const status = await server.stop();
+  assert.equal(status.code, 0, `exit code, output:\n${server.output}`);
+  for (const pid of childPids(server.output)) {
+    assert.ok(!processIsAlive(pid), `child ${pid} outlived the parent`);
+  }
+}
+
+const STREAMS_APP = (version: string) =>
+  `export default { fetch(req) {
+  const path = new URL(req.url).pathname;
+  if (path === "/sse") {
+    let timer;
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode("data: ${version}\\n\\n"));
+        timer = setInterval(() => controller.enqueue(new TextEncoder().encode(": ping\\n\\n")), 10_000);
+      },
+      cancel() { clearInterval(timer); },
+    });
+    return new Response(body, { headers: { "content-type": "text/event-stream" } });
+  }
+  if (path === "/ws") {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    socket.onopen = () => socket.send("${version}");
+    return response;
+  }
+  return new Response("${version}");
+} };
+`;
+
+Deno.test("open server-sent events and WebSockets end at once on a reload, and reconnect to the new code", async () => {
+  await withTempDir({ "app.ts": STREAMS_APP("v1") }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", ...LONG_GRACE], { cwd: dir });
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => await bodyAt(url) === "v1");
+      const sse = await fetch(`${url}/sse`);
+      const reader = sse.body!.pipeThrough(new TextDecoderStream()).getReader();
+      assert.match((await reader.read()).value ?? "", /data: v1/);
+      const ws = new WebSocket(`${url.replace("http", "ws")}/ws`);
+      const closed = new Promise<CloseEvent>((resolve) => ws.onclose = resolve);
+      await new Promise((resolve) => ws.onmessage = resolve);
+
+      const edited = performance.now();
+      await Deno.writeTextFile(`${dir}/app.ts`, STREAMS_APP("v2"));
+      // With the 20 s grace, waiting for the streams would take 20 s.
+      await waitFor("v2", async () => await bodyAt(url) === "v2", 10_000);
+      assert.ok(performance.now() - edited < 10_000);
+      let rest = await reader.read();
+      while (!rest.done) rest = await reader.read();
+      const close = await closed;
+      assert.equal(close.code, 1001, `WebSocket close code ${close.code}`);
+
+      const again = new WebSocket(`${url.replace("http", "ws")}/ws`);
+      const message = await new Promise<MessageEvent>((resolve) => again.onmessage = resolve);
+      assert.equal(message.data, "v2");
+      again.close();
+      const sse2 = await fetch(`${url}/sse`);
+      const reader2 = sse2.body!.pipeThrough(new TextDecoderStream()).getReader();
+      assert.match((await reader2.read()).value ?? "", /data: v2/);
+      await reader2.cancel();
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
+const SUBPROCESS_APP = (version: string, stdio: string) =>
+  `const sleeper = new Deno.Command("sleep", { args: ["300"]${stdio} }).spawn();
+Deno.writeTextFileSync("sleepers.txt", sleeper.pid + "\\n", { append: true });
+export default { fetch: () => new Response("${version}") };
+`;
+
+for (
+  const [name, stdio] of [
+    ["holding the child's output pipes", ""],
+    ["with its output to /dev/null", ', stdout: "null", stderr: "null"'],
+  ] as const
+) {
+  Deno.test(`an app that starts a subprocess ${name} restarts, and the subprocess ends with it`, async () => {
+    await withTempDir({ "app.ts": SUBPROCESS_APP("v1", stdio) }, async (dir) => {
+      const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", ...LONG_GRACE], { cwd: dir });
+      const sleepers = async () =>
+        (await Deno.readTextFile(`${dir}/sleepers.txt`)).trim().split("\n").map(Number);
+      try {
+        const url = await server.url();
+        await waitFor("v1", async () => await bodyAt(url) === "v1");
+        await Deno.writeTextFile(`${dir}/app.ts`, SUBPROCESS_APP("v2", stdio));
+        await waitFor("v2", async () => await bodyAt(url) === "v2", 10_000);
+        const [first] = await sleepers();
+        await waitFor(`the first sleep (pid ${first}) to end`, () => !processIsAlive(first!));
+      } finally {
+        await stopAndCheck(server);
+      }
+      for (const pid of await sleepers()) {
+        await waitFor(`sleep ${pid} to end`, () => !processIsAlive(pid), 5_000);
+      }
+    });
+  });
+}
+
+const SHUTDOWN_APP = (version: string) =>
+  `// A lock the app holds while it runs, as a database file would be.
+const lock = "app.lock";
+let clash = false;
+try { Deno.statSync(lock); clash = true; } catch { /* free */ }
+Deno.writeTextFileSync(lock, "${version}");
+Deno.addSignalListener("SIGTERM", async () => {
+  await new Promise((resolve) => setTimeout(resolve, 300)); // closing the database
+  Deno.removeSync(lock);
+  Deno.writeTextFileSync("shutdowns.txt", "${version}\\n", { append: true });
+  Deno.exit(0);
+});
+export default { fetch: () => new Response(clash ? "lock still held" : "${version}") };
+`;
+
+Deno.test("the app's own SIGTERM handler runs to the end before the next generation loads the app", async () => {
+  await withTempDir({ "app.ts": SHUTDOWN_APP("v1") }, async (dir) => {
+    // The app's lock and its notes are its data, not its code.
+    const server = new DevsrvProcess(
+      ["serve", "app.ts", "-p", "0", "--ignore", "app.lock", "--ignore", "shutdowns.txt"],
+      { cwd: dir },
+    );
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => await bodyAt(url) === "v1");
+      await Deno.writeTextFile(`${dir}/app.ts`, SHUTDOWN_APP("v2"));
+      await waitFor("v2", async () => {
+        const body = await bodyAt(url);
+        assert.notEqual(body, "lock still held");
+        return body === "v2";
+      });
+      assert.equal(await Deno.readTextFile(`${dir}/shutdowns.txt`), "v1\n");
+      await server.waitForOutput(
+        /is stopping · waiting for the app's SIGTERM handler \(up to 5 s\)/,
+      );
+    } finally {
+      await stopAndCheck(server);
+    }
+    // devsrv's own SIGTERM stops the last generation the same way.
+    assert.equal(await Deno.readTextFile(`${dir}/shutdowns.txt`), "v1\nv2\n");
+  });
+});
+
+const UPLOAD_APP = (version: string) =>
+  `export default { async fetch(req) {
+  if (req.method === "POST") return new Response("${version} got " + (await req.arrayBuffer()).byteLength);
+  return new Response("${version}");
+} };
+`;
+
+Deno.test("an upload in progress across a reload reaches the old child whole", async () => {
+  await withTempDir({ "app.ts": UPLOAD_APP("v1") }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0"], { cwd: dir });
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => await bodyAt(url) === "v1");
+      const chunk = new Uint8Array(1024 * 1024);
+      const total = 24;
+      let sent = 0;
+      let from = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (sent === total / 2) {
+            // Half way: edit the app and go on only once the restart has begun.
+            from = server.output.length;
+            await Deno.writeTextFile(`${dir}/app.ts`, UPLOAD_APP("v2"));
+            await server.waitForOutput(/restarting/, { from });
+          }
+          if (sent === total) {
+            controller.close();
+            return;
+          }
+          sent++;
+          controller.enqueue(chunk);
+        },
+      });
+      const response = await fetch(`${url}/upload`, { method: "POST", body });
+      assert.equal(response.status, 200);
+      assert.equal(await response.text(), `v1 got ${total * chunk.length}`);
+      await waitFor("v2", async () => await bodyAt(url) === "v2");
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
+const SLOW_START_APP = (version: string) =>
+  `await new Promise((resolve) => setTimeout(resolve, 1500)); // a slow start: connecting, warming up
+export default { fetch: () => new Response("${version}") };
+`;
+
+Deno.test("a change while the app is still starting abandons that start: the next request gets the newest code", async () => {
+  await withTempDir({ "app.ts": SLOW_START_APP("v1") }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0"], { cwd: dir });
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => await bodyAt(url) === "v1");
+      let from = server.output.length;
+      await Deno.writeTextFile(`${dir}/app.ts`, SLOW_START_APP("v2"));
+      await server.waitForOutput(/restarting/, { from });
+      from = server.output.length;
+      await Deno.writeTextFile(`${dir}/app.ts`, SLOW_START_APP("v3"));
+      await server.waitForOutput(/restarting/, { from });
+      assert.equal(await bodyAt(url), "v3", "a request sent after v3 was seen waits for v3");
+      await server.waitForOutput(/was still starting · starting the newest code instead/);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
+Deno.test("a library script that changes directory before serve() restarts", async () => {
+  const modUrl = new URL("../../src/mod.ts", import.meta.url).href;
+  const script = (version: string) =>
+    `import { serve } from ${JSON.stringify(modUrl)};
+Deno.chdir("sub");
+await serve(() => new Response("${version} in " + Deno.cwd().split("/").pop()), { reload: true, port: 0 });
+`;
+  await withTempDir({ "server.ts": script("v1"), "sub/.keep": "" }, async (dir) => {
+    const server = new DevsrvProcess([], { cwd: dir, script: "server.ts" });
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => await bodyAt(url) === "v1 in sub");
+      await Deno.writeTextFile(`${dir}/server.ts`, script("v2"));
+      await waitFor("v2", async () => await bodyAt(url) === "v2 in sub");
+    } finally {
+      assert.equal((await server.stop()).code, 0, server.output);
+    }
+  });
+});
+
+Deno.test("devsrv started in the background of an interactive shell serves and is not stopped", async () => {
+  await withTempDir({
+    "app.ts": "export default { fetch: () => new Response('in the background') };\n",
+  }, async (dir) => {
+    const main = new URL("../../main.ts", import.meta.url).pathname;
+    const shell = `
+${Deno.execPath()} run -A ${main} serve app.ts -p 0 > devsrv.log 2>&1 &
+pid=$!
+for i in $(seq 1 300); do grep -q "ready in" devsrv.log && break; sleep 0.05; done
+url=$(grep -o 'http://[0-9.:]*' devsrv.log | head -n 1)
+echo "BODY:$(curl -s "$url/")"
+jobs -l
+kill $pid
+wait $pid
+echo "EXIT:$?"
+`;
+    await Deno.writeTextFile(`${dir}/session.sh`, shell);
+    // `script` gives bash a terminal, so it runs with job control as a person's shell does.
+    const { stdout } = await new Deno.Command("script", {
+      args: ["-qec", "bash --norc -i session.sh", "/dev/null"],
+      cwd: dir,
+      env: { NO_COLOR: "1", PS1: "" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const output = new TextDecoder().decode(stdout);
+    assert.match(output, /BODY:in the background/, output);
+    assert.doesNotMatch(output, /Stopped/, output);
+    assert.match(output, /EXIT:0/, output);
+  });
+});
+
+// The escape codes are built at run time, so the source excerpt on the page holds none.
+const CRASH_APP = `const esc = String.fromCharCode(27);
+console.log(esc + "[" + "31m" + "red text" + esc + "[" + "0m");
+setTimeout(() => { throw new Error("crashed after serving"); }, 50);
+export default { fetch: () => new Response("up") };
+`;
+
+Deno.test("error pages name what happened and show no terminal codes; a crash is not restarted in a loop", async () => {
+  await withTempDir({ "app.ts": CRASH_APP }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0"], { cwd: dir });
+    try {
+      const url = await server.url();
+      await server.waitForOutput(/failed: app "app\.ts" crashed: Error: crashed after serving/);
+      for (const accept of ["text/html", "text/plain"]) {
+        const page = await fetchText(url, { headers: { accept } });
+        assert.equal(page.status, 503);
+        assert.match(page.body, /App crashed/);
+        assert.match(page.body, /red text/);
+        // The escape character is what the page must not contain.
+        // deno-lint-ignore no-control-regex
+        assert.doesNotMatch(page.body, /\x1b|\[1m|\[31m/, "no terminal escape codes");
+        assert.doesNotMatch(page.body, /output above|App failed to load/);
+      }
+      const status =
+        await (await fetch(`${url}/__devsrv`, { headers: { accept: "application/json" } }))
+          .json();
+      assert.equal(status.generation, 1, "not restarted after the crash");
+      await Deno.writeTextFile(`${dir}/app.ts`, "Deno.exit(5);\n");
+      await server.waitForOutput(/exited with code 5 before it was ready/);
+      const exited = await fetchText(url, { headers: { accept: "text/plain" } });
+      assert.match(exited.body, /App failed to load|App exited/);
+      await Deno.writeTextFile(
+        `${dir}/app.ts`,
+        "export default { fetch: () => new Response('fixed') };\n",
+      );
+      await waitFor("fixed", async () => await bodyAt(url) === "fixed");
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
