@@ -21,19 +21,17 @@
 
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { defaultServeOptions, type ServeOptions } from "./options.ts";
+import { defaultServeOptions, type Handler, type ServeOptions } from "./options.ts";
 import { DevsrvError, FAILURE_EXIT_CODE, formatError } from "./errors.ts";
 import { createLogger, printToStderr } from "./log.ts";
 import { eventlessWatchRoot } from "./cli/config.ts";
 import { readMounts } from "./watch/mounts.ts";
 import { INITIAL_CWD, isRunningFromReloader } from "./role.ts";
 import { runServe } from "./run.ts";
-import type { Handler } from "./serve/app_loader.ts";
 import { sourceFromHandler } from "./serve/app_source.ts";
 
 export { isRunningFromReloader, RESTART_EXIT_CODE, RUN_MAIN_ENV } from "./role.ts";
-export type { Handler } from "./serve/app_loader.ts";
-export type { ServeOptions } from "./options.ts";
+export type { Handler, ServeOptions } from "./options.ts";
 
 /**
  * Options for {@linkcode serve}: any of `devsrv serve`'s, by name, except

@@ -1,9 +1,17 @@
 /**
- * The options of `devsrv serve`, as the CLI parses them and the library
- * accepts them, with their defaults in one place.
+ * The words the CLI, the library and every role share: the options of
+ * `devsrv serve` ({@linkcode ServeOptions}, as the CLI parses them and the
+ * library accepts them, with their defaults in one place) and the request
+ * {@linkcode Handler} that `serve()` and a static directory give.
  *
  * @module
  */
+
+/** A request handler, called like `Deno.serve`'s. */
+export type Handler = (
+  request: Request,
+  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+) => Response | Promise<Response>;
 
 /** Everything `devsrv serve` can be told. */
 export interface ServeOptions {

@@ -8,11 +8,9 @@
 
 import { join, relative, resolve } from "node:path";
 import { DevsrvError } from "../errors.ts";
+import type { Entry } from "../serve/app_source.ts";
 
-/** What devsrv serves. */
-export type Entry =
-  | { kind: "module"; path: string; display: string }
-  | { kind: "static"; root: string; display: string };
+export type { Entry } from "../serve/app_source.ts";
 
 /** App files looked for, in order, when no ENTRY is given. */
 export const CONVENTIONAL_APP_FILES = [

@@ -18,7 +18,7 @@ import {
 } from "./_buffered_conn.ts";
 import { BackendGoneError, RequestSender } from "./_request_sender.ts";
 import { isHopByHop, reasonPhrase, writeResponse } from "./_response_writer.ts";
-import type { AccessEntry, BackendAddress, ResponseRewriter, Route } from "./front.ts";
+import type { AccessEntry, BackendAddress, ResponseRewriter, Route } from "./_types.ts";
 import {
   BodyFramer,
   type BodyKind,

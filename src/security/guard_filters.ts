@@ -7,16 +7,17 @@
 
 import { hostOrDefault, type ServeOptions } from "../options.ts";
 import { isLoopbackHost } from "../listen/address.ts";
-import type { RequestFilter } from "../serve/app_server.ts";
 import { guardRequest, mayShowDetails } from "./request_guard.ts";
 
 /**
  * A filter that answers 400/403 for requests whose Host is not allowed.
  *
  * @param allowedHosts `--allowed-host` values.
- * @returns The filter.
+ * @returns The filter: a response to refuse a request, `undefined` to pass it.
  */
-export function hostGuardFilter(allowedHosts: string[]): RequestFilter {
+export function hostGuardFilter(
+  allowedHosts: string[],
+): (request: Request) => Response | undefined {
   return (request) => guardRequest(request, { allowedHosts }) ?? undefined;
 }
 

@@ -8,12 +8,7 @@
 
 import { filePath, fileUrl, shownPath } from "../paths.ts";
 import { DevsrvError, stripAnsi } from "../errors.ts";
-
-/** A request handler, called like `Deno.serve`'s. */
-export type Handler = (
-  request: Request,
-  info: Deno.ServeHandlerInfo<Deno.NetAddr>,
-) => Response | Promise<Response>;
+import type { Handler } from "../options.ts";
 
 /** Where in the user's code a load failure points to. */
 export interface SourceLocation {

@@ -9,7 +9,7 @@
 
 import type { Logger } from "../log.ts";
 import { formatAccessLine } from "../access_log.ts";
-import type { Handler } from "./app_loader.ts";
+import type { Handler } from "../options.ts";
 import { errorResponse } from "../pages/error_page.ts";
 
 /** A step in front of the app: answers a request itself or passes it on. */

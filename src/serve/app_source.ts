@@ -6,8 +6,13 @@
  * @module
  */
 
-import type { Entry } from "../cli/entry.ts";
-import { type Handler, loadHandler } from "./app_loader.ts";
+import type { Handler } from "../options.ts";
+import { loadHandler } from "./app_loader.ts";
+
+/** What `devsrv serve ENTRY` serves, with absolute paths (see `cli/entry.ts`). */
+export type Entry =
+  | { kind: "module"; path: string; display: string }
+  | { kind: "static"; root: string; display: string };
 
 /** Something that can produce the handler, and how to name it. */
 export interface AppSource {

@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { Handler } from "./app_loader.ts";
+import type { Handler } from "../options.ts";
 import type { TlsFiles } from "../listen/tls_files.ts";
 import type { Activity } from "./activity.ts";
 import type { CapturedServers, ServerRequest } from "./captured_servers.ts";

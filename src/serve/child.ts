@@ -9,13 +9,13 @@
  */
 
 import { connectToParent, type FailureReport } from "../channel/messages.ts";
-import type { ServeOptions } from "../options.ts";
+import type { Handler, ServeOptions } from "../options.ts";
 import { DevsrvError, stripAnsi } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { captureForChild, exitWhenParentIsGone, stopOnSignal } from "./program.ts";
 import { programSettings } from "./program_settings.ts";
 import { onShutdownSignal } from "../signals.ts";
-import { AppLoadError, type Handler, NoHandlerError } from "./app_loader.ts";
+import { AppLoadError, NoHandlerError } from "./app_loader.ts";
 import type { AppSource } from "./app_source.ts";
 
 /** Exit code of a child whose app could not be loaded. */

@@ -4,10 +4,12 @@
  * exactly as `deno run main.ts` would run it, while every server it starts
  * is captured.
  *
- * As the reloader's child it connects to the parent, waits for "start" (a
- * standby child waits here, booted), captures servers onto loopback ports
- * and reports each as it listens. As a single process (`--no-reload`) it
- * lets each server bind its public address itself, behind the Host guard.
+ * As the reloader's child ({@linkcode prepareChild}) it connects to the
+ * parent, waits for "start" (a standby child waits here, booted), captures
+ * servers onto loopback ports and reports each as it listens. The single
+ * process (`--no-reload`, `single_program.ts`) shares the helpers here: the
+ * handler wrapper, the watch for a program that starts no server, the stop
+ * on a signal.
  *
  * Deno runs the program once this module's top level is done and the
  * event loop is idle, so the channel to the parent is unref'd by then.
@@ -52,7 +54,7 @@ const NO_SERVER_NOTICE_MS = 10_000;
  * and its own subprocesses see. `DEVSRV_RUN_MAIN` and the generation stay:
  * they are how a program tells it runs under the reloader.
  */
-function hideDevsrvEnvironment(): void {
+export function hideDevsrvEnvironment(): void {
   for (
     const name of [
       CONTROL_TOKEN_ENV,
@@ -262,7 +264,13 @@ async function withDeadline(promise: Promise<void>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-async function prepareChild(settings: ProgramSettings): Promise<void> {
+/**
+ * Runs devsrv's part of a program's process as the reloader's child:
+ * called by the preload module before Deno runs the program.
+ *
+ * @param settings What the parent passed.
+ */
+export async function prepareChild(settings: ProgramSettings): Promise<void> {
   const log = createLogger({ role: "child", quiet: settings.quiet });
   const phase = phaseTimer(log, settings.verbose);
   phase("devsrv's child code loaded");
@@ -380,20 +388,4 @@ export function noticeWhenNoServer(
     );
   }, NO_SERVER_NOTICE_MS);
   Deno.unrefTimer(timer);
-}
-
-/**
- * Runs devsrv's part of a program's process: called by the preload module
- * before Deno runs the program.
- *
- * @param settings What the starting process passed.
- */
-export async function prepareProgram(settings: ProgramSettings): Promise<void> {
-  if (settings.role === "child") {
-    await prepareChild(settings);
-    return;
-  }
-  hideDevsrvEnvironment();
-  const { prepareSingle } = await import("./single_program.ts");
-  await prepareSingle(settings);
 }

@@ -10,7 +10,7 @@ import type { Logger } from "../log.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { VERSION } from "../version.ts";
 import { bindError } from "../listen/address.ts";
-import type { Handler } from "./app_loader.ts";
+import type { Handler } from "../options.ts";
 import { type RequestFilter, startAppServer, stopGracefully } from "./app_server.ts";
 import type { AppSource } from "./app_source.ts";
 import { printRunning } from "../listen/banner.ts";

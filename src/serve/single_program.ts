@@ -22,6 +22,7 @@ import { captureNodeHttp, type NodeServer } from "./capture_node_http.ts";
 import { CapturedServers } from "./captured_servers.ts";
 import {
   DECLARATIVE_SIGNAL_LISTENERS,
+  hideDevsrvEnvironment,
   noticeWhenNoServer,
   programWrap,
   stopOnSignal,
@@ -148,6 +149,7 @@ function logExchange(log: Logger, request: NodeRequest, reply: NodeResponse, sta
  * @param settings What devsrv passed.
  */
 export async function prepareSingle(settings: ProgramSettings): Promise<void> {
+  hideDevsrvEnvironment();
   const log = createLogger({ quiet: settings.quiet });
   exitWithParent();
   const registry = new CapturedServers({

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Handler } from "../serve/app_loader.ts";
+import type { Handler } from "../options.ts";
 
 /** What a static directory answers cross-origin. */
 const ALLOWED_METHODS = "GET, HEAD";

@@ -4,43 +4,13 @@
  * reloader's environment, which holds the values the reloader loaded at
  * its own start. So that an edited `.env` reaches the next child, the
  * reloader hands children its environment without the variables that came
- * from its env files, and each child loads the files afresh.
+ * from its env files, and each child loads the files afresh. Which files
+ * the flags name is `envFilePaths()` in `watch/startup_files.ts`.
  *
  * @module
  */
 
-import { resolve } from "node:path";
-
-const ENV_FILE_FLAGS = ["--env-file", "--env"];
-const DEFAULT_ENV_FILE = ".env";
 const ENV_LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*$/;
-
-/**
- * Finds the env files named on a deno command line.
- *
- * @param args Deno's arguments (`run` if given, flags, script, its arguments).
- * @param cwd The directory relative paths start from.
- * @returns Absolute paths, in order.
- *
- * @example Both spellings
- * ```ts
- * import { envFilePaths } from "./env_files.ts";
- *
- * const paths = envFilePaths(["run", "--env-file", "--env-file=prod.env", "main.ts"], "/app");
- * if (paths.join() !== "/app/.env,/app/prod.env") throw new Error(paths.join());
- * ```
- */
-export function envFilePaths(args: string[], cwd: string): string[] {
-  const paths: string[] = [];
-  for (const arg of args[0] === "run" ? args.slice(1) : args) {
-    if (!arg.startsWith("-")) break; // the script: what follows are its own arguments
-    for (const flag of ENV_FILE_FLAGS) {
-      if (arg === flag) paths.push(resolve(cwd, DEFAULT_ENV_FILE));
-      else if (arg.startsWith(`${flag}=`)) paths.push(resolve(cwd, arg.slice(flag.length + 1)));
-    }
-  }
-  return paths;
-}
 
 function unquote(value: string): string {
   const quote = value[0];

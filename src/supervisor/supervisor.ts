@@ -10,7 +10,8 @@
  * @module
  */
 
-import { relative } from "node:path";
+import { relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   type FailureReport,
   type ListeningReport,
@@ -48,7 +49,9 @@ import { type Front, type Route, startFront } from "../front/front.ts";
 import { frontPolicy } from "./front_policy.ts";
 import { type MemoryRelease, startMemoryRelease } from "../front/memory_release.ts";
 import { type ChildCommand, childCommand, currentReexecInput, programCommand } from "./reexec.ts";
-import { childEnvironment, envFilePaths, snapshotEnvFiles } from "./env_files.ts";
+import { childEnvironment, snapshotEnvFiles } from "./env_files.ts";
+import { envFilePaths } from "../watch/startup_files.ts";
+import type { AppEntry } from "../watch/change_decision.ts";
 import type { ChangeBatch, Watching } from "../watch/watch.ts";
 import { WatchPolicy } from "../watch/watch_policy.ts";
 import { LiveReloadHub } from "../live_reload/hub.ts";
@@ -72,17 +75,12 @@ export type Phase =
 interface RestartRequest {
   reason: string;
   files: string[];
+  /**
+   * A file Deno reads at process start changed: a standby booted before
+   * it would run with the old configuration or environment.
+   */
+  startupFileChanged?: boolean;
 }
-
-/**
- * Files Deno reads when a process starts: a standby booted before a change
- * to one of them would run with the old configuration or environment.
- */
-const STARTUP_FILE_NAMES =
-  /^(deno\.jsonc?|package\.json|import_map\.json|deno\.lock|\.env(\..*)?)$/;
-
-/** Deno's flags that name a file it reads at process start. */
-const STARTUP_FILE_FLAGS = ["--env-file", "--env", "--config", "-c", "--import-map", "--lock"];
 
 /** How long the first start waits for the module graph before it captures `node:http` anyway, in ms. */
 const NODE_DECISION_WAIT_MS = 500;
@@ -189,7 +187,7 @@ export class Supervisor {
       : childCommand(input);
     this.#fromEnvFiles = snapshotEnvFiles(envFilePaths(this.#command.args, INITIAL_CWD));
     this.#policy = new WatchPolicy({
-      source,
+      entry: appEntry(source, INITIAL_CWD),
       options,
       denoArgs: this.#command.args,
       cwd: INITIAL_CWD,
@@ -430,10 +428,13 @@ export class Supervisor {
 
   #onChange(batch: ChangeBatch): void {
     const failed = this.#phase.kind === "failed";
-    const { decision, line, files, reloadFiles } = this.#policy.decide(batch, failed);
+    const { decision, line, files, reloadFiles, startupFileChanged } = this.#policy.decide(
+      batch,
+      failed,
+    );
     if (line !== undefined) this.#log.info(line);
     if (decision.action === "restart" || (decision.action === "reload" && failed)) {
-      this.restart({ reason: "change", files });
+      this.restart({ reason: "change", files, startupFileChanged });
     } else if (decision.action === "reload" && this.#options.liveReload) {
       this.#hub.changed(reloadFiles);
     }
@@ -451,8 +452,10 @@ export class Supervisor {
       this.#pending.files = [
         ...new Set([...this.#pending.files, ...request.files]),
       ];
+      this.#pending.startupFileChanged = this.#pending.startupFileChanged === true ||
+        request.startupFileChanged === true;
     } else {
-      this.#pending = { reason: request.reason, files: [...request.files] };
+      this.#pending = { ...request, files: [...request.files] };
     }
     this.#abandonStart();
     this.#draining ??= this.#drain();
@@ -512,8 +515,10 @@ export class Supervisor {
     if (later) {
       this.#pending = undefined;
       request.files = [...new Set([...request.files, ...later.files])];
+      request.startupFileChanged = request.startupFileChanged === true ||
+        later.startupFileChanged === true;
     }
-    const outcome = await this.#startChild(request.files);
+    const outcome = await this.#startChild(request.startupFileChanged === true);
     const ms = Math.round(performance.now() - started);
     this.#lastRestart = {
       at: new Date().toISOString(),
@@ -591,26 +596,12 @@ export class Supervisor {
    * The booted standby, unless it is gone or a file Deno read when it booted
    * has changed since; else a fresh child.
    */
-  #nextChild(changedFiles: string[]): ChildProcess {
+  #nextChild(startupFileChanged: boolean): ChildProcess {
     const standby = this.#standby;
     this.#standby = undefined;
-    if (standby && !standby.exited && !changedFiles.some((file) => this.#isStartupFile(file))) {
-      return standby;
-    }
+    if (standby && !standby.exited && !startupFileChanged) return standby;
     standby?.signal("SIGTERM");
     return this.#spawn();
-  }
-
-  /** Whether Deno reads the file at process start (config, import map, env file, lock). */
-  #isStartupFile(file: string): boolean {
-    const name = file.slice(file.lastIndexOf("/") + 1);
-    const args = this.#command.args;
-    return STARTUP_FILE_NAMES.test(name) ||
-      args.some((arg, i) =>
-        STARTUP_FILE_FLAGS.some((flag) =>
-          arg === `${flag}=${file}` || (arg === flag && args[i + 1] === file)
-        )
-      );
   }
 
   /**
@@ -628,10 +619,10 @@ export class Supervisor {
     }
   }
 
-  async #startChild(changedFiles: string[] = []): Promise<boolean> {
+  async #startChild(startupFileChanged: boolean): Promise<boolean> {
     let child: ChildProcess;
     try {
-      child = this.#nextChild(changedFiles);
+      child = this.#nextChild(startupFileChanged);
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) {
         // No change can fix a missing permission: say so and end the session.
@@ -844,6 +835,17 @@ export class Supervisor {
     await this.#channel.close();
     await policyClosed;
   }
+}
+
+/** What is served, for the change decision. */
+function appEntry(source: AppSource, cwd: string): AppEntry {
+  if (source.kind === "static") return { kind: "static", root: resolve(cwd, source.root ?? ".") };
+  if (source.kind === "module") return { kind: "module", path: resolve(cwd, source.display) };
+  return { kind: "library", path: mainModulePath() ?? resolve(cwd, source.display) };
+}
+
+function mainModulePath(): string | undefined {
+  return Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : undefined;
 }
 
 function listenForRestartCommand(supervisor: Supervisor, log: Logger): void {

@@ -42,6 +42,7 @@ import { basename, relative } from "node:path";
 import { activityAt, type ActivitySpan } from "./app_activity.ts";
 import type { ModuleGraph } from "./module_graph.ts";
 import type { FileChange } from "./watch.ts";
+import { isStartupFile } from "./startup_files.ts";
 import { DEFAULT_EXTENSIONS, hasCountedExtension, normalizeExtensions } from "./watch_filter.ts";
 
 /** The extensions of modules Deno runs. */
@@ -90,10 +91,6 @@ export const PAGE_EXTENSIONS: readonly string[] = Object.freeze([
   "woff",
   "woff2",
 ]);
-
-/** File names Deno reads when a process starts. */
-const STARTUP_FILE_NAMES =
-  /^(deno\.jsonc?|package\.json|import_map\.json|deno\.lock|\.env(\..*)?)$/;
 
 /** What the app is. */
 export type AppEntry =
@@ -246,7 +243,7 @@ function judge(
     const by = graph.importers.get(path);
     return verdict("restart", by ? { kind: "imported", by } : { kind: "entry" });
   }
-  if (isStartupFile(path, app)) return verdict("restart", { kind: "startup" });
+  if (readAtStart(path, app)) return verdict("restart", { kind: "startup" });
   const during = activityAt(app.activity, change.fromMs, change.toMs);
   if (during !== undefined) return verdict("none", { kind: "app-write", during });
   const source = hasCountedExtension(basename(path), SOURCE_EXTENSIONS);
@@ -289,16 +286,9 @@ function unknownReason(app: AppKnowledge): string {
   return app.graphUnknownReason ?? "not known yet";
 }
 
-/**
- * Tells whether Deno reads a file when a process starts.
- *
- * @param path An absolute path.
- * @param app The flags' files.
- * @returns `true` for the usual names and the files flags name.
- */
-function isStartupFile(path: string, app: AppKnowledge): boolean {
-  return STARTUP_FILE_NAMES.test(basename(path)) || app.startupFiles.includes(path) ||
-    (app.graph?.configFiles.includes(path) ?? false);
+/** Whether Deno reads a file when the app's process starts (the graph's configuration included). */
+function readAtStart(path: string, app: AppKnowledge): boolean {
+  return isStartupFile(path, app.startupFiles) || (app.graph?.configFiles.includes(path) ?? false);
 }
 
 /** Whether `path` is one of `roots` or inside one. */

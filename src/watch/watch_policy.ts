@@ -21,9 +21,7 @@
  */
 
 import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { ServeOptions } from "../options.ts";
-import type { AppSource } from "../serve/app_source.ts";
 import type { DecisionRecord, ModuleGraphStatus } from "../pages/status_page.ts";
 import { ActivityLog } from "./app_activity.ts";
 import {
@@ -34,8 +32,8 @@ import {
   describeReason,
   displayPath,
 } from "./change_decision.ts";
-import { envFilePaths } from "../supervisor/env_files.ts";
-import { loadModuleGraph, type ModuleGraph, resolutionFlags } from "./module_graph.ts";
+import { loadModuleGraph, type ModuleGraph } from "./module_graph.ts";
+import { isStartupFile, startupFilesFrom } from "./startup_files.ts";
 import { type ChangeBatch, startWatching, type Watching, type WatchOptions } from "./watch.ts";
 
 /** How long after a successful start, with no restart since, the module graph is worked out again. */
@@ -49,10 +47,10 @@ const MAX_QUIET_LINES = 20;
 
 /** What the policy needs to know about the session. */
 export interface WatchPolicyOptions {
-  /** What is served. */
-  source: AppSource;
-  /** The serve options (`watch`, `ext`, `ignore`, ...). */
-  options: ServeOptions;
+  /** What is served, with absolute paths. */
+  entry: AppEntry;
+  /** The serve options that widen the watch: `watch` and `ext`. */
+  options: Pick<ServeOptions, "watch" | "ext">;
   /** The Deno arguments the child runs with, without the executable. */
   denoArgs: readonly string[];
   /** The current directory. @default {Deno.cwd()} */
@@ -71,6 +69,12 @@ export interface PolicyAnswer {
   files: string[];
   /** The files that reload the pages, absolute (for the live-reload hub). */
   reloadFiles: string[];
+  /**
+   * Among the files of the decision's action, one that Deno reads when a
+   * process starts (`deno.json`, `.env`, ...): a standby child booted
+   * before it must not serve.
+   */
+  startupFileChanged: boolean;
 }
 
 /** The graph as the policy knows it. */
@@ -84,8 +88,7 @@ type GraphState =
 export class WatchPolicy {
   /** When the app is at work; the front and the supervisor record into it. */
   readonly activity: ActivityLog = new ActivityLog();
-  readonly #source: AppSource;
-  readonly #options: ServeOptions;
+  readonly #options: Pick<ServeOptions, "watch" | "ext">;
   readonly #denoArgs: readonly string[];
   readonly #cwd: string;
   readonly #entry: AppEntry;
@@ -105,15 +108,14 @@ export class WatchPolicy {
   #watching: Watching | undefined;
 
   /**
-   * @param options The session: source, serve options, Deno arguments.
+   * @param options The session: entry, serve options, Deno arguments.
    */
   constructor(options: WatchPolicyOptions) {
-    this.#source = options.source;
     this.#options = options.options;
     this.#denoArgs = options.denoArgs;
     this.#cwd = options.cwd ?? Deno.cwd();
     this.#loadGraph = options.loadGraph ?? loadModuleGraph;
-    this.#entry = appEntry(options.source, this.#cwd);
+    this.#entry = options.entry;
     this.#graph = this.#entry.kind === "static" ? { kind: "none" } : { kind: "pending" };
     this.#ownOutput = ownOutputFiles();
     this.#startupFiles = startupFilesFrom(options.denoArgs, this.#cwd);
@@ -169,12 +171,15 @@ export class WatchPolicy {
       activity: this.activity.spans(),
     });
     this.#record(decision);
-    const files = (action: string) => decision.files.filter((file) => file.action === action);
+    const files = (action: string) =>
+      decision.files.filter((file) => file.action === action).map((file) => file.path);
+    const acted = files(decision.action);
     return {
       decision,
       line: this.#lineFor(decision),
-      files: files(decision.action).map((file) => displayPath(file.path, this.#cwd)),
-      reloadFiles: files("reload").map((file) => file.path),
+      files: acted.map((path) => displayPath(path, this.#cwd)),
+      reloadFiles: files("reload"),
+      startupFileChanged: acted.some((path) => isStartupFile(path, this.#startupFiles)),
     };
   }
 
@@ -352,34 +357,6 @@ export class WatchPolicy {
     for (const file of fresh) this.#quietPaths.add(file.path);
     return decisionLine({ ...decision, files: fresh, lead: fresh[0]! }, this.#cwd);
   }
-}
-
-/** What is served, for the decision. */
-function appEntry(source: AppSource, cwd: string): AppEntry {
-  if (source.kind === "static") return { kind: "static", root: resolve(cwd, source.root ?? ".") };
-  if (source.kind === "module") return { kind: "module", path: resolve(cwd, source.display) };
-  return { kind: "library", path: mainModulePath() ?? resolve(cwd, source.display) };
-}
-
-function mainModulePath(): string | undefined {
-  return Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : undefined;
-}
-
-/**
- * The files named by Deno flags that Deno reads at start: `--config`,
- * `--import-map`, `--env-file`, `--lock`.
- *
- * @param denoArgs The child's Deno arguments.
- * @param cwd The directory relative values start from.
- * @returns Absolute paths.
- */
-export function startupFilesFrom(denoArgs: readonly string[], cwd: string): string[] {
-  const named = resolutionFlags(denoArgs)
-    .filter((flag) => flag.startsWith("--config=") || flag.startsWith("--import-map="))
-    .map((flag) => resolve(cwd, flag.slice(flag.indexOf("=") + 1)));
-  const lock = denoArgs.find((arg) => arg.startsWith("--lock="));
-  if (lock !== undefined) named.push(resolve(cwd, lock.slice("--lock=".length)));
-  return [...named, ...envFilePaths([...denoArgs], cwd)];
 }
 
 /**

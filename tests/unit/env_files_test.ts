@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { childEnvironment, envFilePaths, parseEnvFile } from "../../src/supervisor/env_files.ts";
+import { childEnvironment, parseEnvFile } from "../../src/supervisor/env_files.ts";
+import { envFilePaths } from "../../src/watch/startup_files.ts";
 
 Deno.test("envFilePaths() reads --env-file in every spelling, and stops at the script", () => {
   assert.deepEqual(
