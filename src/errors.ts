@@ -56,6 +56,26 @@ export function formatError(error: DevsrvError): string {
   return error.fix ? `error: ${error.message}; ${error.fix}` : `error: ${error.message}`;
 }
 
+/**
+ * The first line of an error's message (or of any value as text), without
+ * the spaces around it: what a one-line report shows of an error.
+ *
+ * @param error An error, or any value.
+ * @returns Its first line.
+ *
+ * @example
+ * ```ts
+ * import { firstLine } from "./errors.ts";
+ *
+ * if (firstLine(new Error("port in use\n    at listen")) !== "port in use") throw new Error();
+ * if (firstLine("\n  deno info failed \nmore") !== "deno info failed") throw new Error();
+ * ```
+ */
+export function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return (text.trim().split("\n")[0] ?? "").trim();
+}
+
 // Deno colours module paths in some import errors; the escape is intended.
 // deno-lint-ignore no-control-regex
 const ANSI_ESCAPES = /\x1b\[[0-9;]*m/g;

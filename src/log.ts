@@ -42,14 +42,26 @@ export interface LoggerOptions {
 
 const encoder = new TextEncoder();
 
+/**
+ * Writes all of a text or bytes to stdout or stderr, synchronously (a
+ * single `writeSync` may take only part of it).
+ *
+ * @param sink `Deno.stdout` or `Deno.stderr`.
+ * @param data What to write.
+ */
+export function writeAllSync(
+  sink: { writeSync(bytes: Uint8Array): number },
+  data: string | Uint8Array,
+): void {
+  let bytes = typeof data === "string" ? encoder.encode(data) : data;
+  while (bytes.length > 0) bytes = bytes.subarray(sink.writeSync(bytes));
+}
+
 function writeAllToStderr(text: string): void {
-  let bytes = encoder.encode(text);
-  while (bytes.length > 0) {
-    try {
-      bytes = bytes.subarray(Deno.stderr.writeSync(bytes));
-    } catch {
-      return; // the terminal is gone (parent killed, pipe closed): nothing to tell
-    }
+  try {
+    writeAllSync(Deno.stderr, text);
+  } catch {
+    return; // the terminal is gone (parent killed, pipe closed): nothing to tell
   }
 }
 

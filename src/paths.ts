@@ -49,7 +49,8 @@ export function fileUrl(path: string): string {
 
 /**
  * Shows a path the way a person typed it: relative to the current
- * directory when it is inside it, else absolute.
+ * directory when it is inside it (`.` for the directory itself), else
+ * absolute. Every line and page that names a file shows it this way.
  *
  * @param path An absolute path.
  * @param cwd The directory it is shown from.
@@ -61,9 +62,11 @@ export function fileUrl(path: string): string {
  *
  * if (shownPath("/app/lib/db.ts", "/app") !== "lib/db.ts") throw new Error();
  * if (shownPath("/elsewhere/x.ts", "/app") !== "/elsewhere/x.ts") throw new Error();
+ * if (shownPath("/app", "/app") !== ".") throw new Error();
  * ```
  */
 export function shownPath(path: string, cwd: string = Deno.cwd()): string {
   const base = cwd.endsWith("/") ? cwd : `${cwd}/`;
+  if (path === cwd || path === base) return ".";
   return path.startsWith(base) ? path.slice(base.length) : path;
 }

@@ -6,8 +6,9 @@
  * @module
  */
 
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { DevsrvError } from "../errors.ts";
+import { shownPath } from "../paths.ts";
 import type { Entry } from "../serve/app_source.ts";
 
 export type { Entry } from "../serve/app_source.ts";
@@ -43,19 +44,14 @@ function statOrUndefined(path: string): Deno.FileInfo | undefined {
   }
 }
 
-function displayPath(path: string, cwd: string): string {
-  const rel = relative(cwd, path);
-  return rel === "" ? "." : rel.startsWith("..") ? path : rel;
-}
-
 function moduleEntry(path: string, cwd: string): Entry {
   if (!MODULE_EXTENSIONS.some((ext) => path.endsWith(ext))) {
     throw new DevsrvError(
-      `entry "${displayPath(path, cwd)}" is not a module devsrv can serve`,
+      `entry "${shownPath(path, cwd)}" is not a module devsrv can serve`,
       `give a ${MODULE_EXTENSIONS.join(", ")} module, or a directory to serve its files`,
     );
   }
-  return { kind: "module", path, display: displayPath(path, cwd) };
+  return { kind: "module", path, display: shownPath(path, cwd) };
 }
 
 function findConventionalEntry(cwd: string): Entry | undefined {
@@ -102,7 +98,7 @@ export function resolveEntry(entry: string | undefined, cwd: string): Entry {
     );
   }
   if (info.isDirectory) {
-    return { kind: "static", root: path, display: displayPath(path, cwd) };
+    return { kind: "static", root: path, display: shownPath(path, cwd) };
   }
   return moduleEntry(path, cwd);
 }

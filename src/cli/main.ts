@@ -5,8 +5,8 @@
  * @module
  */
 
-import { DevsrvError, FAILURE_EXIT_CODE, formatError, UsageError } from "../errors.ts";
-import { createLogger, printToStderr } from "../log.ts";
+import { DevsrvError, FAILURE_EXIT_CODE, firstLine, formatError, UsageError } from "../errors.ts";
+import { createLogger, printToStderr, writeAllSync } from "../log.ts";
 import { readMounts } from "../watch/mounts.ts";
 import { isRunningFromReloader, readEnv } from "../role.ts";
 import { runServe } from "../run.ts";
@@ -19,7 +19,7 @@ import { describeOrigin } from "./layers.ts";
 import { usageText } from "./help.ts";
 
 function printToStdout(text: string): void {
-  Deno.stdout.writeSync(new TextEncoder().encode(text));
+  writeAllSync(Deno.stdout, text);
 }
 
 async function dispatch(args: string[]): Promise<number> {
@@ -76,7 +76,7 @@ export async function main(args: string[]): Promise<number> {
       printToStderr(
         formatError(
           new DevsrvError(
-            `devsrv is not allowed to do its work: ${error.message.split("\n")[0]}`,
+            `devsrv is not allowed to do its work: ${firstLine(error)}`,
             "run it with -A (deno run -A main.ts serve ...), as a dev server reads, listens and starts processes",
           ),
         ),

@@ -6,19 +6,8 @@
  * @module
  */
 
-import { DevsrvError } from "../errors.ts";
-
-/**
- * Tells whether a host (name or IP literal) stays on this machine.
- *
- * @param host A `--host` value.
- * @returns `true` for `localhost`, `127.0.0.0/8` and `::1`.
- */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
-  return bare === "localhost" || bare === "::1" ||
-    /^127\.\d+\.\d+\.\d+$/.test(bare);
-}
+import { DevsrvError, firstLine } from "../errors.ts";
+import { isLoopbackHost } from "../security/authority.ts";
 
 function isWildcard(host: string): boolean {
   return host === "0.0.0.0" || host === "::" || host === "[::]";
@@ -88,9 +77,8 @@ export function bindError(
         : "run with --allow-net (or -A)",
     );
   }
-  const message = error instanceof Error ? error.message : String(error);
   return new DevsrvError(
-    `cannot listen on ${where}: ${message.split("\n")[0]}`,
+    `cannot listen on ${where}: ${firstLine(error)}`,
     'give an address of this machine, e.g. "--host 127.0.0.1"',
   );
 }

@@ -6,7 +6,8 @@
  */
 
 import type { Logger } from "../log.ts";
-import { isLoopbackHost, reachableUrls } from "./address.ts";
+import { isLoopbackHost } from "../security/authority.ts";
+import { reachableUrls } from "./address.ts";
 
 /**
  * Prints where the server can be reached.

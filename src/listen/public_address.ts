@@ -14,7 +14,7 @@
  */
 
 import { DEFAULT_HOST, DEFAULT_PORT } from "../options.ts";
-import { isLoopbackHost } from "./address.ts";
+import { isLoopbackHost } from "../security/authority.ts";
 
 /** What a program asked for when it started a server. */
 export interface RequestedAddress {

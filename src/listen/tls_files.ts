@@ -5,7 +5,7 @@
  * @module
  */
 
-import { DevsrvError } from "../errors.ts";
+import { DevsrvError, firstLine } from "../errors.ts";
 
 /** PEM texts for `Deno.serve` and `Deno.listenTls`. */
 export interface TlsFiles {
@@ -107,10 +107,6 @@ export function readTlsFiles(cert: string, key: string): TlsFiles {
   const files = { cert: readCert(cert), key: readKey(key) };
   checkPair(files, cert, key);
   return files;
-}
-
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 }
 
 function checkPair(files: TlsFiles, certPath: string, keyPath: string): void {

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { EVENTS_PATH } from "./injection.ts";
+import { EVENTS_PATH } from "./paths.ts";
 
 /** The client's JavaScript source. */
 export const CLIENT_JS: string = `(() => {

@@ -13,11 +13,7 @@
  */
 
 import { escapeHtml } from "../pages/html.ts";
-
-/** Where the parent serves the client script. */
-export const CLIENT_PATH = "/__devsrv/client.js";
-/** Where the parent serves its server-sent events. */
-export const EVENTS_PATH = "/__devsrv/events";
+import { CLIENT_PATH } from "./paths.ts";
 
 /** Responses up to this length are read whole and get a new Content-Length. */
 const BUFFER_LIMIT_BYTES = 1024 * 1024;
@@ -54,24 +50,6 @@ const CARRY_BYTES = Math.max(BODY_CLOSE.length, ALREADY_INJECTED.length);
 
 function ascii(text: string): Uint8Array {
   return encoder.encode(text);
-}
-
-/**
- * URL of the client script for a page served by the given child generation.
- *
- * @param generation The child generation that serves the page.
- * @returns The script's same-origin URL, e.g. `/__devsrv/client.js?g=3`.
- *
- * @example The script URL for generation 3
- * ```ts
- * import assert from "node:assert/strict";
- * import { clientScriptUrl } from "./injection.ts";
- *
- * assert.equal(clientScriptUrl(3), "/__devsrv/client.js?g=3");
- * ```
- */
-export function clientScriptUrl(generation: number): string {
-  return `${CLIENT_PATH}?g=${generation}`;
 }
 
 function lowerByte(byte: number): number {

@@ -7,9 +7,6 @@
 
 import { acceptsHtml, escapeHtml, htmlPage } from "./html.ts";
 
-/** The reserved path prefix for devsrv's own endpoints. */
-export const DEVSRV_PATH = "/__devsrv";
-
 /** The last restart, and why it happened. */
 export interface RestartRecord {
   /** ISO time it finished. */

@@ -6,7 +6,7 @@
  */
 
 import { hostOrDefault, type ServeOptions } from "../options.ts";
-import { isLoopbackHost } from "../listen/address.ts";
+import { isLoopbackHost } from "./authority.ts";
 import { guardRequest, mayShowDetails } from "./request_guard.ts";
 
 /**

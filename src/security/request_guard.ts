@@ -18,8 +18,18 @@
  * `Host: evil.example@localhost` would parse as `localhost`. Nothing here
  * throws, whatever the headers hold.
  *
+ * The parsing of hosts and addresses is `authority.ts`'s.
+ *
  * @module
  */
+
+import {
+  type Authority,
+  isDnsName,
+  isLoopbackAddress,
+  parseAuthority,
+  splitUrl,
+} from "./authority.ts";
 
 /** Options for {@linkcode guardRequest} and {@linkcode guardDevsrvEndpoint}. */
 export interface GuardOptions {
@@ -42,118 +52,14 @@ export interface DetailOptions extends GuardOptions {
   boundToLoopback: boolean;
 }
 
-/** A host and port as sent in `Host`, `Origin` or `Referer`. */
-interface Authority {
-  /** Lower case, without a trailing dot or IPv6 brackets. */
-  host: string;
-  /** The digits after the colon; `""` when there is no port. */
-  port: string;
-  kind: "name" | "ipv4" | "ipv6";
-}
-
 const STATUS_FORBIDDEN = 403;
 const STATUS_BAD_REQUEST = 400;
-const MAX_PORT = 65535;
-const MAX_NAME_LENGTH = 253;
 /** Longest header value quoted back in a 403 body. */
 const MAX_QUOTED_LENGTH = 100;
-const IPV6_GROUPS = 8;
-/** `::ffff:a.b.c.d`: five zero groups, then 0xffff, then the IPv4 address. */
-const MAPPED_PREFIX_GROUPS = 5;
-const MAPPED_MARKER = 0xffff;
-const LOOPBACK_FIRST_OCTET = 127;
 const DEFAULT_PORTS: Record<string, string> = { http: "80", https: "443" };
 
 const ACCEPTED_HOSTS =
   "localhost, *.localhost, IP addresses and names given with --allowed-host NAME";
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
-const HEX_GROUP = /^[0-9a-f]{1,4}$/;
-const PORT = /^\d{1,5}$/;
-/** `scheme://authority` at the start of an origin, a referrer or a request URL. */
-const URL_AUTHORITY = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i;
-
-// ---- parsing ---------------------------------------------------------------
-
-function isDnsName(host: string): boolean {
-  return host.length <= MAX_NAME_LENGTH &&
-    host.split(".").every((label) => LABEL.test(label));
-}
-
-/** The eight 16-bit groups of an IPv6 address, or `undefined` if it is not one. */
-function ipv6Groups(text: string): number[] | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const parts = halves.map((half) => half === "" ? [] : half.split(":"));
-  const tail = parts.at(-1)!;
-  const last = tail.at(-1);
-  if (last !== undefined && last.includes(".")) {
-    if (!IPV4.test(last)) return undefined;
-    const [a = 0, b = 0, c = 0, d = 0] = last.split(".").map(Number);
-    tail.splice(-1, 1, ((a << 8) | b).toString(16), ((c << 8) | d).toString(16));
-  }
-  const [head = [], rest = []] = parts;
-  const written = [...head, ...rest];
-  if (!written.every((group) => HEX_GROUP.test(group))) return undefined;
-  const missing = IPV6_GROUPS - written.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
-  const zeros = halves.length === 2 ? Array<string>(missing).fill("0") : [];
-  return [...head, ...zeros, ...rest].map((group) => parseInt(group, 16));
-}
-
-function isIpv6(text: string): boolean {
-  return ipv6Groups(text) !== undefined;
-}
-
-function isPort(text: string): boolean {
-  if (!PORT.test(text)) return false;
-  const port = Number(text);
-  return port >= 1 && port <= MAX_PORT;
-}
-
-function splitPort(text: string): [string, string] | undefined {
-  const colon = text.indexOf(":");
-  if (colon < 0) return [text, ""];
-  const port = text.slice(colon + 1);
-  return isPort(port) ? [text.slice(0, colon), port] : undefined;
-}
-
-function parseBracketed(text: string): Authority | undefined {
-  const close = text.indexOf("]");
-  if (close < 0) return undefined;
-  const host = text.slice(1, close).toLowerCase();
-  const rest = text.slice(close + 1);
-  if (!isIpv6(host)) return undefined;
-  if (rest === "") return { host, port: "", kind: "ipv6" };
-  const port = rest.slice(1);
-  return rest.startsWith(":") && isPort(port) ? { host, port, kind: "ipv6" } : undefined;
-}
-
-/**
- * Parses `host[:port]` strictly: a DNS name, a dotted-decimal IPv4 address
- * or a bracketed IPv6 address, and an optional port from 1 to 65535.
- * Userinfo, spaces, commas, percent signs and everything else fail.
- */
-function parseAuthority(text: string): Authority | undefined {
-  if (text.startsWith("[")) return parseBracketed(text);
-  const split = splitPort(text);
-  if (!split) return undefined;
-  const [raw, port] = split;
-  const lower = raw.toLowerCase();
-  // One trailing dot names the same host (the DNS root): `localhost.`.
-  const host = lower.endsWith(".") ? lower.slice(0, -1) : lower;
-  if (IPV4.test(host)) return { host, port, kind: "ipv4" };
-  return isDnsName(host) ? { host, port, kind: "name" } : undefined;
-}
-
-/** `scheme` and `authority` of an absolute URL, read without a URL parser. */
-function splitUrl(url: string): { scheme: string; authority: string } | undefined {
-  const match = URL_AUTHORITY.exec(url);
-  if (!match) return undefined;
-  return { scheme: match[1]!.toLowerCase(), authority: match[2]! };
-}
-
-// ---- policy ----------------------------------------------------------------
 
 function normalizeAllowedHost(entry: string): string {
   const lower = entry.trim().toLowerCase().replace(/^\*\./, ".");
@@ -171,39 +77,6 @@ function isAllowedName(host: string, allowedHosts: string[]): boolean {
 
 function isAllowedHost(authority: Authority, allowedHosts: string[]): boolean {
   return authority.kind !== "name" || isAllowedName(authority.host, allowedHosts);
-}
-
-function isLoopbackIpv4(address: string): boolean {
-  return IPV4.test(address) && address.startsWith("127.");
-}
-
-/**
- * Tells whether an IP address (as `Deno.NetAddr.hostname` gives it, or
- * from a `Host`/`Origin`) is a loopback address: 127.0.0.0/8, `::1`, and
- * both forms of IPv4-mapped 127.x addresses.
- *
- * @param address An IP address, IPv6 with or without brackets.
- * @returns `true` for loopback addresses; `false` for names and anything else.
- *
- * @example Recognise loopback clients
- * ```ts
- * import { isLoopbackAddress } from "./request_guard.ts";
- *
- * if (!isLoopbackAddress("127.0.0.1") || !isLoopbackAddress("::ffff:127.0.0.1")) throw new Error();
- * if (isLoopbackAddress("192.168.1.5") || isLoopbackAddress("localhost")) throw new Error();
- * ```
- */
-export function isLoopbackAddress(address: string): boolean {
-  const bare = address.replace(/^\[(.*)\]$/, "$1").toLowerCase();
-  if (isLoopbackIpv4(bare)) return true;
-  const groups = ipv6Groups(bare);
-  if (!groups) return false;
-  const zeroPrefix = (n: number) => groups.slice(0, n).every((group) => group === 0);
-  const isLoopbackV6 = zeroPrefix(IPV6_GROUPS - 1) && groups[IPV6_GROUPS - 1] === 1;
-  const isMappedLoopback = zeroPrefix(MAPPED_PREFIX_GROUPS) &&
-    groups[MAPPED_PREFIX_GROUPS] === MAPPED_MARKER &&
-    groups[MAPPED_PREFIX_GROUPS + 1]! >> 8 === LOOPBACK_FIRST_OCTET;
-  return isLoopbackV6 || isMappedLoopback;
 }
 
 /** The authorities a request names: its `Host` and, if different, its URL's. */

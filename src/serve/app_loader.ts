@@ -7,7 +7,7 @@
  */
 
 import { filePath, fileUrl, shownPath } from "../paths.ts";
-import { DevsrvError, stripAnsi } from "../errors.ts";
+import { DevsrvError, firstLine, stripAnsi } from "../errors.ts";
 import type { Handler } from "../options.ts";
 
 /** Where in the user's code a load failure points to. */
@@ -69,10 +69,6 @@ function where(location: SourceLocation | undefined): string {
   return ` at ${shownPath(location.file)}:${location.line}:${location.column}`;
 }
 
-function firstLine(text: string): string {
-  return stripAnsi(text).split("\n")[0]?.trim() ?? "";
-}
-
 /**
  * Reads Deno's report of a `deno.json`, `package.json` or import map it
  * cannot read: `Failed deserializing config file '<url>'.` and, below it,
@@ -97,7 +93,7 @@ function toLoadError(error: unknown, display: string): AppLoadError {
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
   const message = error instanceof Error ? error.message : String(error);
   const name = error instanceof Error ? error.name : "Error";
-  return classifyLoadFailure({ name, message: firstLine(message), text }, display);
+  return classifyLoadFailure({ name, message: firstLine(stripAnsi(message)), text }, display);
 }
 
 /** A failure to load, as text: from an error object or from Deno's output. */

@@ -10,7 +10,7 @@
 
 import { connectToParent, type FailureReport } from "../channel/messages.ts";
 import type { Handler, ServeOptions } from "../options.ts";
-import { DevsrvError, stripAnsi } from "../errors.ts";
+import { DevsrvError, firstLine, stripAnsi } from "../errors.ts";
 import { createLogger } from "../log.ts";
 import { captureForChild, exitWhenParentIsGone, stopOnSignal } from "./program.ts";
 import { programSettings } from "./program_settings.ts";
@@ -43,7 +43,7 @@ export function failureReport(error: unknown): FailureReport {
   }
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
   return {
-    message: stripAnsi(text.split("\n")[0] ?? ""),
+    message: stripAnsi(firstLine(text)),
     detail: stripAnsi(text),
   };
 }

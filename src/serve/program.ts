@@ -34,7 +34,7 @@ import {
 import { findHandler, type NoHandlerError, noHandlerError, SERVABLE_SHAPES } from "./app_loader.ts";
 import { type HandlerOptions, wrapHandler } from "./app_server.ts";
 import { detailsPolicy } from "../security/guard_filters.ts";
-import { clientScriptUrl } from "../live_reload/injection.ts";
+import { clientScriptUrl } from "../live_reload/paths.ts";
 import { descendantsOf, signalProcesses } from "../process_tree.ts";
 import { onShutdownSignal, SHUTDOWN_SIGNALS } from "../signals.ts";
 import { captureDenoServe, type WrapHandler } from "./capture_deno_serve.ts";

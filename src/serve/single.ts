@@ -5,24 +5,25 @@
  * @module
  */
 
-import { hostOrDefault, portOrDefault, type ServeOptions } from "../options.ts";
+import { type Handler, hostOrDefault, portOrDefault, type ServeOptions } from "../options.ts";
 import type { Logger } from "../log.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { VERSION } from "../version.ts";
 import { bindError } from "../listen/address.ts";
-import type { Handler } from "../options.ts";
 import { type RequestFilter, startAppServer, stopGracefully } from "./app_server.ts";
 import type { AppSource } from "./app_source.ts";
 import { printRunning } from "../listen/banner.ts";
-import { DEVSRV_PATH, statusResponse } from "../pages/status_page.ts";
+import { statusResponse } from "../pages/status_page.ts";
+import { isDevsrvPath, isStatusPath } from "../live_reload/paths.ts";
 import { detailsPolicy, hostGuardFilter } from "../security/guard_filters.ts";
 import { guardDevsrvEndpoint } from "../security/request_guard.ts";
 import { openBrowser } from "../open_browser.ts";
 import type { TlsFiles } from "../listen/tls_files.ts";
 
 /**
- * Answers devsrv's own paths in a single process: `/__devsrv` shows the
- * status; the whole reserved prefix is same-origin only.
+ * Answers devsrv's own paths in a single process, as the reloader's page
+ * server does: `/__devsrv` shows the status, the rest of the reserved
+ * prefix is not found, and all of it is same-origin only.
  *
  * @param display The entry as shown.
  * @param allowedHosts `--allowed-host` names.
@@ -31,10 +32,10 @@ import type { TlsFiles } from "../listen/tls_files.ts";
 export function singleStatusFilter(display: string, allowedHosts: string[]): RequestFilter {
   return (request) => {
     const path = URL.parse(request.url)?.pathname ?? "/";
-    if (path !== DEVSRV_PATH && !path.startsWith(`${DEVSRV_PATH}/`)) return undefined;
+    if (!isDevsrvPath(path)) return undefined;
     const refused = guardDevsrvEndpoint(request, { allowedHosts });
     if (refused) return refused;
-    if (path !== DEVSRV_PATH) return undefined;
+    if (!isStatusPath(path)) return new Response("Not Found\n", { status: 404 });
     return statusResponse(request, {
       version: VERSION,
       mode: "single",

@@ -15,6 +15,7 @@ import {
   signalProcesses,
   stillRunning,
 } from "../process_tree.ts";
+import { writeAllSync } from "../log.ts";
 import { CONTROL_ADDRESS_ENV, CONTROL_TOKEN_ENV, GENERATION_ENV, RUN_MAIN_ENV } from "../role.ts";
 import type { ChildCommand } from "./reexec.ts";
 
@@ -185,7 +186,7 @@ export class ChildProcess {
     const decoder = new TextDecoder();
     try {
       for await (const chunk of source) {
-        writeAll(sink, chunk);
+        writeAllSync(sink, chunk);
         this.#tail = (this.#tail + decoder.decode(chunk, { stream: true }))
           .slice(-OUTPUT_TAIL_BYTES);
       }
@@ -264,9 +265,4 @@ async function drained(pumps: Promise<void>[]): Promise<void> {
     new Promise((resolve) => timer = setTimeout(resolve, PIPE_DRAIN_MS)),
   ]);
   clearTimeout(timer);
-}
-
-function writeAll(sink: typeof Deno.stdout, bytes: Uint8Array): void {
-  let rest = bytes;
-  while (rest.length > 0) rest = rest.subarray(sink.writeSync(rest));
 }

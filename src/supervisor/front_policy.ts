@@ -17,7 +17,7 @@ import {
   isPageLoadRequest,
 } from "../live_reload/injection.ts";
 import { guardHost } from "../security/request_guard.ts";
-import { DEVSRV_PATH } from "../pages/status_page.ts";
+import { isDevsrvPath } from "../live_reload/paths.ts";
 import type { FrontOptions, RequestHead, ResponseRewriter } from "../front/front.ts";
 
 /** The front's options that carry devsrv's rules. */
@@ -90,13 +90,8 @@ function hostScreen(allowedHosts: string[]): (head: RequestHead) => Response | u
 function liveReloadRewriter(scriptUrl: () => string): ResponseRewriter {
   return {
     wantsRequest: (head) =>
-      isPageLoadRequest(head.method, head.fetchDest, head.accept) && !isDevsrvTarget(head.target),
+      isPageLoadRequest(head.method, head.fetchDest, head.accept) && !isDevsrvPath(head.target),
     wantsResponse: (status, headers) => isInjectableResponse(status, headers),
     rewrite: (request, response) => injectLiveReload(request, response, scriptUrl()),
   };
-}
-
-function isDevsrvTarget(target: string): boolean {
-  return target.startsWith(DEVSRV_PATH) &&
-    (target.length === DEVSRV_PATH.length || "/?".includes(target[DEVSRV_PATH.length]!));
 }

@@ -11,7 +11,7 @@
 
 import type { ServeOptions } from "../options.ts";
 import { DevsrvError, FAILURE_EXIT_CODE, formatError, stripAnsi } from "../errors.ts";
-import { printToStderr, relayedColorEnv } from "../log.ts";
+import { printToStderr, relayedColorEnv, writeAllSync } from "../log.ts";
 import { failureFromExit } from "./child_failure.ts";
 import { currentReexecInput, programCommand } from "./reexec.ts";
 import { AUTO_SERVE_ENV, NODE_CAPTURE_ENV } from "../role.ts";
@@ -130,7 +130,7 @@ class OutputRelay {
       const text = decoder.decode(chunk, { stream: true });
       if (text.includes(SINGLE_PROCESS_BANNER)) this.#ready = true;
       if (sink === Deno.stderr) this.#relayError(text);
-      else writeAll(sink, text);
+      else writeAllSync(sink, text);
     }
   }
 
@@ -139,10 +139,10 @@ class OutputRelay {
       // Deno colours its "error:" even into a pipe, unless NO_COLOR is set.
       const at = errorReportStart(text);
       if (at < 0) {
-        writeAll(Deno.stderr, text);
+        writeAllSync(Deno.stderr, text);
         return;
       }
-      writeAll(Deno.stderr, text.slice(0, at));
+      writeAllSync(Deno.stderr, text.slice(0, at));
       this.#holding = true;
       this.#timer = setTimeout(() => this.#release(), ERROR_REPORT_HOLD_MS);
       text = text.slice(at);
@@ -151,7 +151,7 @@ class OutputRelay {
   }
 
   #release(): void {
-    writeAll(Deno.stderr, this.#held);
+    writeAllSync(Deno.stderr, this.#held);
     this.#held = "";
     this.#holding = false;
   }
@@ -175,8 +175,6 @@ class OutputRelay {
   }
 }
 
-const encoder = new TextEncoder();
-
 /**
  * Where Deno's report of an error begins in a piece of output: the start of
  * the first line that reads `error: `, however Deno coloured it.
@@ -190,9 +188,4 @@ function errorReportStart(text: string): number {
     offset += line.length + 1;
   }
   return -1;
-}
-
-function writeAll(sink: typeof Deno.stderr, text: string): void {
-  let bytes = encoder.encode(text);
-  while (bytes.length > 0) bytes = bytes.subarray(sink.writeSync(bytes));
 }

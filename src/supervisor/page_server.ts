@@ -9,7 +9,8 @@
 import type { FailureReport } from "../channel/messages.ts";
 import type { Logger } from "../log.ts";
 import { errorResponse } from "../pages/error_page.ts";
-import { DEVSRV_PATH, type DevsrvStatus, statusResponse } from "../pages/status_page.ts";
+import { type DevsrvStatus, statusResponse } from "../pages/status_page.ts";
+import { isDevsrvPath, isStatusPath } from "../live_reload/paths.ts";
 
 /** The app's failure, as the 503 page shows it. */
 export interface AppFailure extends FailureReport {
@@ -113,19 +114,13 @@ export function startControlServer(
     // A hostile Host can make Deno's request.url unparseable; the guard
     // refuses such a request, so any path will do to get it there.
     const path = URL.parse(request.url)?.pathname ?? "/";
-    const refused = state.guard?.(
-      request,
-      path === DEVSRV_PATH || path.startsWith(`${DEVSRV_PATH}/`),
-    );
+    const devsrvPath = isDevsrvPath(path);
+    const refused = state.guard?.(request, devsrvPath);
     if (refused) return refused;
     const routed = await state.routes?.(request, path);
     if (routed) return routed;
-    if (path === DEVSRV_PATH || path === `${DEVSRV_PATH}/`) {
-      return statusResponse(request, state.status());
-    }
-    if (path.startsWith(`${DEVSRV_PATH}/`)) {
-      return new Response("Not Found\n", { status: 404 });
-    }
+    if (isStatusPath(path)) return statusResponse(request, state.status());
+    if (devsrvPath) return new Response("Not Found\n", { status: 404 });
     return brokenAppResponse(request, state);
   });
 }

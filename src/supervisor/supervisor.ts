@@ -20,7 +20,7 @@ import {
   type StoppingReport,
 } from "../channel/messages.ts";
 import { DEFAULT_PORT, hostOrDefault, type ServeOptions } from "../options.ts";
-import { DevsrvError, formatError } from "../errors.ts";
+import { DevsrvError, firstLine, formatError } from "../errors.ts";
 import { createLogger, type Logger, phaseTimer, relayedColorEnv } from "../log.ts";
 import {
   AUTO_SERVE_ENV,
@@ -36,7 +36,7 @@ import { formatAccessLine } from "../access_log.ts";
 import { bindError } from "../listen/address.ts";
 import type { AppSource } from "../serve/app_source.ts";
 import { printRunning } from "../listen/banner.ts";
-import { DEVSRV_PATH, type DevsrvStatus, type RestartRecord } from "../pages/status_page.ts";
+import type { DevsrvStatus, RestartRecord } from "../pages/status_page.ts";
 import type { TlsFiles } from "../listen/tls_files.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { VERSION } from "../version.ts";
@@ -56,7 +56,7 @@ import type { ChangeBatch, Watching } from "../watch/watch.ts";
 import { WatchPolicy } from "../watch/watch_policy.ts";
 import { LiveReloadHub } from "../live_reload/hub.ts";
 import { clientResponse } from "../live_reload/client.ts";
-import { CLIENT_PATH, clientScriptUrl, EVENTS_PATH } from "../live_reload/injection.ts";
+import { CLIENT_PATH, clientScriptUrl, EVENTS_PATH, isDevsrvPath } from "../live_reload/paths.ts";
 import { guardDevsrvEndpoint, guardRequest } from "../security/request_guard.ts";
 import { detailsPolicy } from "../security/guard_filters.ts";
 import { openBrowser } from "../open_browser.ts";
@@ -98,20 +98,10 @@ export function runsProgram(source: AppSource): boolean {
   return source.kind === "module" && source.path !== undefined && Deno.build.standalone !== true;
 }
 
-function firstLine(text: string): string {
-  return text.split("\n")[0] ?? "";
-}
-
 function isListeningReport(message: unknown): message is ListeningReport {
   const report = message as Partial<ListeningReport>;
   return Number.isInteger(report.index) && typeof report.port === "number" &&
     typeof report.public?.port === "number" && typeof report.requested === "object";
-}
-
-function isDevsrvTarget(target: string): boolean {
-  const path = target.startsWith("/") ? target : target.replace(/^[a-z]+:\/\/[^/]*/i, "");
-  return path === DEVSRV_PATH || path.startsWith(`${DEVSRV_PATH}/`) ||
-    path.startsWith(`${DEVSRV_PATH}?`);
 }
 
 /** The supervisor of one reloader session. */
@@ -273,7 +263,7 @@ export class Supervisor {
         ...frontPolicy(this.#options, () => clientScriptUrl(this.#generation)),
         ...(quiet ? {} : { onAccess: (entry) => this.#log.access(formatAccessLine(entry)) }),
         onRequestStart: (target) =>
-          isDevsrvTarget(target) || this.#phase.kind === "failed"
+          isDevsrvPath(target) || this.#phase.kind === "failed"
             ? undefined // not the app's work: devsrv's own pages
             : this.#policy.requestStarted(target),
       });
@@ -374,7 +364,7 @@ export class Supervisor {
    * @returns Forward to the child or the control server, or hold.
    */
   route(index: number, target: string): Route {
-    if (isDevsrvTarget(target)) return this.#controlRoute;
+    if (isDevsrvPath(target)) return this.#controlRoute;
     const phase = this.#phase;
     switch (phase.kind) {
       case "ready": {

@@ -20,6 +20,8 @@
  * @module
  */
 
+import { firstLine } from "../errors.ts";
+
 import { dirname, resolve, sep as SEPARATOR } from "node:path";
 import {
   type FileState,
@@ -730,9 +732,4 @@ class Slicer {
     this.#signal?.throwIfAborted();
     this.#sliceStart = performance.now();
   }
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0] ?? message;
 }

@@ -38,7 +38,8 @@
  * @module
  */
 
-import { basename, relative } from "node:path";
+import { basename } from "node:path";
+import { shownPath } from "../paths.ts";
 import { activityAt, type ActivitySpan } from "./app_activity.ts";
 import type { ModuleGraph } from "./module_graph.ts";
 import type { FileChange } from "./watch.ts";
@@ -311,7 +312,7 @@ export function describeReason(reason: ChangeReason, cwd: string): string {
     case "entry":
       return "the app's entry";
     case "imported":
-      return `imported by ${displayPath(reason.by, cwd)}`;
+      return `imported by ${shownPath(reason.by, cwd)}`;
     case "app-write":
       return `written while ${reason.during}`;
     case "graph-unknown":
@@ -359,7 +360,7 @@ export function decisionLine(decision: ChangeDecision, cwd: string): string {
   const verb = lead.kind === "modified" ? "changed" : lead.kind;
   const why = action === "reload" ? "" : ` (${describeReason(lead.reason, cwd)})`;
   const others = more > 0 ? ` and ${more} more` : "";
-  return `${displayPath(lead.path, cwd)} ${verb}${why}${others} · ${actionWords(decision)}`;
+  return `${shownPath(lead.path, cwd)} ${verb}${why}${others} · ${actionWords(decision)}`;
 }
 
 function actionWords(decision: ChangeDecision): string {
@@ -375,18 +376,6 @@ function actionWords(decision: ChangeDecision): string {
     case "none":
       return "no restart";
   }
-}
-
-/**
- * A path as the log shows it: relative to `cwd` when it is inside, else absolute.
- *
- * @param path An absolute path.
- * @param cwd The current directory.
- * @returns The path to show.
- */
-export function displayPath(path: string, cwd: string): string {
-  const rel = relative(cwd, path);
-  return rel === "" ? "." : rel.startsWith("..") ? path : rel;
 }
 
 function shorten(text: string, max: number): string {

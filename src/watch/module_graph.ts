@@ -26,6 +26,8 @@
  * @module
  */
 
+import { firstLine } from "../errors.ts";
+
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -524,9 +526,4 @@ function isFile(path: string): boolean {
 function isSpawnError(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied ||
     error instanceof Deno.errors.NotCapable;
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return (message.trim().split("\n")[0] ?? message).trim();
 }

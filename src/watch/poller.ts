@@ -22,6 +22,8 @@
  * @module
  */
 
+import { firstLine } from "../errors.ts";
+
 import type { WatchedTree } from "./_watched_tree.ts";
 
 /** Options for {@linkcode Poller}. */
@@ -119,8 +121,7 @@ export class Poller {
       return true;
     } catch (error) {
       if (this.#closed) return false;
-      const message = error instanceof Error ? error.message : String(error);
-      this.#options.onWarning?.(`Polling: ${message.split("\n")[0]}`);
+      this.#options.onWarning?.(`Polling: ${firstLine(error)}`);
       return false;
     }
   }

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { firstLine } from "../errors.ts";
+
 import { WatchedTree } from "./_watched_tree.ts";
 import { Debouncer } from "./debounce.ts";
 import { Poller } from "./poller.ts";
@@ -319,8 +321,7 @@ class WatchSession implements Watching {
  * @returns A line for the log.
  */
 export function fallbackMessage(error: unknown, intervalMs: number): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const reason = message.split("\n")[0] ?? message;
+  const reason = firstLine(error);
   const hint = Deno.build.os === "linux" && WATCH_LIMIT_PATTERN.test(reason)
     ? " (raise fs.inotify.max_user_watches to use them)"
     : "";

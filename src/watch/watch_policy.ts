@@ -22,6 +22,7 @@
 
 import { dirname, resolve } from "node:path";
 import type { ServeOptions } from "../options.ts";
+import { shownPath } from "../paths.ts";
 import type { DecisionRecord, ModuleGraphStatus } from "../pages/status_page.ts";
 import { ActivityLog } from "./app_activity.ts";
 import {
@@ -30,7 +31,6 @@ import {
   decideChanges,
   decisionLine,
   describeReason,
-  displayPath,
 } from "./change_decision.ts";
 import { loadModuleGraph, type ModuleGraph } from "./module_graph.ts";
 import { isStartupFile, startupFilesFrom } from "./startup_files.ts";
@@ -177,7 +177,7 @@ export class WatchPolicy {
     return {
       decision,
       line: this.#lineFor(decision),
-      files: acted.map((path) => displayPath(path, this.#cwd)),
+      files: acted.map((path) => shownPath(path, this.#cwd)),
       reloadFiles: files("reload"),
       startupFileChanged: acted.some((path) => isStartupFile(path, this.#startupFiles)),
     };
@@ -321,7 +321,7 @@ export class WatchPolicy {
       action: decision.action,
       why: describeReason(decision.lead.reason, this.#cwd),
       files: decision.files.slice(0, FILES_PER_RECORD).map((file) => ({
-        path: displayPath(file.path, this.#cwd),
+        path: shownPath(file.path, this.#cwd),
         change: file.kind,
         action: file.action,
         why: describeReason(file.reason, this.#cwd),
@@ -345,7 +345,7 @@ export class WatchPolicy {
     const appWrite = decision.files.find((file) => file.reason.kind === "app-write");
     if (appWrite !== undefined && !this.#toldAboutAppWrites) {
       this.#toldAboutAppWrites = true;
-      return `${displayPath(appWrite.path, this.#cwd)} ${
+      return `${shownPath(appWrite.path, this.#cwd)} ${
         describeReason(appWrite.reason, this.#cwd)
       } · no restart (what the app writes never restarts it or reloads its pages; /__devsrv lists every decision)`;
     }

@@ -32,6 +32,8 @@
  * @module
  */
 
+import { firstLine } from "../errors.ts";
+
 import type { TreeDelta, WatchedTree } from "./_watched_tree.ts";
 
 /**
@@ -344,9 +346,4 @@ function closeQuietly(watcher: Deno.FsWatcher): void {
   } catch (error) {
     if (!isClosedError(error)) throw error;
   }
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0] ?? message;
 }

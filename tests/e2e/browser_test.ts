@@ -19,12 +19,8 @@ import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "npm:puppeteer-core@25.16.0";
 import { createLogger } from "../../src/log.ts";
 import { LiveReloadHub } from "../../src/live_reload/hub.ts";
-import {
-  CLIENT_PATH,
-  clientScriptUrl,
-  EVENTS_PATH,
-  injectLiveReload,
-} from "../../src/live_reload/injection.ts";
+import { injectLiveReload } from "../../src/live_reload/injection.ts";
+import { CLIENT_PATH, clientScriptUrl, EVENTS_PATH } from "../../src/live_reload/paths.ts";
 import { clientResponse } from "../../src/live_reload/client.ts";
 import {
   DevsrvProcess,

@@ -21,7 +21,7 @@ import {
   startFront,
 } from "../../src/front/front.ts";
 import { frontPolicy } from "../../src/supervisor/front_policy.ts";
-import { CLIENT_PATH } from "../../src/live_reload/injection.ts";
+import { CLIENT_PATH } from "../../src/live_reload/paths.ts";
 import { guardRequest } from "../../src/security/request_guard.ts";
 
 const HOST = "127.0.0.1";

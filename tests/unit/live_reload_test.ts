@@ -7,13 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  CLIENT_PATH,
-  clientScriptUrl,
-  EVENTS_PATH,
-  injectLiveReload,
-  scriptNonce,
-} from "../../src/live_reload/injection.ts";
+import { injectLiveReload, scriptNonce } from "../../src/live_reload/injection.ts";
+import { CLIENT_PATH, clientScriptUrl, EVENTS_PATH } from "../../src/live_reload/paths.ts";
 import { CLIENT_JS, clientResponse } from "../../src/live_reload/client.ts";
 import { formatEvent, LiveReloadHub } from "../../src/live_reload/hub.ts";
 import { browserCommands, tryOpenBrowser } from "../../src/open_browser.ts";

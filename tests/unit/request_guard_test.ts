@@ -16,9 +16,9 @@ import {
   guardDevsrvEndpoint,
   type GuardOptions,
   guardRequest,
-  isLoopbackAddress,
   mayShowDetails,
 } from "../../src/security/request_guard.ts";
+import { isLoopbackAddress, isLoopbackHost } from "../../src/security/authority.ts";
 
 const NO_EXTRA_HOSTS: GuardOptions = { allowedHosts: [] };
 
@@ -658,6 +658,16 @@ Deno.test("isLoopbackAddress() knows 127/8, ::1 and IPv4-mapped loopback", () =>
       "[::1",
     ]
   ) assert(!isLoopbackAddress(no), no);
+});
+
+Deno.test("isLoopbackHost() is isLoopbackAddress() and the name localhost: one answer for --host, a program's host and a client", () => {
+  for (const yes of ["localhost", "LOCALHOST", "127.0.0.1", "::1", "[::1]", "::ffff:127.0.0.1"]) {
+    assert(isLoopbackHost(yes), yes);
+    if (yes.toLowerCase() !== "localhost") assert(isLoopbackAddress(yes), yes);
+  }
+  for (const no of ["0.0.0.0", "::", "192.168.1.5", "dev.test", "app.localhost", "127.1", ""]) {
+    assert(!isLoopbackHost(no), no);
+  }
 });
 
 // ---- webpack-dev-server CVE-2026-14631: malformed headers crashed the server
