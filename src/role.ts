@@ -9,10 +9,10 @@
 
 /** Set to `"true"` in the child's environment: the child serves. */
 export const RUN_MAIN_ENV = "DEVSRV_RUN_MAIN";
-/** `host:port` of the parent's control channel, for the child to report to. */
-export const CONTROL_ADDRESS_ENV = "DEVSRV_CONTROL";
-/** The secret the child presents on the control channel. */
-export const CONTROL_TOKEN_ENV = "DEVSRV_TOKEN";
+/** `host:port` of the parent's end of the channel, for the child to report to. */
+export const CHANNEL_ADDRESS_ENV = "DEVSRV_CHANNEL";
+/** The secret the child presents on the channel. */
+export const CHANNEL_TOKEN_ENV = "DEVSRV_TOKEN";
 /** The child's generation number (1 for the first child). */
 export const GENERATION_ENV = "DEVSRV_GENERATION";
 /**

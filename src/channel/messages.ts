@@ -5,10 +5,12 @@
  * newline-delimited JSON. The loss of the connection tells either side
  * that the other is gone, also when a process was killed with SIGKILL.
  *
+ * This module is the protocol, what both ends share: the messages, their
+ * framing and the token. The parent listens with `parent_end.ts`; the
+ * child connects with `child_end.ts`.
+ *
  * @module
  */
-
-import { CONTROL_ADDRESS_ENV, CONTROL_TOKEN_ENV, GENERATION_ENV, readEnv } from "../role.ts";
 
 /** A host and port. */
 export interface HostPort {
@@ -146,32 +148,6 @@ export function newToken(): string {
   );
 }
 
-/** The errors of a write to a peer that is gone: its loss is reported through `lost`. */
-const LOST_PEER_ERRORS = [
-  Deno.errors.BrokenPipe,
-  Deno.errors.ConnectionReset,
-  Deno.errors.BadResource,
-  Deno.errors.NotConnected,
-];
-
-function ignoreLostPeer(error: unknown): void {
-  if (!LOST_PEER_ERRORS.some((type) => error instanceof type)) throw error;
-}
-
-/** The child's end of the channel. */
-export interface ParentLink {
-  /** This child's generation. */
-  readonly generation: number;
-  /** Sends a message; a parent that is gone is not an error (see `lost`). */
-  send(message: ChildMessage): Promise<void>;
-  /** Resolves when the parent says "start": load the app and serve. */
-  readonly started: Promise<StartMessage>;
-  /** Resolves when the parent is gone (the connection closed). */
-  readonly lost: Promise<void>;
-  /** Lets the process end while the channel is still open (see `Deno.Conn.unref`). */
-  unref(): void;
-}
-
 /**
  * "Start": load the app and serve. It says where the program's servers are
  * served, so the child can tell the program before the parent binds.
@@ -193,44 +169,63 @@ export interface StartMessage {
 /** What the parent tells the child. */
 export type ParentMessage = StartMessage;
 
-function isStartMessage(message: unknown): message is StartMessage {
+/**
+ * Tells whether a message the child read is the parent's "start".
+ *
+ * @param message A message as read.
+ * @returns `true` for a well-formed "start".
+ */
+export function isStartMessage(message: unknown): message is StartMessage {
   const start = message as Partial<StartMessage> | null;
   return start?.type === "start" && Array.isArray(start.ports);
 }
 
+/** A child's report, after its hello. */
+export type ChildReport = Exclude<ChildMessage, { type: "hello" }>;
+
 /**
- * Connects the child to its parent, using the `DEVSRV_*` environment.
+ * Reads a message from a child as one of its reports, checking its shape:
+ * a message the parent cannot read is dropped, never half-believed.
  *
- * @returns The link.
- * @throws {Error} When the environment does not describe a channel.
+ * @param message A message as read from the channel.
+ * @returns The report, or `undefined` when it is not a well-formed one.
+ *
+ * @example
+ * ```ts
+ * import { readChildReport } from "./messages.ts";
+ *
+ * if (readChildReport({ type: "closed", index: 1 })?.type !== "closed") throw new Error();
+ * if (readChildReport({ type: "closed" }) !== undefined) throw new Error();
+ * if (readChildReport({ type: "hello", token: "x", generation: 1, pid: 2 }) !== undefined) {
+ *   throw new Error();
+ * }
+ * ```
  */
-export async function connectToParent(): Promise<ParentLink> {
-  const address = readEnv(CONTROL_ADDRESS_ENV);
-  const token = readEnv(CONTROL_TOKEN_ENV);
-  const generation = Number(readEnv(GENERATION_ENV));
-  const match = address?.match(/^(.+):(\d+)$/);
-  if (!match?.[1] || !token || !Number.isInteger(generation)) {
-    throw new Error(
-      `${CONTROL_ADDRESS_ENV}, ${CONTROL_TOKEN_ENV} and ${GENERATION_ENV} must be set by the reloader`,
-    );
+export function readChildReport(message: unknown): ChildReport | undefined {
+  const report = message as Partial<Record<string, unknown>> | null;
+  switch (report?.type) {
+    case "listening":
+      return isListeningReport(report) ? report : undefined;
+    case "loaded":
+      return { type: "loaded" };
+    case "closed":
+      return Number.isInteger(report.index) ? report as ChildReport : undefined;
+    case "stopping":
+      return typeof report.requests === "number" &&
+          (report.handler === null || typeof report.handler === "string")
+        ? report as ChildReport
+        : undefined;
+    case "failed":
+      return typeof report.message === "string" && typeof report.detail === "string"
+        ? report as ChildReport
+        : undefined;
+    default:
+      return undefined;
   }
-  const conn = await Deno.connect({
-    hostname: match[1],
-    port: Number(match[2]),
-  });
-  await sendMessage(conn, { type: "hello", token, generation, pid: Deno.pid });
-  let start = (_message: StartMessage) => {};
-  const started = new Promise<StartMessage>((resolve) => start = resolve);
-  const lost = (async () => {
-    for await (const message of readMessages(conn)) {
-      if (isStartMessage(message)) start(message);
-    }
-  })();
-  return {
-    generation,
-    send: (message) => sendMessage(conn, message).catch(ignoreLostPeer),
-    started,
-    lost,
-    unref: () => conn.unref(),
-  };
+}
+
+function isListeningReport(message: unknown): message is ListeningReport {
+  const report = message as Partial<ListeningReport>;
+  return Number.isInteger(report.index) && typeof report.port === "number" &&
+    typeof report.public?.port === "number" && typeof report.requested === "object";
 }

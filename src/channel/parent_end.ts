@@ -19,7 +19,7 @@ export type ChildConnected = (
 const HELLO_TIMEOUT_MS = 5000;
 
 /** The listening end. */
-export class ControlChannel {
+export class ChannelListener {
   readonly token = newToken();
   readonly address: string;
   #listener: Deno.TcpListener;

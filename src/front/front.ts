@@ -1,7 +1,7 @@
 /**
  * The front: the part of the reloader (parent) process that owns the public
  * port. It forwards every HTTP/1.1 request, byte for byte, to the current
- * backend (the child's loopback port, or the parent's own control server)
+ * backend (the child's loopback port, or the parent's own page server)
  * and makes restarts invisible to clients:
  *
  * - every request asks the supervisor where to go ({@linkcode Route}), so a

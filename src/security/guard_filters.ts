@@ -26,7 +26,7 @@ export function hostGuardFilter(
  *
  * @param options The serve options (bind address, allow-list).
  * @param knowsClient Whether the request's peer is the real client: false
- * in the child and the parent's control server, whose peer is the front.
+ * in the child and the parent's page server, whose peer is the front.
  * @returns A predicate for one request.
  */
 export function detailsPolicy(

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { connectToParent, type FailureReport } from "../channel/messages.ts";
+import { connectToParent } from "../channel/child_end.ts";
+import type { FailureReport } from "../channel/messages.ts";
 import type { Handler, ServeOptions } from "../options.ts";
 import { DevsrvError, firstLine, stripAnsi } from "../errors.ts";
 import { createLogger } from "../log.ts";

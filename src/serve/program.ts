@@ -17,17 +17,13 @@
  * @module
  */
 
-import {
-  connectToParent,
-  type ParentLink,
-  type StartMessage,
-  type StoppingReport,
-} from "../channel/messages.ts";
+import { connectToParent, type ParentLink } from "../channel/child_end.ts";
+import type { StartMessage, StoppingReport } from "../channel/messages.ts";
 import { createLogger, type Logger, phaseTimer } from "../log.ts";
 import {
   AUTO_SERVE_ENV,
-  CONTROL_ADDRESS_ENV,
-  CONTROL_TOKEN_ENV,
+  CHANNEL_ADDRESS_ENV,
+  CHANNEL_TOKEN_ENV,
   NODE_CAPTURE_ENV,
   PROGRAM_SETTINGS_ENV,
 } from "../role.ts";
@@ -57,8 +53,8 @@ const NO_SERVER_NOTICE_MS = 10_000;
 export function hideDevsrvEnvironment(): void {
   for (
     const name of [
-      CONTROL_TOKEN_ENV,
-      CONTROL_ADDRESS_ENV,
+      CHANNEL_TOKEN_ENV,
+      CHANNEL_ADDRESS_ENV,
       PROGRAM_SETTINGS_ENV,
       NODE_CAPTURE_ENV,
       AUTO_SERVE_ENV,

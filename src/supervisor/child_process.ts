@@ -16,7 +16,7 @@ import {
   stillRunning,
 } from "../process_tree.ts";
 import { writeAllSync } from "../log.ts";
-import { CONTROL_ADDRESS_ENV, CONTROL_TOKEN_ENV, GENERATION_ENV, RUN_MAIN_ENV } from "../role.ts";
+import { CHANNEL_ADDRESS_ENV, CHANNEL_TOKEN_ENV, GENERATION_ENV, RUN_MAIN_ENV } from "../role.ts";
 import type { ChildCommand } from "./reexec.ts";
 
 /** How a starting child ended up: serving, failed to load, or gone. */
@@ -93,8 +93,8 @@ export class ChildProcess {
       env: {
         ...baseEnv,
         [RUN_MAIN_ENV]: "true",
-        [CONTROL_ADDRESS_ENV]: channel.address,
-        [CONTROL_TOKEN_ENV]: channel.token,
+        [CHANNEL_ADDRESS_ENV]: channel.address,
+        [CHANNEL_TOKEN_ENV]: channel.token,
         [GENERATION_ENV]: String(generation),
       },
       stdin: "null",

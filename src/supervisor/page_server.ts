@@ -18,8 +18,8 @@ export interface AppFailure extends FailureReport {
   output: string;
 }
 
-/** What the control server reads from the supervisor. */
-export interface ControlState {
+/** What the page server reads from the supervisor. */
+export interface PageServerState {
   status(): DevsrvStatus;
   failure(): AppFailure | undefined;
   /** Refuses hostile requests (Host allow-list; same-origin for devsrv's endpoints). */
@@ -72,7 +72,7 @@ export function failureTitle(failure: AppFailure): string {
   }
 }
 
-function brokenAppResponse(request: Request, state: ControlState): Response {
+function brokenAppResponse(request: Request, state: PageServerState): Response {
   const failure = state.failure();
   const showDetails = state.showDetails?.(request) ?? true;
   const options: Parameters<typeof errorResponse>[2] = {
@@ -92,14 +92,14 @@ function brokenAppResponse(request: Request, state: ControlState): Response {
 }
 
 /**
- * Starts the control server.
+ * Starts the page server.
  *
  * @param state The supervisor's view.
  * @param log For unexpected errors.
  * @returns The server, on 127.0.0.1 and an ephemeral port.
  */
-export function startControlServer(
-  state: ControlState,
+export function startPageServer(
+  state: PageServerState,
   log: Logger,
 ): Deno.HttpServer<Deno.NetAddr> {
   return Deno.serve({
@@ -107,7 +107,7 @@ export function startControlServer(
     port: 0,
     onListen: () => {},
     onError: (error) => {
-      log.error(`Control server error: ${String(error)}`);
+      log.error(`Page server error: ${String(error)}`);
       return new Response("Internal Server Error", { status: 500 });
     },
   }, async (request) => {

@@ -13,8 +13,8 @@
 import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  type FailureReport,
   type ListeningReport,
+  readChildReport,
   sendMessage,
   type StartMessage,
   type StoppingReport,
@@ -43,8 +43,8 @@ import { VERSION } from "../version.ts";
 import { failureFromExit } from "./child_failure.ts";
 import { readTerminalLines } from "./stdin_commands.ts";
 import { ChildProcess, type StartOutcome } from "./child_process.ts";
-import { ControlChannel } from "../channel/parent_end.ts";
-import { type AppFailure, startControlServer } from "./page_server.ts";
+import { ChannelListener } from "../channel/parent_end.ts";
+import { type AppFailure, startPageServer } from "./page_server.ts";
 import { type Front, type Route, startFront } from "../front/front.ts";
 import { frontPolicy } from "./front_policy.ts";
 import { type MemoryRelease, startMemoryRelease } from "../front/memory_release.ts";
@@ -98,12 +98,6 @@ export function runsProgram(source: AppSource): boolean {
   return source.kind === "module" && source.path !== undefined && Deno.build.standalone !== true;
 }
 
-function isListeningReport(message: unknown): message is ListeningReport {
-  const report = message as Partial<ListeningReport>;
-  return Number.isInteger(report.index) && typeof report.port === "number" &&
-    typeof report.public?.port === "number" && typeof report.requested === "object";
-}
-
 /** The supervisor of one reloader session. */
 export class Supervisor {
   #phase: Phase = { kind: "idle" };
@@ -122,8 +116,8 @@ export class Supervisor {
   #log: Logger;
   #options: ServeOptions;
   #source: AppSource;
-  #channel: ControlChannel;
-  #control: Deno.HttpServer<Deno.NetAddr>;
+  #channel: ChannelListener;
+  #pages: Deno.HttpServer<Deno.NetAddr>;
   /** The public ports, one front per server of the program, by server index. */
   #fronts: (Front | undefined)[] = [];
   /**
@@ -182,7 +176,7 @@ export class Supervisor {
       denoArgs: this.#command.args,
       cwd: INITIAL_CWD,
     });
-    this.#channel = new ControlChannel((generation, messages, conn) =>
+    this.#channel = new ChannelListener((generation, messages, conn) =>
       this.#listen(generation, messages, conn)
     );
     this.#hub = new LiveReloadHub(
@@ -190,7 +184,7 @@ export class Supervisor {
       source.root ? { staticRoot: source.root } : {},
     );
     const guard = { allowedHosts: options.allowedHosts };
-    this.#control = startControlServer({
+    this.#pages = startPageServer({
       status: () => this.status(),
       failure: () => this.#phase.kind === "failed" ? this.#phase.failure : undefined,
       guard: (request, isDevsrvEndpoint) =>
@@ -361,10 +355,10 @@ export class Supervisor {
    *
    * @param index The server (public port) the request came in on.
    * @param target The request-target.
-   * @returns Forward to the child or the control server, or hold.
+   * @returns Forward to the child or the page server, or hold.
    */
   route(index: number, target: string): Route {
-    if (isDevsrvPath(target)) return this.#controlRoute;
+    if (isDevsrvPath(target)) return this.#pageServerRoute;
     const phase = this.#phase;
     switch (phase.kind) {
       case "ready": {
@@ -384,14 +378,14 @@ export class Supervisor {
           : { kind: "hold" };
       }
       case "failed":
-        return this.#controlRoute;
+        return this.#pageServerRoute;
       default:
         return { kind: "hold" };
     }
   }
 
-  get #controlRoute(): Route {
-    return { kind: "forward", backend: { hostname: "127.0.0.1", port: this.#control.addr.port } };
+  get #pageServerRoute(): Route {
+    return { kind: "forward", backend: { hostname: "127.0.0.1", port: this.#pages.addr.port } };
   }
 
   #changed(): void {
@@ -752,28 +746,36 @@ export class Supervisor {
     child.attach(conn);
     this.#phase_(`child ${generation} connected`);
     for await (const message of messages) {
-      const typed = message as { type?: string };
-      if (typed.type === "listening" && isListeningReport(message)) {
-        if (!this.#publish(message)) continue;
-        child.listening(message);
-        const phase = this.#phase;
-        if (phase.kind === "ready" && phase.child === child) this.#fronts[message.index]?.changed();
-        // A server that starts after the program was reported as serving nothing.
-        if (phase.kind === "failed" && phase.child === child) {
-          this.#settle(child, { kind: "ready", report: message });
+      const report = readChildReport(message);
+      switch (report?.type) {
+        case "listening": {
+          if (!this.#publish(report)) continue;
+          child.listening(report);
+          const phase = this.#phase;
+          if (phase.kind === "ready" && phase.child === child) {
+            this.#fronts[report.index]?.changed();
+          }
+          // A server that starts after the program was reported as serving nothing.
+          if (phase.kind === "failed" && phase.child === child) {
+            this.#settle(child, { kind: "ready", report });
+          }
+          break;
         }
-      } else if (typed.type === "loaded") {
-        child.loaded = true;
-        this.#changed();
-      } else if (typed.type === "stopping") {
-        child.stopping(message as StoppingReport);
-        this.#reportStopping(child, message as StoppingReport);
-      } else if (typed.type === "closed") {
-        const index = (message as { index: number }).index;
-        child.servers.delete(index);
-        this.#fronts[index]?.changed();
-      } else if (typed.type === "failed") {
-        child.failed(message as FailureReport);
+        case "loaded":
+          child.loaded = true;
+          this.#changed();
+          break;
+        case "stopping":
+          child.stopping(report);
+          this.#reportStopping(child, report);
+          break;
+        case "closed":
+          child.servers.delete(report.index);
+          this.#fronts[report.index]?.changed();
+          break;
+        case "failed":
+          child.failed(report);
+          break;
       }
     }
     this.#channel.release(conn);
@@ -821,7 +823,7 @@ export class Supervisor {
       ...[...this.#retiring].map((child) => child.stop(this.#options.graceMs, final)),
     ]);
     await Promise.all(this.#fronts.map((front) => front?.close()));
-    await this.#control.shutdown();
+    await this.#pages.shutdown();
     await this.#channel.close();
     await policyClosed;
   }

@@ -1,0 +1,80 @@
+/**
+ * The child's end of the private channel (see `messages.ts`): it connects
+ * to the parent named by its environment, says hello with the token, waits
+ * for "start", and learns that the parent is gone when the connection
+ * closes.
+ *
+ * @module
+ */
+
+import { CHANNEL_ADDRESS_ENV, CHANNEL_TOKEN_ENV, GENERATION_ENV, readEnv } from "../role.ts";
+import {
+  type ChildMessage,
+  isStartMessage,
+  readMessages,
+  sendMessage,
+  type StartMessage,
+} from "./messages.ts";
+
+/** The errors of a write to a peer that is gone: its loss is reported through `lost`. */
+const LOST_PEER_ERRORS = [
+  Deno.errors.BrokenPipe,
+  Deno.errors.ConnectionReset,
+  Deno.errors.BadResource,
+  Deno.errors.NotConnected,
+];
+
+function ignoreLostPeer(error: unknown): void {
+  if (!LOST_PEER_ERRORS.some((type) => error instanceof type)) throw error;
+}
+
+/** The child's end of the channel. */
+export interface ParentLink {
+  /** This child's generation. */
+  readonly generation: number;
+  /** Sends a message; a parent that is gone is not an error (see `lost`). */
+  send(message: ChildMessage): Promise<void>;
+  /** Resolves when the parent says "start": load the app and serve. */
+  readonly started: Promise<StartMessage>;
+  /** Resolves when the parent is gone (the connection closed). */
+  readonly lost: Promise<void>;
+  /** Lets the process end while the channel is still open (see `Deno.Conn.unref`). */
+  unref(): void;
+}
+
+/**
+ * Connects the child to its parent, using the `DEVSRV_*` environment.
+ *
+ * @returns The link.
+ * @throws {Error} When the environment does not describe a channel.
+ */
+export async function connectToParent(): Promise<ParentLink> {
+  const address = readEnv(CHANNEL_ADDRESS_ENV);
+  const token = readEnv(CHANNEL_TOKEN_ENV);
+  const generation = Number(readEnv(GENERATION_ENV));
+  const match = address?.match(/^(.+):(\d+)$/);
+  if (!match?.[1] || !token || !Number.isInteger(generation)) {
+    throw new Error(
+      `${CHANNEL_ADDRESS_ENV}, ${CHANNEL_TOKEN_ENV} and ${GENERATION_ENV} must be set by the reloader`,
+    );
+  }
+  const conn = await Deno.connect({
+    hostname: match[1],
+    port: Number(match[2]),
+  });
+  await sendMessage(conn, { type: "hello", token, generation, pid: Deno.pid });
+  let start = (_message: StartMessage) => {};
+  const started = new Promise<StartMessage>((resolve) => start = resolve);
+  const lost = (async () => {
+    for await (const message of readMessages(conn)) {
+      if (isStartMessage(message)) start(message);
+    }
+  })();
+  return {
+    generation,
+    send: (message) => sendMessage(conn, message).catch(ignoreLostPeer),
+    started,
+    lost,
+    unref: () => conn.unref(),
+  };
+}
