@@ -49,8 +49,6 @@ export class ChildProcess {
   readonly spawnedAt = performance.now();
   /** When the parent told it to load the app (a standby boots earlier). */
   startedAt = this.spawnedAt;
-  /** Set when a newer change made its start pointless: it is being ended. */
-  abandoned = false;
   /** The loopback port of each of its servers, by server index, as it reports them. */
   readonly servers = new Map<number, number>();
   /** Its program's main module has been evaluated (Deno's `load` event). */

@@ -70,7 +70,7 @@ export function snapshotEnvFiles(paths: string[]): Map<string, string> {
  */
 export function childEnvironment(
   env: Record<string, string>,
-  fromFiles: Map<string, string>,
+  fromFiles: ReadonlyMap<string, string>,
 ): Record<string, string> {
   const result = { ...env };
   for (const [name, value] of fromFiles) {

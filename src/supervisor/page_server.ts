@@ -1,94 +1,43 @@
 /**
  * The parent's own small HTTP server on a loopback port. The front sends it
- * devsrv's endpoints (`/__devsrv...`) and, while the app is broken, every
- * other request, which gets the 503 page with the error.
+ * devsrv's endpoints (`/__devsrv...`: the status page, and live reload's
+ * event stream and client script) and, while the app is broken, every
+ * other request, which gets the 503 page with the error. Behind the front
+ * every request comes from 127.0.0.1, so it applies the Host guard itself
+ * and shows error details as the details policy says for a client it
+ * cannot see.
  *
  * @module
  */
 
-import type { FailureReport } from "../channel/messages.ts";
+import { clientResponse } from "../live_reload/client.ts";
+import type { LiveReloadHub } from "../live_reload/hub.ts";
+import {
+  CLIENT_PATH,
+  clientScriptUrl,
+  EVENTS_PATH,
+  isDevsrvPath,
+  isStatusPath,
+} from "../live_reload/paths.ts";
 import type { Logger } from "../log.ts";
-import { errorResponse } from "../pages/error_page.ts";
+import type { ServeOptions } from "../options.ts";
+import { type AppFailure, failureResponse } from "../pages/failure_page.ts";
 import { type DevsrvStatus, statusResponse } from "../pages/status_page.ts";
-import { isDevsrvPath, isStatusPath } from "../live_reload/paths.ts";
-
-/** The app's failure, as the 503 page shows it. */
-export interface AppFailure extends FailureReport {
-  /** The child's latest output. */
-  output: string;
-}
+import { detailsPolicy } from "../security/guard_filters.ts";
+import { guardDevsrvEndpoint, guardRequest } from "../security/request_guard.ts";
 
 /** What the page server reads from the supervisor. */
 export interface PageServerState {
+  /** `--host` and `--allowed-host` (the guard and the details policy), `--no-live-reload`. */
+  options: Pick<ServeOptions, "host" | "allowedHosts" | "liveReload">;
+  /** What `/__devsrv` shows now. */
   status(): DevsrvStatus;
+  /** Why the app cannot be served, or `undefined` while it starts. */
   failure(): AppFailure | undefined;
-  /** Refuses hostile requests (Host allow-list; same-origin for devsrv's endpoints). */
-  guard?: (request: Request, isDevsrvEndpoint: boolean) => Response | null;
-  /** Extra routes under /__devsrv/ (events, client), answered first. */
-  routes?: (
-    request: Request,
-    path: string,
-  ) => Response | undefined | Promise<Response | undefined>;
-  /** Whether a request may see stacks and source. */
-  showDetails?: (request: Request) => boolean;
-  /** Script for the error pages (the live-reload client), per request. */
-  pageScript?: () => string | undefined;
-}
-
-/**
- * Turns a failure report into an error whose stack points at the user's
- * file, so the page can show the source around it.
- *
- * @param failure The child's report.
- * @returns An Error for {@linkcode errorResponse}.
- */
-export function failureAsError(failure: AppFailure): Error {
-  const error = new Error(
-    failure.fix ? `${failure.message}; ${failure.fix}` : failure.message,
-  );
-  error.name = failureTitle(failure);
-  const location = failure.file &&
-      !failure.detail.includes(`${failure.file.split("/").pop()}:${failure.line}:${failure.column}`)
-    ? `\n    at ${failure.file}:${failure.line ?? 1}:${failure.column ?? 1}`
-    : "";
-  error.stack = `${error.name}: ${error.message}${location}\n${failure.detail}`;
-  return error;
-}
-
-/**
- * The 503 page's heading: what happened to the app.
- *
- * @param failure The child's report.
- * @returns "App failed to load", "App crashed" or "App exited".
- */
-export function failureTitle(failure: AppFailure): string {
-  switch (failure.kind) {
-    case "crash":
-      return "App crashed";
-    case "exit":
-      return "App exited";
-    default:
-      return "App failed to load";
-  }
-}
-
-function brokenAppResponse(request: Request, state: PageServerState): Response {
-  const failure = state.failure();
-  const showDetails = state.showDetails?.(request) ?? true;
-  const options: Parameters<typeof errorResponse>[2] = {
-    status: 503,
-    title: failure ? failureTitle(failure) : "App is starting",
-    showDetails,
-  };
-  if (failure?.output) options.output = failure.output;
-  const script = state.pageScript?.();
-  if (script) options.scriptSrc = script;
-  const error = failure
-    ? failureAsError(failure)
-    : new Error("The app is (re)starting; this page reloads once it is ready");
-  const response = errorResponse(error, request, options);
-  response.headers.set("retry-after", "1");
-  return response;
+  /** The generation that serves now, for the live-reload script of the 503 page. */
+  generation(): number;
+  /** The live-reload event stream. */
+  hub: LiveReloadHub;
 }
 
 /**
@@ -102,6 +51,9 @@ export function startPageServer(
   state: PageServerState,
   log: Logger,
 ): Deno.HttpServer<Deno.NetAddr> {
+  const { options } = state;
+  const guard = { allowedHosts: options.allowedHosts };
+  const showDetails = detailsPolicy(options, false);
   return Deno.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -110,17 +62,20 @@ export function startPageServer(
       log.error(`Page server error: ${String(error)}`);
       return new Response("Internal Server Error", { status: 500 });
     },
-  }, async (request) => {
+  }, (request) => {
     // A hostile Host can make Deno's request.url unparseable; the guard
     // refuses such a request, so any path will do to get it there.
     const path = URL.parse(request.url)?.pathname ?? "/";
     const devsrvPath = isDevsrvPath(path);
-    const refused = state.guard?.(request, devsrvPath);
+    const refused = devsrvPath ? guardDevsrvEndpoint(request, guard) : guardRequest(request, guard);
     if (refused) return refused;
-    const routed = await state.routes?.(request, path);
-    if (routed) return routed;
+    if (options.liveReload && path === EVENTS_PATH) return state.hub.handle(request);
+    if (options.liveReload && path === CLIENT_PATH) return clientResponse();
     if (isStatusPath(path)) return statusResponse(request, state.status());
     if (devsrvPath) return new Response("Not Found\n", { status: 404 });
-    return brokenAppResponse(request, state);
+    return failureResponse(request, state.failure(), {
+      showDetails: showDetails(request),
+      scriptSrc: options.liveReload ? clientScriptUrl(state.generation()) : undefined,
+    });
   });
 }

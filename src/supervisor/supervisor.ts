@@ -4,8 +4,12 @@
  * old child (held requests wait) and starts a new one; a child that fails
  * leaves the parent answering with the error until a change fixes it.
  *
- * The child's life is one explicit state ({@linkcode Phase}); restarts run
- * one at a time from a queue that merges the reasons that pile up.
+ * What happens to the child is decided by the pure state machine of
+ * `lifecycle.ts`; the {@linkcode Supervisor} wires it to the world: it turns
+ * what the children, the channel, the watcher and the terminal report into
+ * events, and applies the effects that come back to real processes
+ * (`children.ts`), the public ports (`public_ports.ts`), the live-reload hub
+ * and the log. Where each request goes is `routing.ts`'s answer.
  *
  * @module
  */
@@ -13,198 +17,167 @@
 import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  type ListeningReport,
   readChildReport,
   sendMessage,
   type StartMessage,
   type StoppingReport,
 } from "../channel/messages.ts";
-import { DEFAULT_PORT, hostOrDefault, type ServeOptions } from "../options.ts";
-import { DevsrvError, firstLine, formatError } from "../errors.ts";
-import { createLogger, type Logger, phaseTimer, relayedColorEnv } from "../log.ts";
-import {
-  AUTO_SERVE_ENV,
-  INITIAL_CWD,
-  NODE_CAPTURE_ENV,
-  RESTART_EXIT_CODE,
-  RUN_MAIN_ENV,
-} from "../role.ts";
-import { preloadSpecifier } from "./launch_program.ts";
-import { narrowedHost, publicHost } from "../listen/public_address.ts";
-import { programSettings, programSettingsEnv } from "../serve/program_settings.ts";
-import { formatAccessLine } from "../access_log.ts";
-import { bindError } from "../listen/address.ts";
-import type { AppSource } from "../serve/app_source.ts";
-import { printRunning } from "../listen/banner.ts";
-import type { DevsrvStatus, RestartRecord } from "../pages/status_page.ts";
+import { ChannelListener } from "../channel/parent_end.ts";
+import { DevsrvError, firstLine } from "../errors.ts";
+import type { Route } from "../front/front.ts";
 import type { TlsFiles } from "../listen/tls_files.ts";
+import { LiveReloadHub } from "../live_reload/hub.ts";
+import { clientScriptUrl, isDevsrvPath } from "../live_reload/paths.ts";
+import { createLogger, type Logger, phaseTimer } from "../log.ts";
+import { openBrowser } from "../open_browser.ts";
+import type { ServeOptions } from "../options.ts";
+import type { AppFailure } from "../pages/failure_page.ts";
+import type { DevsrvStatus, RestartRecord } from "../pages/status_page.ts";
+import { INITIAL_CWD, RUN_MAIN_ENV } from "../role.ts";
+import type { AppSource } from "../serve/app_source.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { VERSION } from "../version.ts";
-import { failureFromExit } from "./child_failure.ts";
-import { readTerminalLines } from "./stdin_commands.ts";
-import { ChildProcess, type StartOutcome } from "./child_process.ts";
-import { ChannelListener } from "../channel/parent_end.ts";
-import { type AppFailure, startPageServer } from "./page_server.ts";
-import { type Front, type Route, startFront } from "../front/front.ts";
-import { frontPolicy } from "./front_policy.ts";
-import { type MemoryRelease, startMemoryRelease } from "../front/memory_release.ts";
-import { type ChildCommand, childCommand, currentReexecInput, programCommand } from "./reexec.ts";
-import { childEnvironment, snapshotEnvFiles } from "./env_files.ts";
-import { envFilePaths } from "../watch/startup_files.ts";
 import type { AppEntry } from "../watch/change_decision.ts";
+import { envFilePaths } from "../watch/startup_files.ts";
 import type { ChangeBatch, Watching } from "../watch/watch.ts";
 import { WatchPolicy } from "../watch/watch_policy.ts";
-import { LiveReloadHub } from "../live_reload/hub.ts";
-import { clientResponse } from "../live_reload/client.ts";
-import { CLIENT_PATH, clientScriptUrl, EVENTS_PATH, isDevsrvPath } from "../live_reload/paths.ts";
-import { guardDevsrvEndpoint, guardRequest } from "../security/request_guard.ts";
-import { detailsPolicy } from "../security/guard_filters.ts";
-import { openBrowser } from "../open_browser.ts";
+import { failureFromExit } from "./child_failure.ts";
+import type { ChildProcess } from "./child_process.ts";
+import { Children, runsProgram } from "./children.ts";
+import { snapshotEnvFiles } from "./env_files.ts";
+import { preloadSpecifier } from "./launch_program.ts";
+import {
+  childOf,
+  type Effect,
+  initialLifecycle,
+  type Lifecycle,
+  type LifecycleEvent,
+  type Phase,
+  type RestartRequest,
+  transition,
+} from "./lifecycle.ts";
+import { startPageServer } from "./page_server.ts";
+import { PublicPorts } from "./public_ports.ts";
+import { type ChildCommand, childCommand, currentReexecInput, programCommand } from "./reexec.ts";
+import { routeRequest } from "./routing.ts";
+import { readTerminalLines } from "./stdin_commands.ts";
 
-/** Where the child is in its life. */
-export type Phase =
-  | { kind: "idle" }
-  | { kind: "starting"; child: ChildProcess }
-  | { kind: "ready"; child: ChildProcess }
-  | { kind: "stopping"; child: ChildProcess }
-  /** The app cannot be served; its child may still run (a program that may start a server late). */
-  | { kind: "failed"; failure: AppFailure; child?: ChildProcess }
-  | { kind: "shutdown" };
-
-/** Why a restart happens. */
-interface RestartRequest {
-  reason: string;
-  files: string[];
-  /**
-   * A file Deno reads at process start changed: a standby booted before
-   * it would run with the old configuration or environment.
-   */
-  startupFileChanged?: boolean;
-}
+export type { Phase, RestartRequest } from "./lifecycle.ts";
 
 /** How long the first start waits for the module graph before it captures `node:http` anyway, in ms. */
 const NODE_DECISION_WAIT_MS = 500;
 
-/** How long a request is held while no child is ready. */
-const HOLD_TIMEOUT_MS = 30_000;
-
-/**
- * Whether the child runs the user's program as Deno's main module, with
- * devsrv's code preloaded: an app module under `deno run`. A static
- * directory, a library user's handler and a compiled binary re-execute
- * devsrv itself.
- */
-export function runsProgram(source: AppSource): boolean {
-  return source.kind === "module" && source.path !== undefined && Deno.build.standalone !== true;
+/** Everything a supervisor is made of that comes from outside: nothing is read from argv or files here. */
+export interface SupervisorOptions {
+  /** What the child serves. */
+  source: AppSource;
+  /** The serve options. */
+  options: ServeOptions;
+  /** The reloader's logger. */
+  log: Logger;
+  /** `--cert` and `--key`, read. */
+  tls?: TlsFiles | undefined;
+  /** How a child is started (see `reexec.ts`, {@linkcode reloaderCommand}). */
+  command: ChildCommand;
+  /** What `--env-file` gave this process at its start, kept out of the children's environment. */
+  fromEnvFiles?: ReadonlyMap<string, string>;
+  /** The directory devsrv started in. @default {INITIAL_CWD} */
+  cwd?: string;
 }
 
 /** The supervisor of one reloader session. */
 export class Supervisor {
-  #phase: Phase = { kind: "idle" };
+  #state: Lifecycle<ChildProcess> = initialLifecycle();
+  /** Events that arrived while effects were applied, handled next, in order. */
+  readonly #events: LifecycleEvent<ChildProcess>[] = [];
+  #dispatching = false;
   /** Generation of the current child (the one started last). */
   #generation = 0;
-  /** Generation numbers handed out, standby children included. */
-  #spawned = 0;
-  #standby: ChildProcess | undefined;
-  /** Old children still finishing their requests while the next one serves. */
-  #retiring = new Set<ChildProcess>();
-  /** Every child alive, the standby included, by generation. */
-  #children = new Map<number, ChildProcess>();
-  #pending: RestartRequest | undefined;
-  #draining: Promise<void> | undefined;
+  /** The restart under way: when it began, and what to call when it ends. */
+  #restartTimer: { startedAt: number; ended: (ms: number, ok: boolean) => void } | undefined;
   #lastRestart: RestartRecord | null = null;
-  #log: Logger;
-  #options: ServeOptions;
-  #source: AppSource;
-  #channel: ChannelListener;
-  #pages: Deno.HttpServer<Deno.NetAddr>;
-  /** The public ports, one front per server of the program, by server index. */
-  #fronts: (Front | undefined)[] = [];
-  /**
-   * The first front was bound only to show why the program failed before
-   * any server listened: the program's own port replaces it.
-   */
-  #provisional = false;
-  /** `--cert` and `--key`, read. */
-  #tls: TlsFiles | undefined;
-  /** Requested ports already noted as not served, by server index. */
-  #notedPorts = new Set<string>();
-  #memoryRelease: MemoryRelease | undefined;
-  #watching: Watching | undefined;
-  #command: ChildCommand;
   /** Settles once the first start knows whether to capture `node:http` (or stops waiting). */
   #nodeDecided: Promise<void> = Promise.resolve();
+  /** The children's stop at the end of the session. */
+  #stoppingAll: Promise<void> = Promise.resolve();
+  readonly #setup: SupervisorOptions;
+  readonly #log: Logger;
+  /** Marks a step in the log with `--verbose`. */
+  readonly #step: (step: string) => void;
+  readonly #channel: ChannelListener;
+  readonly #children: Children;
+  readonly #ports: PublicPorts;
+  readonly #pages: Deno.HttpServer<Deno.NetAddr>;
+  readonly #hub: LiveReloadHub;
+  /** What to watch and what a change does (the module graph, the app's own writes). */
+  readonly #policy: WatchPolicy;
+  #watching: Watching | undefined;
   /** Settles with a problem that ends the session (the first public port cannot be bound). */
   readonly fatal: Promise<DevsrvError>;
-  #fail_session: (error: DevsrvError) => void = () => {};
-  /** Marks a phase in the log with `--verbose`. */
-  #phase_: (phase: string) => void;
-  /** The URL of the first public port, once bound. */
-  #firstUrl: string | undefined;
-  /** What `--env-file` gave this process at its start, kept out of the children's environment. */
-  #fromEnvFiles: Map<string, string>;
-  #hub: LiveReloadHub;
-  /** What to watch and what a change does (the module graph, the app's own writes). */
-  #policy: WatchPolicy;
+  #failSession: (error: DevsrvError) => void = () => {};
   /** Called once, with the first URL, when the first child is ready (`--open`). */
   onFirstReady: (url: string) => void = () => {};
 
-  /**
-   * @param source What the child serves.
-   * @param options The serve options.
-   * @param log The reloader's logger.
-   */
-  constructor(source: AppSource, options: ServeOptions, log: Logger, tls?: TlsFiles) {
-    this.#source = source;
-    this.#options = options;
+  /** @param setup What the session is made of. */
+  constructor(setup: SupervisorOptions) {
+    this.#setup = setup;
+    const { source, options, log } = setup;
+    const cwd = setup.cwd ?? INITIAL_CWD;
     this.#log = log;
-    this.#tls = tls;
-    this.#phase_ = phaseTimer(log, options.verbose);
-    this.fatal = new Promise((resolve) => this.#fail_session = resolve);
-    const input = currentReexecInput();
-    this.#command = runsProgram(source)
-      ? programCommand(input, {
-        preload: preloadSpecifier(),
-        entry: source.path!,
-        args: options.args,
-      })
-      : childCommand(input);
-    this.#fromEnvFiles = snapshotEnvFiles(envFilePaths(this.#command.args, INITIAL_CWD));
+    this.#step = phaseTimer(log, options.verbose);
+    this.fatal = new Promise((resolve) => this.#failSession = resolve);
     this.#policy = new WatchPolicy({
-      entry: appEntry(source, INITIAL_CWD),
+      entry: appEntry(source, cwd),
       options,
-      denoArgs: this.#command.args,
-      cwd: INITIAL_CWD,
+      denoArgs: setup.command.args,
+      cwd,
     });
     this.#channel = new ChannelListener((generation, messages, conn) =>
       this.#listen(generation, messages, conn)
     );
+    this.#children = new Children({
+      source,
+      options,
+      command: setup.command,
+      fromEnvFiles: setup.fromEnvFiles ?? new Map(),
+      channel: this.#channel,
+      preloadsNode: () => this.#policy.graph !== undefined && this.#capturesNode,
+      phase: this.#step,
+    });
     this.#hub = new LiveReloadHub(
       () => this.#generation,
       source.root ? { staticRoot: source.root } : {},
     );
-    const guard = { allowedHosts: options.allowedHosts };
     this.#pages = startPageServer({
+      options,
       status: () => this.status(),
-      failure: () => this.#phase.kind === "failed" ? this.#phase.failure : undefined,
-      guard: (request, isDevsrvEndpoint) =>
-        isDevsrvEndpoint ? guardDevsrvEndpoint(request, guard) : guardRequest(request, guard),
-      routes: (request, path) => this.#liveReloadRoute(request, path),
-      showDetails: detailsPolicy(options, false),
-      pageScript: () => options.liveReload ? clientScriptUrl(this.#generation) : undefined,
+      failure: () => this.phase.kind === "failed" ? this.phase.failure : undefined,
+      generation: () => this.#generation,
+      hub: this.#hub,
     }, log);
+    this.#ports = new PublicPorts({
+      options,
+      display: source.display,
+      tls: setup.tls,
+      log,
+      route: (index, target) => this.route(index, target),
+      scriptUrl: () => clientScriptUrl(this.#generation),
+      onRequestStart: (target) =>
+        isDevsrvPath(target) || this.phase.kind === "failed"
+          ? undefined // not the app's work: devsrv's own pages
+          : this.#policy.requestStarted(target),
+      failSession: (error) => this.#failSession(error),
+    });
   }
 
-  #liveReloadRoute(request: Request, path: string): Response | undefined {
-    if (!this.#options.liveReload) return undefined;
-    if (path === EVENTS_PATH) return this.#hub.handle(request);
-    if (path === CLIENT_PATH) return clientResponse();
-    return undefined;
+  /** Where the child is in its life (for tests and the status page). */
+  get phase(): Phase<ChildProcess> {
+    return this.#state.phase;
   }
 
-  /** The current phase (for tests and the status page). */
-  get phase(): Phase {
-    return this.#phase;
+  /** Whether the first public port is bound before the first child starts. */
+  get bindsFirst(): boolean {
+    return this.#setup.options.port !== undefined || !runsProgram(this.#setup.source);
   }
 
   /**
@@ -217,137 +190,12 @@ export class Supervisor {
    * @throws {DevsrvError} When the address cannot be bound.
    */
   bindFirst(): Deno.NetAddr {
-    const host = hostOrDefault(this.#options);
-    const port = this.#options.port ?? DEFAULT_PORT;
-    return this.#openFront(0, host, port, this.#tls, false).addr;
+    return this.#ports.bindFirst();
   }
 
   /** Prints where the first public port is reached (after the banner). */
   announceFirst(): void {
-    const front = this.#fronts[0];
-    if (front) this.#announce(0, hostOrDefault(this.#options), front, this.#tls);
-  }
-
-  #announce(index: number, host: string, front: Front, tls: TlsFiles | undefined): void {
-    const [url] = printRunning(this.#log, host, front.addr.port, tls !== undefined);
-    if (index === 0 && url) this.#firstUrl = url;
-  }
-
-  /** Whether the first public port is bound before the first child starts. */
-  get bindsFirst(): boolean {
-    return this.#options.port !== undefined || !runsProgram(this.#source);
-  }
-
-  #openFront(
-    index: number,
-    host: string,
-    port: number,
-    tls: TlsFiles | undefined,
-    announce = true,
-  ): Front {
-    const { quiet } = this.#options;
-    let front: Front;
-    try {
-      front = startFront({
-        hostname: host,
-        port,
-        ...(tls ? { tls } : {}),
-        route: (target) => this.route(index, target),
-        holdTimeoutMs: HOLD_TIMEOUT_MS,
-        ...frontPolicy(this.#options, () => clientScriptUrl(this.#generation)),
-        ...(quiet ? {} : { onAccess: (entry) => this.#log.access(formatAccessLine(entry)) }),
-        onRequestStart: (target) =>
-          isDevsrvPath(target) || this.#phase.kind === "failed"
-            ? undefined // not the app's work: devsrv's own pages
-            : this.#policy.requestStarted(target),
-      });
-    } catch (error) {
-      throw bindError(error, host, port);
-    }
-    this.#fronts[index] = front;
-    if (!this.#memoryRelease) {
-      this.#memoryRelease = startMemoryRelease(() =>
-        this.#fronts.reduce((sum, front) => sum + (front?.exchanges ?? 0), 0)
-      );
-    }
-    if (announce) this.#announce(index, host, front, tls);
-    return front;
-  }
-
-  /**
-   * Serves a program's server on its public port: binds it the first time
-   * the server is reported, and notes a later generation that asks for
-   * another address.
-   *
-   * @returns Whether the port is served.
-   */
-  #publish(report: ListeningReport): boolean {
-    const overrides = { host: this.#options.host, port: this.#options.port };
-    const existing = this.#fronts[report.index];
-    if (existing && report.index === 0 && this.#provisional) {
-      this.#provisional = false;
-      if (existing.addr.port !== report.public.port) {
-        this.#fronts[0] = undefined;
-        void existing.close();
-        return this.#publish(report);
-      }
-    }
-    if (existing) {
-      const asked = report.requested.port;
-      const key = `${report.index}:${asked}`;
-      // --port decides the first server's port: what the program asks for is no news.
-      const overridden = report.index === 0 && this.#options.port !== undefined;
-      if (
-        asked !== undefined && asked !== 0 && asked !== existing.addr.port && !overridden &&
-        !this.#notedPorts.has(key)
-      ) {
-        this.#notedPorts.add(key);
-        this.#log.info(
-          `${this.#source.display} now asks for port ${asked}; it is still served on ${existing.addr.port} (restart devsrv to move it)`,
-        );
-      }
-      return true;
-    }
-    const requested = { hostname: report.requested.hostname, port: report.requested.port };
-    const host = publicHost(requested, overrides);
-    const narrowed = narrowedHost(requested, overrides);
-    try {
-      this.#openFront(report.index, host, report.public.port, this.#tls ?? report.tls);
-    } catch (error) {
-      if (!(error instanceof DevsrvError)) throw error;
-      if (this.#fronts.every((front) => front === undefined)) {
-        this.#fail_session(error);
-      } else {
-        this.#log.error(formatError(error));
-      }
-      return false;
-    }
-    if (narrowed) {
-      this.#log.info(
-        `${this.#source.display} asks for ${narrowed}; devsrv serves it on ${host} only (use --host ${narrowed} to serve other machines)`,
-      );
-    }
-    return true;
-  }
-
-  /**
-   * Binds a public port for the 503 page when the program failed before it
-   * started any server: `--port`, else 8000. Its own port replaces it later.
-   */
-  #showFailurePage(): void {
-    if (this.#fronts.some((front) => front !== undefined)) return;
-    try {
-      this.#openFront(
-        0,
-        hostOrDefault(this.#options),
-        this.#options.port ?? DEFAULT_PORT,
-        this.#tls,
-      );
-      this.#provisional = true;
-    } catch (error) {
-      if (!(error instanceof DevsrvError)) throw error;
-      this.#log.warn(`The error page cannot be served: ${error.message}`);
-    }
+    this.#ports.announceFirst();
   }
 
   /**
@@ -355,41 +203,22 @@ export class Supervisor {
    *
    * @param index The server (public port) the request came in on.
    * @param target The request-target.
-   * @returns Forward to the child or the page server, or hold.
+   * @returns Forward to the child or the page server, hold, or answer 503.
    */
   route(index: number, target: string): Route {
-    if (isDevsrvPath(target)) return this.#pageServerRoute;
-    const phase = this.#phase;
-    switch (phase.kind) {
-      case "ready": {
-        const port = phase.child.servers.get(index);
-        if (port !== undefined) {
-          return { kind: "forward", backend: { hostname: "127.0.0.1", port } };
-        }
-        // The program has loaded and this port's server is not running (it
-        // was shut down, or this version does not start it): as a refused
-        // connection would, answer at once rather than hold.
-        return phase.child.loaded
-          ? {
-            kind: "unavailable",
-            message: `${this.#source.display} has no server running for this port now; ` +
-              "devsrv serves it again when the app starts one",
-          }
-          : { kind: "hold" };
-      }
-      case "failed":
-        return this.#pageServerRoute;
-      default:
-        return { kind: "hold" };
-    }
+    return routeRequest(this.phase, index, target, {
+      pages: { hostname: "127.0.0.1", port: this.#pages.addr.port },
+      display: this.#setup.source.display,
+    });
   }
 
-  get #pageServerRoute(): Route {
-    return { kind: "forward", backend: { hostname: "127.0.0.1", port: this.#pages.addr.port } };
-  }
-
-  #changed(): void {
-    for (const front of this.#fronts) front?.changed();
+  /**
+   * Asks for a restart; it merges with one already waiting.
+   *
+   * @param request Why.
+   */
+  restart(request: RestartRequest): void {
+    this.#dispatch({ kind: "restart", request });
   }
 
   /**
@@ -398,7 +227,7 @@ export class Supervisor {
    * @returns The watching handle.
    */
   async watch(): Promise<Watching> {
-    const options = this.#options;
+    const { options } = this.#setup;
     this.#watching = await this.#policy.startWatching({
       ignore: options.ignore,
       gitignore: options.gitignore,
@@ -410,8 +239,44 @@ export class Supervisor {
     return this.#watching;
   }
 
+  /** The state `/__devsrv` shows. */
+  status(): DevsrvStatus {
+    const phase = this.phase;
+    const child = childOf(phase);
+    const watching = this.#watching;
+    return {
+      version: VERSION,
+      mode: "reloader",
+      parentPid: Deno.pid,
+      childPid: child && !child.exited ? child.pid : null,
+      standbyPid: this.#children.standbyPid,
+      generation: this.#generation,
+      state: phase.kind,
+      entry: this.#setup.source.display,
+      reloader: watching?.kind ?? "none",
+      watchRoots: watching?.roots.map((root) => relative(Deno.cwd(), root) || ".") ?? [],
+      watchedFiles: watching?.fileCount ?? 0,
+      lastRestart: this.#lastRestart,
+      error: phase.kind === "failed" ? phase.failure.message : null,
+      ...this.#policy.status(),
+    };
+  }
+
+  /** Stops everything: watcher, children (gracefully), fronts, servers. */
+  async shutdown(): Promise<void> {
+    this.#watching?.close();
+    const policyClosed = this.#policy.close();
+    this.#hub.close();
+    this.#dispatch({ kind: "shutdown" });
+    await this.#stoppingAll;
+    await this.#ports.close();
+    await this.#pages.shutdown();
+    await this.#channel.close();
+    await policyClosed;
+  }
+
   #onChange(batch: ChangeBatch): void {
-    const failed = this.#phase.kind === "failed";
+    const failed = this.phase.kind === "failed";
     const { decision, line, files, reloadFiles, startupFileChanged } = this.#policy.decide(
       batch,
       failed,
@@ -419,277 +284,197 @@ export class Supervisor {
     if (line !== undefined) this.#log.info(line);
     if (decision.action === "restart" || (decision.action === "reload" && failed)) {
       this.restart({ reason: "change", files, startupFileChanged });
-    } else if (decision.action === "reload" && this.#options.liveReload) {
+    } else if (decision.action === "reload" && this.#setup.options.liveReload) {
       this.#hub.changed(reloadFiles);
     }
   }
 
-  /**
-   * Asks for a restart; merges with one already waiting.
-   *
-   * @param request Why.
-   * @returns Resolves when the queue of restarts is done.
-   */
-  restart(request: RestartRequest): Promise<void> {
-    if (this.#phase.kind === "shutdown") return Promise.resolve();
-    if (this.#pending) {
-      this.#pending.files = [
-        ...new Set([...this.#pending.files, ...request.files]),
-      ];
-      this.#pending.startupFileChanged = this.#pending.startupFileChanged === true ||
-        request.startupFileChanged === true;
-    } else {
-      this.#pending = { ...request, files: [...request.files] };
+  /** Hands an event to the state machine and applies its effects; events they cause wait their turn. */
+  #dispatch(event: LifecycleEvent<ChildProcess>): void {
+    this.#events.push(event);
+    if (this.#dispatching) return;
+    this.#dispatching = true;
+    try {
+      for (let next = this.#events.shift(); next; next = this.#events.shift()) {
+        const { state, effects } = transition(this.#state, next);
+        this.#state = state;
+        for (const effect of effects) this.#apply(effect);
+      }
+    } finally {
+      this.#dispatching = false;
     }
-    this.#abandonStart();
-    this.#draining ??= this.#drain();
-    return this.#draining;
+  }
+
+  #apply(effect: Effect<ChildProcess>): void {
+    switch (effect.kind) {
+      case "restartBegun":
+        this.#restartTimer = {
+          startedAt: performance.now(),
+          ended: this.#policy.restarting(),
+        };
+        return;
+      case "stop":
+        void this.#stop(effect.child);
+        return;
+      case "abandon":
+        void effect.child.stop(0);
+        return;
+      case "awaitExit":
+        this.#log.info(
+          `Child pid ${effect.child.pid} was still starting · starting the newest code instead`,
+        );
+        effect.child.status.then(() => this.#dispatch({ kind: "gone", child: effect.child }));
+        return;
+      case "spawn":
+        this.#spawn(effect.fresh);
+        return;
+      case "launch":
+        void this.#launch(effect.child);
+        return;
+      case "serve":
+        this.#serve(effect.child);
+        return;
+      case "fail":
+        this.#fail(effect.failure, effect.child);
+        return;
+      case "restartAsked":
+        this.#log.info(
+          `Child pid ${effect.child.pid} asked for a restart (exit code 3) · restarting`,
+        );
+        return;
+      case "restartEnded":
+        this.#restartEnded(effect.request, effect.ok);
+        return;
+      case "stopAll":
+        this.#stoppingAll = this.#children.stopAll(effect.child, this.#setup.options.graceMs);
+        return;
+    }
   }
 
   /**
-   * A change that arrives while a child is still starting makes that start
-   * pointless: it would serve code that is already old. The child is ended
-   * at once, and the queued restart starts the newest code.
+   * Stops the old child, and reports it stopped as soon as the next one may
+   * start: at once when the old one only finishes requests in flight (new
+   * requests need not wait for old ones), once it has exited when the app
+   * handles the signal itself (its shutdown, a lock or a database, must end
+   * first) or waits for nothing.
    */
-  #abandonStart(): void {
-    const phase = this.#phase;
-    if (phase.kind !== "starting" || phase.child.abandoned) return;
-    phase.child.abandoned = true;
-    void phase.child.stop(0);
-  }
-
-  async #drain(): Promise<void> {
-    while (this.#pending && this.#phase.kind !== "shutdown") {
-      const request = this.#pending;
-      this.#pending = undefined;
-      await this.#restartNow(request);
-    }
-    this.#draining = undefined;
-  }
-
-  async #stopCurrentChild(): Promise<void> {
-    const phase = this.#phase;
-    const child = "child" in phase ? phase.child : undefined;
-    if (!child || phase.kind === "stopping") return;
-    this.#phase = { kind: "stopping", child };
-    this.#retiring.add(child);
-    const stopped = child.stop(this.#options.graceMs).then(({ killed }) => {
-      this.#retiring.delete(child);
+  async #stop(child: ChildProcess): Promise<void> {
+    const { graceMs } = this.#setup.options;
+    const stopped = this.#children.retire(child, graceMs).then(({ killed }) => {
       if (!killed) return;
       this.#log.warn(
-        `Child pid ${child.pid} did not stop within ${this.#options.graceMs} ms (--grace) · killed it`,
+        `Child pid ${child.pid} did not stop within ${graceMs} ms (--grace) · killed it`,
       );
     });
-    // While the old child finishes requests in flight, the new one may start:
-    // new requests need not wait for old ones. Not when the app handles the
-    // signal itself: its shutdown (a lock, a database) must end first.
     const report = await Promise.race([child.stopReport, stopped.then(() => undefined)]);
-    if (report && report.handler === null && report.requests > 0) return;
-    await stopped;
+    if (!(report && report.handler === null && report.requests > 0)) await stopped;
+    this.#dispatch({ kind: "stopped", child });
   }
 
-  async #restartNow(request: RestartRequest): Promise<void> {
-    const started = performance.now();
-    const restarted = this.#policy.restarting();
-    await this.#stopCurrentChild();
-    if (this.#phase.kind === "shutdown") return;
-    // Changes seen while the old child stopped are on disk now: the child
-    // about to start reads them, so they need no restart of their own.
-    const later = this.#pending;
-    if (later) {
-      this.#pending = undefined;
-      request.files = [...new Set([...request.files, ...later.files])];
-      request.startupFileChanged = request.startupFileChanged === true ||
-        later.startupFileChanged === true;
-    }
-    const outcome = await this.#startChild(request.startupFileChanged === true);
-    const ms = Math.round(performance.now() - started);
-    this.#lastRestart = {
-      at: new Date().toISOString(),
-      reason: request.reason,
-      files: request.files,
-      ms,
-      ok: outcome,
-    };
-    restarted(ms, outcome); // the module graph is worked out again once restarts settle
-  }
-
-  #spawn(): ChildProcess {
-    const env = childEnvironment(Deno.env.toObject(), this.#fromEnvFiles);
-    Object.assign(env, relayedColorEnv());
-    if (runsProgram(this.#source)) {
-      // Known to be needed: the child loads Node's HTTP layer as it boots,
-      // before "start" (a standby, off the restart's path). Else "start" says.
-      const node = this.#policy.graph !== undefined && this.#capturesNode;
-      Object.assign(
-        env,
-        programSettingsEnv(programSettings(this.#options, this.#source.display, "child", node)),
-        { [AUTO_SERVE_ENV]: "1" },
-        node ? { [NODE_CAPTURE_ENV]: "1" } : {},
-      );
-    }
-    const child = new ChildProcess(this.#command, this.#channel, ++this.#spawned, env);
-    this.#phase_(`child ${child.generation} spawned (pid ${child.pid})`);
-    this.#children.set(child.generation, child);
-    child.status.then(() => this.#children.delete(child.generation));
-    return child;
-  }
-
-  /**
-   * Whether the child captures `node:http` servers: loading Node's HTTP layer
-   * costs a child tens of milliseconds, so only for a program whose module
-   * graph may use it (npm packages, `node:` built-ins, CommonJS), or whose
-   * graph is not known.
-   */
-  get #capturesNode(): boolean {
-    if (!runsProgram(this.#source)) return false;
-    const graph = this.#policy.graph;
-    return graph === undefined || graph.npmPackages.length > 0 || graph.nodeBuiltins.length > 0 ||
-      /\.c[jt]s$/.test(graph.entry);
-  }
-
-  /**
-   * Works out the module graph while the first child boots, so that its
-   * start knows whether to capture `node:http`; waits at most
-   * {@linkcode NODE_DECISION_WAIT_MS}.
-   */
-  #learnModuleGraph(): void {
-    if (!runsProgram(this.#source)) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    this.#nodeDecided = Promise.race([
-      this.#policy.refreshGraph("normal"),
-      new Promise<void>((resolve) => timer = setTimeout(resolve, NODE_DECISION_WAIT_MS)),
-    ]).finally(() => clearTimeout(timer));
-  }
-
-  /** What the next child is told when it starts: where its servers are served. */
-  #startMessage(): StartMessage {
-    return {
-      type: "start",
-      ports: this.#fronts.map((front, index) =>
-        front && !(index === 0 && this.#provisional) ? front.addr.port : null
-      ),
-      host: this.#options.host ?? null,
-      port: this.#options.port ?? null,
-      node: this.#capturesNode,
-      tls: this.#tls !== undefined,
-    };
-  }
-
-  /**
-   * The booted standby, unless it is gone or a file Deno read when it booted
-   * has changed since; else a fresh child.
-   */
-  #nextChild(startupFileChanged: boolean): ChildProcess {
-    const standby = this.#standby;
-    this.#standby = undefined;
-    if (standby && !standby.exited && !startupFileChanged) return standby;
-    standby?.signal("SIGTERM");
-    return this.#spawn();
-  }
-
-  /**
-   * Boots the next child ahead of time, so a restart skips Deno's start-up.
-   * Only for an app module, which the child imports when told to start: a
-   * library user's script is the program itself, and would run (with the
-   * code of the moment) as the standby boots.
-   */
-  #prepareStandby(): void {
-    if (this.#standby || this.#source.kind !== "module" || this.#phase.kind === "shutdown") return;
-    try {
-      this.#standby = this.#spawn();
-    } catch {
-      // no standby: the next restart spawns a child itself and reports any failure
-    }
-  }
-
-  async #startChild(startupFileChanged: boolean): Promise<boolean> {
+  #spawn(fresh: boolean): void {
     let child: ChildProcess;
     try {
-      child = this.#nextChild(startupFileChanged);
+      child = this.#children.next(fresh);
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) {
         // No change can fix a missing permission: say so and end the session.
-        this.#fail_session(
+        this.#failSession(
           new DevsrvError(
-            `devsrv cannot start the app's process: ${firstLine(error.message)}`,
+            `devsrv cannot start the app's process: ${firstLine(error)}`,
             "run devsrv with -A (deno run -A main.ts serve ...)",
           ),
         );
-        return false;
+        this.#dispatch({ kind: "spawnFailed", failure: undefined });
+        return;
       }
-      this.#fail({
+      // Not found, not executable, ... (a bug too): the page shows it until a change.
+      const failure = {
         message: `cannot start the child: ${String(error)}`,
         detail: "",
         output: "",
-      });
-      return false;
+      };
+      this.#dispatch({ kind: "spawnFailed", failure });
+      return;
     }
+    this.#dispatch({ kind: "spawned", child });
+  }
+
+  /** Tells a new child to load the app, and reports how its start ends. */
+  async #launch(child: ChildProcess): Promise<void> {
     this.#generation = child.generation;
-    this.#phase = { kind: "starting", child };
     // Spawned first: deno info for the graph boots beside it, not before it.
     if (child.generation === 1) this.#learnModuleGraph();
     child.startedAt = performance.now();
     Promise.all([child.link(), this.#nodeDecided]).then(([conn]) => {
-      this.#phase_(
+      this.#step(
         `child ${child.generation} told to start (node:http ${
           this.#capturesNode ? "captured" : "not used"
         })`,
       );
       return sendMessage(conn, this.#startMessage());
     }).catch(() => {
-      // the child is gone before it could start: its exit settles the outcome
+      // The child is gone before it could start (its exit settles the
+      // outcome), or the write failed because it went.
     });
     const outcome = await child.outcome;
-    if (this.#phase.kind !== "starting" || this.#phase.child !== child) {
-      return false;
+    const phase = this.phase;
+    if (phase.kind === "starting" && phase.child === child && !phase.abandoned) {
+      this.#step(`child ${child.generation}: ${outcome.kind}`);
     }
-    if (child.abandoned) {
-      this.#log.info(
-        `Child pid ${child.pid} was still starting · starting the newest code instead`,
-      );
-      await child.status;
-      return false;
-    }
-    this.#phase_(`child ${child.generation}: ${outcome.kind}`);
-    return this.#settle(child, outcome);
-  }
-
-  #settle(child: ChildProcess, outcome: StartOutcome): boolean {
-    const source = this.#source.display;
+    const display = this.#setup.source.display;
     switch (outcome.kind) {
-      case "ready": {
-        this.#phase = { kind: "ready", child };
-        this.#changed();
-        const ms = Math.round(performance.now() - child.startedAt);
-        const marker = child.generation === 1 ? ` (${RUN_MAIN_ENV}=true)` : "";
-        this.#log.info(
-          `Child pid ${child.pid}${marker} serving ${source} · ready in ${ms} ms`,
-        );
-        child.status.then((status) => this.#onChildExit(child, status));
-        if (this.#options.liveReload) this.#hub.reload(child.generation);
-        if (child.generation === 1 && this.#firstUrl) this.onFirstReady(this.#firstUrl);
-        this.#prepareStandby();
-        return true;
-      }
+      case "ready":
+        this.#dispatch({ kind: "ready", child });
+        return;
       case "failed":
-        this.#fail({ ...outcome.report, output: child.outputTail }, child);
-        return false;
+        this.#dispatch({
+          kind: "startFailed",
+          child,
+          failure: { ...outcome.report, output: child.outputTail },
+          alive: !child.exited,
+        });
+        return;
       case "exited":
-        this.#fail({
-          ...failureFromExit(outcome.status, child.outputTail, source, false),
-          output: child.outputTail,
-        }, child);
-        return false;
+        this.#dispatch({
+          kind: "startFailed",
+          child,
+          failure: {
+            ...failureFromExit(outcome.status, child.outputTail, display, false),
+            output: child.outputTail,
+          },
+          alive: !child.exited,
+        });
+        return;
     }
   }
 
-  #fail(failure: AppFailure, child?: ChildProcess): void {
-    this.#phase = child && !child.exited
-      ? { kind: "failed", failure, child }
-      : { kind: "failed", failure };
-    this.#showFailurePage();
-    this.#changed();
+  #serve(child: ChildProcess): void {
+    this.#ports.changed();
+    const ms = Math.round(performance.now() - child.startedAt);
+    const marker = child.generation === 1 ? ` (${RUN_MAIN_ENV}=true)` : "";
+    this.#log.info(
+      `Child pid ${child.pid}${marker} serving ${this.#setup.source.display} · ready in ${ms} ms`,
+    );
+    child.status.then((status) =>
+      this.#dispatch({
+        kind: "exited",
+        child,
+        code: status.code,
+        failure: {
+          ...failureFromExit(status, child.outputTail, this.#setup.source.display, true),
+          output: child.outputTail,
+        },
+      })
+    );
+    if (this.#setup.options.liveReload) this.#hub.reload(child.generation);
+    const firstUrl = this.#ports.firstUrl;
+    if (child.generation === 1 && firstUrl) this.onFirstReady(firstUrl);
+    this.#children.prepareStandby();
+  }
+
+  #fail(failure: AppFailure, child: ChildProcess | undefined): void {
+    this.#ports.showFailurePage();
+    this.#ports.changed();
     const who = child ? `Child pid ${child.pid}` : "Reloader";
     this.#log.error(
       `${who} ${failure.kind === "exit" ? "ended" : "failed"}: ${failure.message}${
@@ -699,22 +484,21 @@ export class Supervisor {
     this.#log.info("Waiting for a change to restart (or type rs and Enter)");
     // Open pages reload into the 503 page, whose script names this same
     // generation, so it waits there for the fix instead of reloading again.
-    if (this.#options.liveReload) this.#hub.reload(this.#generation);
+    if (this.#setup.options.liveReload) this.#hub.reload(this.#generation);
   }
 
-  #onChildExit(child: ChildProcess, status: Deno.CommandStatus): void {
-    if (this.#phase.kind !== "ready" || this.#phase.child !== child) return;
-    if (status.code === RESTART_EXIT_CODE) {
-      this.#log.info(
-        `Child pid ${child.pid} asked for a restart (exit code ${RESTART_EXIT_CODE}) · restarting`,
-      );
-      this.restart({ reason: `exit code ${RESTART_EXIT_CODE}`, files: [] });
-      return;
-    }
-    this.#fail({
-      ...failureFromExit(status, child.outputTail, this.#source.display, true),
-      output: child.outputTail,
-    }, child);
+  #restartEnded(request: RestartRequest, ok: boolean): void {
+    const timer = this.#restartTimer;
+    this.#restartTimer = undefined;
+    const ms = timer ? Math.round(performance.now() - timer.startedAt) : 0;
+    this.#lastRestart = {
+      at: new Date().toISOString(),
+      reason: request.reason,
+      files: request.files,
+      ms,
+      ok,
+    };
+    timer?.ended(ms, ok); // the module graph is worked out again once restarts settle
   }
 
   /** Says what a stopping child waits for, when it waits for anything. */
@@ -728,42 +512,41 @@ export class Supervisor {
     if (waits.length === 0) return;
     this.#log.info(
       `Child pid ${child.pid} is stopping · waiting for ${waits.join(" and ")} (up to ${
-        this.#options.graceMs / 1000
+        this.#setup.options.graceMs / 1000
       } s)`,
     );
   }
 
+  /** Reads one child's reports on the channel until it is gone. */
   async #listen(
     generation: number,
     messages: AsyncGenerator<unknown>,
     conn: Deno.Conn,
   ): Promise<void> {
-    const child = this.#children.get(generation);
+    const child = this.#children.byGeneration(generation);
     if (!child) {
       this.#channel.release(conn);
       return;
     }
     child.attach(conn);
-    this.#phase_(`child ${generation} connected`);
+    this.#step(`child ${generation} connected`);
     for await (const message of messages) {
       const report = readChildReport(message);
       switch (report?.type) {
         case "listening": {
-          if (!this.#publish(report)) continue;
+          if (!this.#ports.publish(report)) continue;
           child.listening(report);
-          const phase = this.#phase;
-          if (phase.kind === "ready" && phase.child === child) {
-            this.#fronts[report.index]?.changed();
-          }
+          const phase = this.phase;
+          if (phase.kind === "ready" && phase.child === child) this.#ports.changed(report.index);
           // A server that starts after the program was reported as serving nothing.
           if (phase.kind === "failed" && phase.child === child) {
-            this.#settle(child, { kind: "ready", report });
+            this.#dispatch({ kind: "ready", child });
           }
           break;
         }
         case "loaded":
           child.loaded = true;
-          this.#changed();
+          this.#ports.changed();
           break;
         case "stopping":
           child.stopping(report);
@@ -771,7 +554,7 @@ export class Supervisor {
           break;
         case "closed":
           child.servers.delete(report.index);
-          this.#fronts[report.index]?.changed();
+          this.#ports.changed(report.index);
           break;
         case "failed":
           child.failed(report);
@@ -781,52 +564,65 @@ export class Supervisor {
     this.#channel.release(conn);
   }
 
-  /** The state `/__devsrv` shows. */
-  status(): DevsrvStatus {
-    const phase = this.#phase;
-    const child = "child" in phase ? phase.child : undefined;
-    return {
-      version: VERSION,
-      mode: "reloader",
-      parentPid: Deno.pid,
-      childPid: child && !child.exited ? child.pid : null,
-      standbyPid: this.#standby && !this.#standby.exited && this.#standby.linked
-        ? this.#standby.pid
-        : null,
-      generation: this.#generation,
-      state: phase.kind,
-      entry: this.#source.display,
-      reloader: this.#watching?.kind ?? "none",
-      watchRoots: this.#watching?.roots.map((root) => relative(Deno.cwd(), root) || ".") ?? [],
-      watchedFiles: this.#watching?.fileCount ?? 0,
-      lastRestart: this.#lastRestart,
-      error: phase.kind === "failed" ? phase.failure.message : null,
-      ...this.#policy.status(),
-    };
+  /**
+   * Whether the child captures `node:http` servers: loading Node's HTTP layer
+   * costs a child tens of milliseconds, so only for a program whose module
+   * graph may use it (npm packages, `node:` built-ins, CommonJS), or whose
+   * graph is not known.
+   */
+  get #capturesNode(): boolean {
+    if (!runsProgram(this.#setup.source)) return false;
+    const graph = this.#policy.graph;
+    return graph === undefined || graph.npmPackages.length > 0 || graph.nodeBuiltins.length > 0 ||
+      /\.c[jt]s$/.test(graph.entry);
   }
 
-  /** Stops everything: watcher, child (gracefully), front, servers. */
-  async shutdown(): Promise<void> {
-    this.#watching?.close();
-    const policyClosed = this.#policy.close();
-    this.#memoryRelease?.stop();
-    this.#hub.close();
-    const phase = this.#phase;
-    this.#phase = { kind: "shutdown" };
-    const standby = this.#standby;
-    this.#standby = undefined;
-    // At the end of the session, what the app started must be gone before devsrv is.
-    const final = { waitForTree: true };
-    await Promise.all([
-      "child" in phase && phase.child ? phase.child.stop(this.#options.graceMs, final) : undefined,
-      standby?.stop(this.#options.graceMs, final),
-      ...[...this.#retiring].map((child) => child.stop(this.#options.graceMs, final)),
-    ]);
-    await Promise.all(this.#fronts.map((front) => front?.close()));
-    await this.#pages.shutdown();
-    await this.#channel.close();
-    await policyClosed;
+  /**
+   * Works out the module graph while the first child boots, so that its
+   * start knows whether to capture `node:http`; waits at most
+   * {@linkcode NODE_DECISION_WAIT_MS}.
+   */
+  #learnModuleGraph(): void {
+    if (!runsProgram(this.#setup.source)) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    this.#nodeDecided = Promise.race([
+      this.#policy.refreshGraph("normal"),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, NODE_DECISION_WAIT_MS)),
+    ]).finally(() => clearTimeout(timer));
   }
+
+  /** What the next child is told when it starts: where its servers are served. */
+  #startMessage(): StartMessage {
+    const { options, tls } = this.#setup;
+    return {
+      type: "start",
+      ports: this.#ports.ports,
+      host: options.host ?? null,
+      port: options.port ?? null,
+      node: this.#capturesNode,
+      tls: tls !== undefined,
+    };
+  }
+}
+
+/**
+ * How this process's children are started: the program under `deno run`
+ * with devsrv's code preloaded, or this process's own command line again
+ * (a static directory, the library, a compiled binary).
+ *
+ * @param source What is served.
+ * @param options The serve options (the program's arguments).
+ * @returns The command.
+ */
+export function reloaderCommand(source: AppSource, options: ServeOptions): ChildCommand {
+  const input = currentReexecInput();
+  return runsProgram(source)
+    ? programCommand(input, {
+      preload: preloadSpecifier(),
+      entry: source.path!,
+      args: options.args,
+    })
+    : childCommand(input);
 }
 
 /** What is served, for the change decision. */
@@ -865,7 +661,15 @@ export async function runReloader(
   const log = createLogger({ role: "reloader", quiet: options.quiet });
   const phase = phaseTimer(log, options.verbose);
   phase("reloader's modules loaded");
-  const supervisor = new Supervisor(source, options, log, tls);
+  const command = reloaderCommand(source, options);
+  const supervisor = new Supervisor({
+    source,
+    options,
+    log,
+    tls,
+    command,
+    fromEnvFiles: snapshotEnvFiles(envFilePaths(command.args, INITIAL_CWD)),
+  });
   try {
     if (supervisor.bindsFirst) supervisor.bindFirst();
   } catch (error) {
