@@ -8,7 +8,14 @@
  * @module
  */
 
-import { CONTROL_ADDRESS_ENV, CONTROL_TOKEN_ENV, GENERATION_ENV, readEnv } from "./role.ts";
+import { DevsrvError } from "./errors.ts";
+import {
+  CONTROL_ADDRESS_ENV,
+  CONTROL_TOKEN_ENV,
+  GENERATION_ENV,
+  readEnv,
+  RUN_MAIN_ENV,
+} from "./role.ts";
 
 /** A host and port. */
 export interface HostPort {
@@ -54,6 +61,8 @@ export type ChildMessage =
   | { type: "closed"; index: number }
   /** The program's main module has been evaluated: its servers so far are all it starts at load. */
   | { type: "loaded" }
+  /** The program is about to write these files (absolute paths), at `at` (`Date.now()`). */
+  | { type: "wrote"; paths: string[]; at: number }
   | StoppingReport
   | {
     type: "failed";
@@ -210,8 +219,9 @@ export async function connectToParent(): Promise<ParentLink> {
   const generation = Number(readEnv(GENERATION_ENV));
   const match = address?.match(/^(.+):(\d+)$/);
   if (!match?.[1] || !token || !Number.isInteger(generation)) {
-    throw new Error(
-      `${CONTROL_ADDRESS_ENV}, ${CONTROL_TOKEN_ENV} and ${GENERATION_ENV} must be set by the reloader`,
+    throw new DevsrvError(
+      `${RUN_MAIN_ENV}=true is set, but no devsrv reloader started this process (${CONTROL_ADDRESS_ENV}, ${CONTROL_TOKEN_ENV} and ${GENERATION_ENV} are missing)`,
+      `unset ${RUN_MAIN_ENV} and run devsrv again`,
     );
   }
   const conn = await Deno.connect({

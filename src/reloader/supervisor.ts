@@ -19,7 +19,7 @@ import {
   type StoppingReport,
 } from "../channel.ts";
 import { DEFAULT_PORT, hostOrDefault, type ServeOptions } from "../cli/options.ts";
-import { DevsrvError, formatError } from "../errors.ts";
+import { DevsrvError, formatError, UsageError } from "../errors.ts";
 import { createLogger, type Logger, phaseTimer, relayedColorEnv } from "../log.ts";
 import {
   AUTO_SERVE_ENV,
@@ -72,17 +72,13 @@ export type Phase =
 interface RestartRequest {
   reason: string;
   files: string[];
+  /**
+   * A file Deno reads at process start changed (deno.json, an import map,
+   * the lock, an env file): the booted standby has the old one, so a fresh
+   * child starts instead.
+   */
+  fresh?: boolean;
 }
-
-/**
- * Files Deno reads when a process starts: a standby booted before a change
- * to one of them would run with the old configuration or environment.
- */
-const STARTUP_FILE_NAMES =
-  /^(deno\.jsonc?|package\.json|import_map\.json|deno\.lock|\.env(\..*)?)$/;
-
-/** Deno's flags that name a file it reads at process start. */
-const STARTUP_FILE_FLAGS = ["--env-file", "--env", "--config", "-c", "--import-map", "--lock"];
 
 /** How long the first start waits for the module graph before it captures `node:http` anyway, in ms. */
 const NODE_DECISION_WAIT_MS = 500;
@@ -98,6 +94,10 @@ const HOLD_TIMEOUT_MS = 30_000;
  */
 export function runsProgram(source: AppSource): boolean {
   return source.kind === "module" && source.path !== undefined && Deno.build.standalone !== true;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 function firstLine(text: string): string {
@@ -433,7 +433,8 @@ export class Supervisor {
     const { decision, line, files, reloadFiles } = this.#policy.decide(batch, failed);
     if (line !== undefined) this.#log.info(line);
     if (decision.action === "restart" || (decision.action === "reload" && failed)) {
-      this.restart({ reason: "change", files });
+      const fresh = decision.files.some((file) => file.reason.kind === "startup");
+      this.restart({ reason: "change", files, fresh });
     } else if (decision.action === "reload" && this.#options.liveReload) {
       this.#hub.changed(reloadFiles);
     }
@@ -451,8 +452,9 @@ export class Supervisor {
       this.#pending.files = [
         ...new Set([...this.#pending.files, ...request.files]),
       ];
+      this.#pending.fresh = Boolean(this.#pending.fresh || request.fresh);
     } else {
-      this.#pending = { reason: request.reason, files: [...request.files] };
+      this.#pending = { ...request, files: [...request.files] };
     }
     this.#abandonStart();
     this.#draining ??= this.#drain();
@@ -512,8 +514,9 @@ export class Supervisor {
     if (later) {
       this.#pending = undefined;
       request.files = [...new Set([...request.files, ...later.files])];
+      request.fresh = Boolean(request.fresh || later.fresh);
     }
-    const outcome = await this.#startChild(request.files);
+    const outcome = await this.#startChild(request.fresh ?? false);
     const ms = Math.round(performance.now() - started);
     this.#lastRestart = {
       at: new Date().toISOString(),
@@ -591,26 +594,12 @@ export class Supervisor {
    * The booted standby, unless it is gone or a file Deno read when it booted
    * has changed since; else a fresh child.
    */
-  #nextChild(changedFiles: string[]): ChildProcess {
+  #nextChild(fresh: boolean): ChildProcess {
     const standby = this.#standby;
     this.#standby = undefined;
-    if (standby && !standby.exited && !changedFiles.some((file) => this.#isStartupFile(file))) {
-      return standby;
-    }
+    if (standby && !standby.exited && !fresh) return standby;
     standby?.signal("SIGTERM");
     return this.#spawn();
-  }
-
-  /** Whether Deno reads the file at process start (config, import map, env file, lock). */
-  #isStartupFile(file: string): boolean {
-    const name = file.slice(file.lastIndexOf("/") + 1);
-    const args = this.#command.args;
-    return STARTUP_FILE_NAMES.test(name) ||
-      args.some((arg, i) =>
-        STARTUP_FILE_FLAGS.some((flag) =>
-          arg === `${flag}=${file}` || (arg === flag && args[i + 1] === file)
-        )
-      );
   }
 
   /**
@@ -628,10 +617,10 @@ export class Supervisor {
     }
   }
 
-  async #startChild(changedFiles: string[] = []): Promise<boolean> {
+  async #startChild(fresh = false): Promise<boolean> {
     let child: ChildProcess;
     try {
-      child = this.#nextChild(changedFiles);
+      child = this.#nextChild(fresh);
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) {
         // No change can fix a missing permission: say so and end the session.
@@ -781,6 +770,11 @@ export class Supervisor {
         if (phase.kind === "failed" && phase.child === child) {
           this.#settle(child, { kind: "ready", report: message });
         }
+      } else if (typed.type === "wrote") {
+        const wrote = message as { paths?: unknown; at?: unknown };
+        if (Array.isArray(wrote.paths) && typeof wrote.at === "number") {
+          this.#policy.appWrote(wrote.paths.filter((path) => typeof path === "string"), wrote.at);
+        }
       } else if (typed.type === "loaded") {
         child.loaded = true;
         this.#changed();
@@ -885,12 +879,24 @@ export async function runReloader(
   }
   // The first child boots while the parent scans the tree it watches.
   supervisor.restart({ reason: "start", files: [] });
-  const watching = await supervisor.watch();
+  let watching: Watching;
+  try {
+    watching = await supervisor.watch();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    await supervisor.shutdown();
+    throw new UsageError(
+      `a path to watch does not exist: ${firstLine(error.message)}`,
+      'give --watch (or DEVSRV_WATCH, or "watch" in deno.json) an existing file or directory',
+    );
+  }
   phase("watching");
   const roots = watching.roots.map((root) => relative(Deno.cwd(), root) || ".")
     .join(", ");
   log.info(
-    `devsrv ${VERSION} · reloader pid ${Deno.pid} · watching ${roots} (${watching.kind}, ${watching.fileCount} files)`,
+    `devsrv ${VERSION} · reloader pid ${Deno.pid} · watching ${roots} (${watching.kind}, ${
+      plural(watching.fileCount, "file")
+    })`,
   );
   supervisor.announceFirst();
   listenForRestartCommand(supervisor, log);

@@ -25,7 +25,7 @@ import { fileURLToPath } from "node:url";
 import type { ServeOptions } from "../cli/options.ts";
 import type { AppSource } from "../server/app_source.ts";
 import type { DecisionRecord, ModuleGraphStatus } from "../server/status_page.ts";
-import { ActivityLog } from "./app_activity.ts";
+import { ActivityLog, GRAPH_ACTIVITY, RESTART_ACTIVITY } from "./app_activity.ts";
 import {
   type AppEntry,
   type ChangeDecision,
@@ -81,6 +81,9 @@ type GraphState =
   | { kind: "unknown"; reason: string; ms: number };
 
 /** The watch policy of one reloader session. */
+/** How many reported app writes are remembered (the latest). */
+const APP_WRITES_KEPT = 1000;
+
 export class WatchPolicy {
   /** When the app is at work; the front and the supervisor record into it. */
   readonly activity: ActivityLog = new ActivityLog();
@@ -101,6 +104,10 @@ export class WatchPolicy {
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   #refreshAgain = false;
   #toldAboutAppWrites = false;
+  /** From a restart until the graph is worked out again: it may miss new imports. */
+  #graphStale = false;
+  /** Files the app reported writing, with when (`Date.now()`). */
+  readonly #appWrites = new Map<string, number>();
   #abort = new AbortController();
   #watching: Watching | undefined;
 
@@ -140,6 +147,7 @@ export class WatchPolicy {
       ext: undefined,
       allFiles: true,
     }, onChange);
+    this.#watchOutside(this.graph);
     return this.#watching;
   }
 
@@ -162,6 +170,8 @@ export class WatchPolicy {
       graph: graph.kind === "known" ? graph.graph : undefined,
       ...(graph.kind === "unknown" ? { graphUnknownReason: graph.reason } : {}),
       appFailing,
+      graphStale: this.#graphStale,
+      appWrites: this.#appWrites,
       watchPaths: this.#watchPaths(),
       ext: this.#options.ext,
       startupFiles: this.#startupFiles,
@@ -186,7 +196,8 @@ export class WatchPolicy {
    * the new child came up; then the module graph is worked out again.
    */
   restarting(): (ms: number, ok: boolean) => void {
-    const end = this.activity.begin("the app was restarting");
+    const end = this.activity.begin(RESTART_ACTIVITY);
+    this.#graphStale = this.#entry.kind !== "static";
     clearTimeout(this.#refreshTimer); // a refresh waits for this restart to be over
     return (ms, ok) => {
       end();
@@ -234,7 +245,7 @@ export class WatchPolicy {
     if (entry.kind === "static") return;
     do {
       this.#refreshAgain = false;
-      const end = this.activity.begin("devsrv was working out the module graph");
+      const end = this.activity.begin(GRAPH_ACTIVITY);
       try {
         const result = await this.#loadGraph(entry.path, {
           denoArgs: this.#denoArgs,
@@ -248,10 +259,29 @@ export class WatchPolicy {
           ? { kind: "known", graph: result.graph, ms: result.ms }
           : { kind: "unknown", reason: result.reason, ms: result.ms };
         if (result.kind === "known") this.#watchOutside(result.graph);
+        if (!this.#refreshAgain) this.#graphStale = false;
       } finally {
         end();
       }
     } while (this.#refreshAgain && !this.#abort.signal.aborted);
+  }
+
+  /**
+   * Takes the files the app reports it writes (see `serve/write_reports.ts`):
+   * their changes are the app's own, never a person's edit.
+   *
+   * @param paths Absolute paths.
+   * @param at When, `Date.now()`.
+   */
+  appWrote(paths: readonly string[], at: number): void {
+    for (const path of paths) this.#appWrites.set(path, at);
+    // Old reports say nothing about the next change: keep the map small.
+    if (this.#appWrites.size > APP_WRITES_KEPT) {
+      const oldest = [...this.#appWrites].sort((a, b) => a[1] - b[1]);
+      for (const [path] of oldest.slice(0, this.#appWrites.size - APP_WRITES_KEPT)) {
+        this.#appWrites.delete(path);
+      }
+    }
   }
 
   /**
@@ -290,12 +320,12 @@ export class WatchPolicy {
   }
 
   /** Watches the files of the graph that no root holds (imports from `../shared`). */
-  #watchOutside(graph: ModuleGraph): void {
-    const roots = this.#roots();
-    const outside = [...graph.files, ...graph.configFiles].filter((path) =>
-      !roots.some((root) => path === root || path.startsWith(`${root}/`))
-    );
-    if (outside.length > 0) this.#watching?.addFiles(outside);
+  #watchOutside(graph: ModuleGraph | undefined): void {
+    // Every file the app is made of or Deno reads at start is watched, even
+    // outside the roots, in an ignored folder (a gitignored .env, gen/) or
+    // behind a symlinked folder; the tree skips those it counts already.
+    const known = [...(graph?.files ?? []), ...(graph?.configFiles ?? []), ...this.#startupFiles];
+    if (known.length > 0) this.#watching?.addFiles(known);
   }
 
   /** Milliseconds since the app was last at work; `null` while it is. */
