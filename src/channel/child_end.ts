@@ -7,7 +7,14 @@
  * @module
  */
 
-import { CHANNEL_ADDRESS_ENV, CHANNEL_TOKEN_ENV, GENERATION_ENV, readEnv } from "../role.ts";
+import { DevsrvError } from "../errors.ts";
+import {
+  CHANNEL_ADDRESS_ENV,
+  CHANNEL_TOKEN_ENV,
+  GENERATION_ENV,
+  readEnv,
+  RUN_MAIN_ENV,
+} from "../role.ts";
 import {
   type ChildMessage,
   isStartMessage,
@@ -46,7 +53,7 @@ export interface ParentLink {
  * Connects the child to its parent, using the `DEVSRV_*` environment.
  *
  * @returns The link.
- * @throws {Error} When the environment does not describe a channel.
+ * @throws {DevsrvError} When the environment does not describe a channel.
  */
 export async function connectToParent(): Promise<ParentLink> {
   const address = readEnv(CHANNEL_ADDRESS_ENV);
@@ -54,8 +61,9 @@ export async function connectToParent(): Promise<ParentLink> {
   const generation = Number(readEnv(GENERATION_ENV));
   const match = address?.match(/^(.+):(\d+)$/);
   if (!match?.[1] || !token || !Number.isInteger(generation)) {
-    throw new Error(
-      `${CHANNEL_ADDRESS_ENV}, ${CHANNEL_TOKEN_ENV} and ${GENERATION_ENV} must be set by the reloader`,
+    throw new DevsrvError(
+      `${RUN_MAIN_ENV}=true is set, but no devsrv reloader started this process (${CHANNEL_ADDRESS_ENV}, ${CHANNEL_TOKEN_ENV} and ${GENERATION_ENV} are missing)`,
+      `unset ${RUN_MAIN_ENV} and run devsrv again`,
     );
   }
   const conn = await Deno.connect({

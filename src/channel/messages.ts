@@ -56,6 +56,8 @@ export type ChildMessage =
   | { type: "closed"; index: number }
   /** The program's main module has been evaluated: its servers so far are all it starts at load. */
   | { type: "loaded" }
+  /** The program is about to write these files (absolute paths), at `at` (`Date.now()`). */
+  | { type: "wrote"; paths: string[]; at: number }
   | StoppingReport
   | {
     type: "failed";
@@ -208,6 +210,14 @@ export function readChildReport(message: unknown): ChildReport | undefined {
       return isListeningReport(report) ? report : undefined;
     case "loaded":
       return { type: "loaded" };
+    case "wrote":
+      return Array.isArray(report.paths) && typeof report.at === "number"
+        ? {
+          type: "wrote",
+          paths: report.paths.filter((path): path is string => typeof path === "string"),
+          at: report.at,
+        }
+        : undefined;
     case "closed":
       return Number.isInteger(report.index) ? report as ChildReport : undefined;
     case "stopping":

@@ -12,6 +12,16 @@
  * @module
  */
 
+import { UsageError } from "../errors.ts";
+import {
+  CHANNEL_ADDRESS_ENV,
+  CHANNEL_TOKEN_ENV,
+  COLOR_ENV,
+  GENERATION_ENV,
+  NODE_CAPTURE_ENV,
+  PROGRAM_SETTINGS_ENV,
+  RUN_MAIN_ENV,
+} from "../role.ts";
 import { type Layer, setLayer } from "./layers.ts";
 import { envName, OPTION_SPECS, valueFromText, type Where } from "./option_table.ts";
 
@@ -60,4 +70,65 @@ export function envLayer(read: ReadEnv): Layer {
     }
   }
   return layer;
+}
+
+/** devsrv's own variables between its processes: not options. */
+const INTERNAL_VARIABLES = new Set([
+  RUN_MAIN_ENV,
+  CHANNEL_ADDRESS_ENV,
+  CHANNEL_TOKEN_ENV,
+  GENERATION_ENV,
+  PROGRAM_SETTINGS_ENV,
+  NODE_CAPTURE_ENV,
+  COLOR_ENV,
+]);
+
+/**
+ * Refuses a `DEVSRV_*` variable that sets nothing, as a misspelt key in
+ * deno.json is refused: `DEVSRV_PROT=3000` would otherwise be ignored.
+ *
+ * @param names The environment's variable names.
+ * @throws {UsageError} Naming the first unknown one, and the nearest known name.
+ *
+ * @example
+ * ```ts
+ * import { checkDevsrvVariables } from "./environment.ts";
+ *
+ * checkDevsrvVariables(["PATH", "DEVSRV_PORT", "DEVSRV_RUN_MAIN"]);
+ * let refused = false;
+ * try {
+ *   checkDevsrvVariables(["DEVSRV_PROT"]);
+ * } catch {
+ *   refused = true;
+ * }
+ * if (!refused) throw new Error();
+ * ```
+ */
+export function checkDevsrvVariables(names: Iterable<string>): void {
+  const known = new Set(OPTION_SPECS.map(envName));
+  for (const name of names) {
+    if (!name.startsWith("DEVSRV_") || known.has(name) || INTERNAL_VARIABLES.has(name)) continue;
+    const near = [...known].sort((a, b) => distance(name, a) - distance(name, b))[0];
+    throw new UsageError(
+      `environment variable ${name} sets no devsrv option`,
+      `did you mean ${near}? Every option is DEVSRV_<OPTION>, e.g. DEVSRV_PORT, DEVSRV_RELOAD`,
+    );
+  }
+}
+
+/** How many single-character edits turn one name into the other (Levenshtein). */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }

@@ -15,11 +15,22 @@ import { VERSION } from "../version.ts";
 import { parseCommand } from "./args.ts";
 import { formatConfig, pollWhereEventsFail, resolveServeOptions } from "./config.ts";
 import { resolveEntry } from "./entry.ts";
+import { checkDevsrvVariables } from "./environment.ts";
 import { describeOrigin } from "./layers.ts";
 import { usageText } from "./help.ts";
 
 function printToStdout(text: string): void {
   writeAllSync(Deno.stdout, text);
+}
+
+/** The environment's variable names; none where devsrv may not read it. */
+function environmentNames(): string[] {
+  try {
+    return Object.keys(Deno.env.toObject());
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) return [];
+    throw error;
+  }
 }
 
 async function dispatch(args: string[]): Promise<number> {
@@ -33,6 +44,7 @@ async function dispatch(args: string[]): Promise<number> {
       return 0;
     case "serve": {
       const cwd = Deno.cwd();
+      checkDevsrvVariables(environmentNames());
       const config = resolveServeOptions(command, { cwd, env: readEnv });
       // Only the reloader watches; its child serves with the options it was started with.
       const polling = isRunningFromReloader()

@@ -117,7 +117,8 @@ export interface LoadFailureText {
  */
 export function classifyLoadFailure(failure: LoadFailureText, display: string): AppLoadError {
   const location = findSourceLocation(failure.text);
-  const plain = stripAnsi(failure.message).trim();
+  // Deno ends some messages with a period; devsrv's line goes on with "; fix".
+  const plain = stripAnsi(failure.message).trim().replace(/\.$/, "");
   const detail = stripAnsi(failure.text);
   if (
     plain.startsWith("SyntaxError:") || failure.name === "SyntaxError" ||

@@ -164,11 +164,18 @@ function endableEventStream(response: Response, activity: Activity): Response {
  * (deno issue 36809), and both the program's own SIGTERM handler and
  * Deno's for an `export default { fetch }` module call it at once.
  */
-function graceful(server: Deno.HttpServer<Deno.NetAddr>, activity: Activity): void {
+function graceful(
+  server: Deno.HttpServer<Deno.NetAddr>,
+  activity: Activity | undefined,
+  closed: () => void,
+): void {
   const shutdown = server.shutdown.bind(server);
   let shuttingDown: Promise<void> | undefined;
   Object.defineProperty(server, "shutdown", {
-    value: () => shuttingDown ??= activity.idle().then(shutdown),
+    // The server counts as closed before the program's `await shutdown()`
+    // goes on: a program that serves again on the same port gets it.
+    value: () =>
+      shuttingDown ??= (activity?.idle() ?? Promise.resolve()).then(shutdown).then(closed),
     writable: true,
     configurable: true,
   });
@@ -284,7 +291,7 @@ export function captureDenoServe(registry: CapturedServers, capture: DenoServeCa
       slot.bindFailed(error);
       throw error;
     }
-    if (activity) graceful(server, activity);
+    graceful(server, activity, () => slot.closed());
     const shown = slot.listening(server.addr, () => server.shutdown());
     server.finished.then(() => slot.closed());
     const addr = { transport: "tcp" as const, hostname: shown.hostname, port: shown.port };

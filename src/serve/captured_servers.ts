@@ -105,6 +105,8 @@ export class CapturedServers {
   #servers: CapturedServer[] = [];
   /** Indexes whose server the program closed, with the public address they had. */
   #closed = new Map<number, Address>();
+  /** The public port of each server index this process has reported. */
+  #reported = new Map<number, number>();
   #started = 0;
 
   /** @param placement How to place and where to report. */
@@ -142,8 +144,18 @@ export class CapturedServers {
     )?.[0];
     const index = reused ?? this.#started;
     const assigned = placement.assigned[index] ?? undefined;
-    const port = assigned ?? publicPort(index, requested, placement.overrides);
+    const asked = publicPort(index, requested, placement.overrides);
     const hidden = placement.mode === "hidden";
+    // A later generation asking for another port that is taken gets the
+    // error Deno would give it (a program falling back to a next port
+    // then asks for the one it is served on); a free one is noted by the parent.
+    if (
+      hidden && assigned !== undefined && asked !== assigned && asked !== 0 &&
+      !isFree(host, asked)
+    ) {
+      throw addressInUse(host, asked);
+    }
+    const port = assigned ?? asked;
     // The program may read its address before it listens, so a hidden
     // server's public port is settled now, a free one found if it asked for any.
     const shown = hidden
@@ -159,6 +171,7 @@ export class CapturedServers {
       listening: (bound, stop) => {
         const server = { index, requested, public: shown ?? bound, bound, stop };
         this.#servers.push(server);
+        this.#reported.set(index, server.public.port);
         placement.onListening(server);
         return server.public;
       },
@@ -186,7 +199,9 @@ export class CapturedServers {
         server.public.port === port && server.public.hostname === host
       ) || assigned.some((owned, other) => owned === port && other !== index);
     if (taken) throw addressInUse(host, port);
-    if (assigned[index] !== port && !isFree(host, port)) throw addressInUse(host, port);
+    // The parent owns the port of a server this process reported: no probe.
+    const owned = assigned[index] === port || this.#reported.get(index) === port;
+    if (!owned && !isFree(host, port)) throw addressInUse(host, port);
     return port;
   }
 }

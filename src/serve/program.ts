@@ -35,6 +35,7 @@ import { descendantsOf, signalProcesses } from "../process_tree.ts";
 import { onShutdownSignal, SHUTDOWN_SIGNALS } from "../signals.ts";
 import { captureDenoServe, type WrapHandler } from "./capture_deno_serve.ts";
 import { captureNodeHttp } from "./capture_node_http.ts";
+import { reportWrites } from "./write_reports.ts";
 import { Activity, ProgramSignalListeners } from "./activity.ts";
 import { type CapturedServer, CapturedServers, stopServers } from "./captured_servers.ts";
 import type { ProgramSettings } from "./program_settings.ts";
@@ -183,8 +184,10 @@ export async function captureForChild(
     activity,
     onDeclarativeServer: () => signals.ignoreNext(DECLARATIVE_SIGNAL_LISTENERS),
   });
+  const writes = reportWrites((paths) => void link.send({ type: "wrote", paths, at: Date.now() }));
   if (start.node || settings.node) {
     await captureNodeHttp(registry, { mode: "hidden", secureFront: start.tls, activity });
+    await writes.addNodeFs();
   }
   return { registry, activity, signals };
 }
@@ -315,7 +318,7 @@ function captureNodeModules(): Promise<void> {
  * reported as one that starts none (it may still start one, after a
  * database connection or a timer: it is served as soon as it does), in ms.
  */
-const LATE_SERVER_MS = 1500;
+const LATE_SERVER_MS = 10_000;
 
 /** What to do about a program that starts no server and exports no handler. */
 export interface NoServerActions {

@@ -171,7 +171,8 @@ class OutputRelay {
       return;
     }
     const failure = failureFromExit(status, this.#held, display, this.#ready);
-    printToStderr(formatError(new DevsrvError(failure.message, failure.fix)));
+    // Nothing watches here: the fix is to start again, not to save.
+    printToStderr(formatError(new DevsrvError(failure.message, "fix it and start devsrv again")));
   }
 }
 

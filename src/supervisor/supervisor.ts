@@ -23,7 +23,7 @@ import {
   type StoppingReport,
 } from "../channel/messages.ts";
 import { ChannelListener } from "../channel/parent_end.ts";
-import { DevsrvError, firstLine } from "../errors.ts";
+import { DevsrvError, firstLine, UsageError } from "../errors.ts";
 import type { Route } from "../front/front.ts";
 import type { TlsFiles } from "../listen/tls_files.ts";
 import { LiveReloadHub } from "../live_reload/hub.ts";
@@ -544,6 +544,9 @@ export class Supervisor {
           }
           break;
         }
+        case "wrote":
+          this.#policy.appWrote(report.paths, report.at);
+          break;
         case "loaded":
           child.loaded = true;
           this.#ports.changed();
@@ -625,6 +628,10 @@ export function reloaderCommand(source: AppSource, options: ServeOptions): Child
     : childCommand(input);
 }
 
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 /** What is served, for the change decision. */
 function appEntry(source: AppSource, cwd: string): AppEntry {
   if (source.kind === "static") return { kind: "static", root: resolve(cwd, source.root ?? ".") };
@@ -683,12 +690,24 @@ export async function runReloader(
   }
   // The first child boots while the parent scans the tree it watches.
   supervisor.restart({ reason: "start", files: [] });
-  const watching = await supervisor.watch();
+  let watching: Watching;
+  try {
+    watching = await supervisor.watch();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    await supervisor.shutdown();
+    throw new UsageError(
+      `a path to watch does not exist: ${firstLine(error)}`,
+      'give --watch (or DEVSRV_WATCH, or "watch" in deno.json) an existing file or directory',
+    );
+  }
   phase("watching");
   const roots = watching.roots.map((root) => relative(Deno.cwd(), root) || ".")
     .join(", ");
   log.info(
-    `devsrv ${VERSION} · reloader pid ${Deno.pid} · watching ${roots} (${watching.kind}, ${watching.fileCount} files)`,
+    `devsrv ${VERSION} · reloader pid ${Deno.pid} · watching ${roots} (${watching.kind}, ${
+      plural(watching.fileCount, "file")
+    })`,
   );
   supervisor.announceFirst();
   listenForRestartCommand(supervisor, log);

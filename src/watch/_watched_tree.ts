@@ -183,7 +183,9 @@ export class WatchedTree {
         if (isGoneError(error)) continue;
         throw error;
       }
-      if (this.#isUnderARoot(path)) continue;
+      // Counted already; else outside the roots, ignored there, or behind a
+      // symlinked directory the walk does not follow: watched as a file root.
+      if (this.#counts(path)) continue;
       const root: FileRoot = { kind: "file", path, given: resolve(given) };
       this.#roots.push(root);
       const found: string[] = [];

@@ -31,7 +31,12 @@ const KEEP_MS = 120_000;
 /** At most this many finished spans are kept (spans close together are merged first). */
 const MAX_SPANS = 1000;
 
-/** One stretch of time during which the app was at work. */
+/** The span devsrv marks while it restarts the app (its shutdown may write files). */
+export const RESTART_ACTIVITY = "the app was restarting";
+/** The span devsrv marks while `deno info` works out the module graph. */
+export const GRAPH_ACTIVITY = "devsrv was working out the module graph";
+
+/** A stretch of time the app (or devsrv for it) was at work. */
 export interface ActivitySpan {
   /** What was going on, e.g. `"the app was answering /notes"`. */
   what: string;

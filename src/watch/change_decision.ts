@@ -40,7 +40,7 @@
 
 import { basename } from "node:path";
 import { shownPath } from "../paths.ts";
-import { activityAt, type ActivitySpan } from "./app_activity.ts";
+import { activityAt, type ActivitySpan, GRAPH_ACTIVITY, RESTART_ACTIVITY } from "./app_activity.ts";
 import type { ModuleGraph } from "./module_graph.ts";
 import type { FileChange } from "./watch.ts";
 import { isStartupFile } from "./startup_files.ts";
@@ -118,6 +118,10 @@ export interface AppKnowledge {
   graphUnknownReason?: string;
   /** The app's last start failed. @default {false} */
   appFailing?: boolean;
+  /** The graph is being worked out again after a restart (the code may import new modules). */
+  graphStale?: boolean;
+  /** Files the app reported writing itself, with when (`Date.now()`). */
+  appWrites?: ReadonlyMap<string, number>;
   /** The `--watch` paths, absolute (files or directories). */
   watchPaths: readonly string[];
   /** The `--ext` extensions (a leading dot is dropped); `undefined` when not given. */
@@ -139,6 +143,9 @@ export type ChangeReason =
   | { kind: "imported"; by: string }
   | { kind: "app-write"; during: string }
   | { kind: "graph-unknown"; reason: string }
+  | { kind: "graph-stale" }
+  | { kind: "app-wrote" }
+  | { kind: "lock-update" }
   | { kind: "app-failing" }
   | { kind: "startup" }
   | { kind: "watch-flag" }
@@ -244,10 +251,24 @@ function judge(
     const by = graph.importers.get(path);
     return verdict("restart", by ? { kind: "imported", by } : { kind: "entry" });
   }
+  if (basename(path) === "deno.lock" && change.kind !== "deleted") {
+    // Deno writes its lock itself as the running app loads a new package;
+    // a person's change of dependencies changes deno.json or package.json too.
+    return verdict("none", { kind: "lock-update" });
+  }
   if (readAtStart(path, app)) return verdict("restart", { kind: "startup" });
-  const during = activityAt(app.activity, change.fromMs, change.toMs);
-  if (during !== undefined) return verdict("none", { kind: "app-write", during });
+  if (wroteItself(path, change, app)) return verdict("none", { kind: "app-wrote" });
   const source = hasCountedExtension(basename(path), SOURCE_EXTENSIONS);
+  const during = activityAt(app.activity, change.fromMs, change.toMs);
+  // A module saved while devsrv restarts or works out the graph is a
+  // person's quick second save far more often than the app's own write.
+  const devsrvAtWork = during === RESTART_ACTIVITY || during === GRAPH_ACTIVITY;
+  if (during !== undefined && !(source && devsrvAtWork)) {
+    return verdict("none", { kind: "app-write", during });
+  }
+  // Just after a restart the graph is older than the code: a module may
+  // have been imported just now.
+  if (source && app.graphStale) return verdict("restart", { kind: "graph-stale" });
   if (source && graph === undefined) {
     return verdict("restart", { kind: "graph-unknown", reason: unknownReason(app) });
   }
@@ -292,6 +313,22 @@ function readAtStart(path: string, app: AppKnowledge): boolean {
   return isStartupFile(path, app.startupFiles) || (app.graph?.configFiles.includes(path) ?? false);
 }
 
+/**
+ * How long before a change the app's report of a write still explains it,
+ * in ms: a file the app keeps open (a log, a stream) changes long after the
+ * app reported opening it.
+ */
+const APP_WRITE_WINDOW_MS = 10_000;
+/** Clock slack between the report and the file's change time, in ms. */
+const APP_WRITE_SLACK_MS = 1000;
+
+/** Whether the app itself reported writing the file just before it changed. */
+function wroteItself(path: string, change: FileChange, app: AppKnowledge): boolean {
+  const at = app.appWrites?.get(path);
+  return at !== undefined && at >= change.fromMs - APP_WRITE_WINDOW_MS &&
+    at <= change.toMs + APP_WRITE_SLACK_MS;
+}
+
 /** Whether `path` is one of `roots` or inside one. */
 function isUnder(path: string, roots: readonly string[]): boolean {
   return roots.some((root) => {
@@ -317,6 +354,12 @@ export function describeReason(reason: ChangeReason, cwd: string): string {
       return `written while ${reason.during}`;
     case "graph-unknown":
       return `module graph unknown: ${shorten(reason.reason, 100)}`;
+    case "app-wrote":
+      return "written by the app";
+    case "lock-update":
+      return "Deno updates its lock file as the app loads packages";
+    case "graph-stale":
+      return "a source file, while the module graph is worked out again after a restart";
     case "app-failing":
       return "a source file, while the app is failing";
     case "startup":

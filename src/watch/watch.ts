@@ -126,8 +126,9 @@ export interface Watching {
   /** The roots, as given. */
   readonly roots: string[];
   /**
-   * Watches files outside the roots too (a module the app imports from
-   * elsewhere); files under a root, and missing files, are skipped.
+   * Watches these files too: outside the roots (a module the app imports
+   * from elsewhere), ignored inside them (a gitignored `.env`), or behind a
+   * symlinked directory; files already counted, and missing files, are skipped.
    *
    * @param paths Absolute paths.
    */

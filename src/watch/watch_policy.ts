@@ -24,7 +24,7 @@ import { dirname, resolve } from "node:path";
 import type { ServeOptions } from "../options.ts";
 import { shownPath } from "../paths.ts";
 import type { DecisionRecord, ModuleGraphStatus } from "../pages/status_page.ts";
-import { ActivityLog } from "./app_activity.ts";
+import { ActivityLog, GRAPH_ACTIVITY, RESTART_ACTIVITY } from "./app_activity.ts";
 import {
   type AppEntry,
   type ChangeDecision,
@@ -33,7 +33,7 @@ import {
   describeReason,
 } from "./change_decision.ts";
 import { loadModuleGraph, type ModuleGraph } from "./module_graph.ts";
-import { isStartupFile, startupFilesFrom } from "./startup_files.ts";
+import { startupFilesFrom } from "./startup_files.ts";
 import { type ChangeBatch, startWatching, type Watching, type WatchOptions } from "./watch.ts";
 
 /** How long after a successful start, with no restart since, the module graph is worked out again. */
@@ -70,9 +70,9 @@ export interface PolicyAnswer {
   /** The files that reload the pages, absolute (for the live-reload hub). */
   reloadFiles: string[];
   /**
-   * Among the files of the decision's action, one that Deno reads when a
-   * process starts (`deno.json`, `.env`, ...): a standby child booted
-   * before it must not serve.
+   * A file Deno reads when a process starts (`deno.json`, `.env`, a file a
+   * flag or deno.json names) restarts the app: a standby child booted
+   * before it has the old one, so a fresh child starts instead.
    */
   startupFileChanged: boolean;
 }
@@ -83,6 +83,9 @@ type GraphState =
   | { kind: "pending" }
   | { kind: "known"; graph: ModuleGraph; ms: number }
   | { kind: "unknown"; reason: string; ms: number };
+
+/** How many reported app writes are remembered (the latest). */
+const APP_WRITES_KEPT = 1000;
 
 /** The watch policy of one reloader session. */
 export class WatchPolicy {
@@ -104,6 +107,10 @@ export class WatchPolicy {
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   #refreshAgain = false;
   #toldAboutAppWrites = false;
+  /** From a restart until the graph is worked out again: it may miss new imports. */
+  #graphStale = false;
+  /** Files the app reported writing, with when (`Date.now()`). */
+  readonly #appWrites = new Map<string, number>();
   #abort = new AbortController();
   #watching: Watching | undefined;
 
@@ -142,6 +149,7 @@ export class WatchPolicy {
       ext: undefined,
       allFiles: true,
     }, onChange);
+    this.#watchOutside(this.graph);
     return this.#watching;
   }
 
@@ -164,6 +172,8 @@ export class WatchPolicy {
       graph: graph.kind === "known" ? graph.graph : undefined,
       ...(graph.kind === "unknown" ? { graphUnknownReason: graph.reason } : {}),
       appFailing,
+      graphStale: this.#graphStale,
+      appWrites: this.#appWrites,
       watchPaths: this.#watchPaths(),
       ext: this.#options.ext,
       startupFiles: this.#startupFiles,
@@ -179,7 +189,7 @@ export class WatchPolicy {
       line: this.#lineFor(decision),
       files: acted.map((path) => shownPath(path, this.#cwd)),
       reloadFiles: files("reload"),
-      startupFileChanged: acted.some((path) => isStartupFile(path, this.#startupFiles)),
+      startupFileChanged: decision.files.some((file) => file.reason.kind === "startup"),
     };
   }
 
@@ -191,7 +201,8 @@ export class WatchPolicy {
    * the new child came up; then the module graph is worked out again.
    */
   restarting(): (ms: number, ok: boolean) => void {
-    const end = this.activity.begin("the app was restarting");
+    const end = this.activity.begin(RESTART_ACTIVITY);
+    this.#graphStale = this.#entry.kind !== "static";
     clearTimeout(this.#refreshTimer); // a refresh waits for this restart to be over
     return (ms, ok) => {
       end();
@@ -239,7 +250,7 @@ export class WatchPolicy {
     if (entry.kind === "static") return;
     do {
       this.#refreshAgain = false;
-      const end = this.activity.begin("devsrv was working out the module graph");
+      const end = this.activity.begin(GRAPH_ACTIVITY);
       try {
         const result = await this.#loadGraph(entry.path, {
           denoArgs: this.#denoArgs,
@@ -253,10 +264,29 @@ export class WatchPolicy {
           ? { kind: "known", graph: result.graph, ms: result.ms }
           : { kind: "unknown", reason: result.reason, ms: result.ms };
         if (result.kind === "known") this.#watchOutside(result.graph);
+        if (!this.#refreshAgain) this.#graphStale = false;
       } finally {
         end();
       }
     } while (this.#refreshAgain && !this.#abort.signal.aborted);
+  }
+
+  /**
+   * Takes the files the app reports it writes (see `serve/write_reports.ts`):
+   * their changes are the app's own, never a person's edit.
+   *
+   * @param paths Absolute paths.
+   * @param at When, `Date.now()`.
+   */
+  appWrote(paths: readonly string[], at: number): void {
+    for (const path of paths) this.#appWrites.set(path, at);
+    // Old reports say nothing about the next change: keep the map small.
+    if (this.#appWrites.size > APP_WRITES_KEPT) {
+      const oldest = [...this.#appWrites].sort((a, b) => a[1] - b[1]);
+      for (const [path] of oldest.slice(0, this.#appWrites.size - APP_WRITES_KEPT)) {
+        this.#appWrites.delete(path);
+      }
+    }
   }
 
   /**
@@ -295,12 +325,12 @@ export class WatchPolicy {
   }
 
   /** Watches the files of the graph that no root holds (imports from `../shared`). */
-  #watchOutside(graph: ModuleGraph): void {
-    const roots = this.#roots();
-    const outside = [...graph.files, ...graph.configFiles].filter((path) =>
-      !roots.some((root) => path === root || path.startsWith(`${root}/`))
-    );
-    if (outside.length > 0) this.#watching?.addFiles(outside);
+  #watchOutside(graph: ModuleGraph | undefined): void {
+    // Every file the app is made of or Deno reads at start is watched, even
+    // outside the roots, in an ignored folder (a gitignored .env, gen/) or
+    // behind a symlinked folder; the tree skips those it counts already.
+    const known = [...(graph?.files ?? []), ...(graph?.configFiles ?? []), ...this.#startupFiles];
+    if (known.length > 0) this.#watching?.addFiles(known);
   }
 
   /** Milliseconds since the app was last at work; `null` while it is. */

@@ -336,3 +336,37 @@ app.listen(${port});
     }
   });
 });
+
+Deno.test("a program that stops its server and serves again on the same port keeps it (Deno.serve and node:http)", async () => {
+  const [deno, node] = [freePort(), freePort()];
+  // Each program restarts its own server when its control path is asked.
+  const programs = {
+    "deno.ts": `let s = Deno.serve({ port: ${deno} }, async (req) => {
+  if (new URL(req.url).pathname !== "/again") return new Response("first");
+  queueMicrotask(async () => { await s.shutdown(); s = Deno.serve({ port: ${deno} }, () => new Response("second")); });
+  return new Response("restarting");
+});
+`,
+    "node.ts": `import http from "node:http";
+let s = http.createServer((req, res) => {
+  if (req.url !== "/again") return res.end("first");
+  res.end("restarting", () => s.close(() => { s = http.createServer((_q, r) => r.end("second")).listen(${node}); }));
+  s.closeIdleConnections();
+}).listen(${node});
+`,
+  };
+  for (const [name, port] of [["deno.ts", deno], ["node.ts", node]] as const) {
+    await withTempDir({ [name]: programs[name] }, async (dir) => {
+      const server = new DevsrvProcess(["serve", name], { cwd: dir });
+      try {
+        const url = `http://127.0.0.1:${port}`;
+        await waitFor("first", async () => await bodyAt(`${url}/`) === "first", 30_000);
+        await bodyAt(`${url}/again`);
+        await waitFor("second", async () => await bodyAt(`${url}/`) === "second");
+        assert.doesNotMatch(server.output, /AddrInUse|EADDRINUSE|in use/);
+      } finally {
+        await stopAndCheck(server);
+      }
+    });
+  }
+});

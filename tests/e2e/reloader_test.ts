@@ -53,7 +53,7 @@ Deno.test("reloader serves the app from a re-executed child", async () => {
       /Child pid (\d+) \(DEVSRV_RUN_MAIN=true\) serving app\.ts · ready in \d+ ms/,
     );
     const banner = await server.waitForOutput(
-      /reloader pid (\d+) · watching \. \((watchfs|poll), \d+ files\)/,
+      /reloader pid (\d+) · watching \. \((watchfs|poll), \d+ files?\)/,
     );
     assert.notEqual(ready[1], banner[1], "the child is another process");
     assert.equal(server.process.pid, Number(banner[1]));
@@ -273,7 +273,7 @@ Deno.test("reloader --poll detects a change", async () => {
     { "app.ts": appSource("v1") },
     ["app.ts", "--poll", "--interval", "50"],
     async (server, url, dir) => {
-      await server.waitForOutput(/\(poll, \d+ files\)/);
+      await server.waitForOutput(/\(poll, \d+ files?\)/);
       await waitForBody(url, "v1");
       await Deno.writeTextFile(`${dir}/app.ts`, appSource("polled"));
       await waitForBody(url, "polled");
@@ -483,5 +483,30 @@ Deno.test("a standby child serves the next change of an app module", async () =>
     await waitForBody(url, "v2");
     const status = await devsrvStatus(url);
     assert.equal(status.childPid, standby, "the standby became the child");
+  });
+});
+
+Deno.test("a standby child is not used when the import map a deno.json names changes", async () => {
+  const map = (version: string) => JSON.stringify({ imports: { lib: `./${version}.ts` } });
+  await withTempDir({
+    "deno.json": JSON.stringify({ importMap: "./maps/im.json" }),
+    "maps/im.json": map("../v1"),
+    "v1.ts": 'export const text = "lib v1";\n',
+    "v2.ts": 'export const text = "lib v2";\n',
+    "app.ts": 'import { text } from "lib";\nexport default { fetch: () => new Response(text) };\n',
+  }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0"], { cwd: dir });
+    try {
+      const url = await server.url();
+      await waitForBody(url, "lib v1");
+      await waitFor(
+        "a booted standby",
+        async () => typeof (await devsrvStatus(url)).standbyPid === "number",
+      );
+      await Deno.writeTextFile(`${dir}/maps/im.json`, map("../v2"));
+      await waitForBody(url, "lib v2");
+    } finally {
+      assert.equal((await server.stop()).code, 0, server.output);
+    }
   });
 });

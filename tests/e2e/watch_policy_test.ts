@@ -160,7 +160,7 @@ Deno.test("an app that writes its data as it runs keeps its state: 20 requests, 
       }
       assert.match(
         await waitForDecisionOn(url, "notes/20.md"),
-        /^written while the app was answering \//,
+        /^written by the app$/,
       );
       const after = await status(url);
       assert.equal(after.childPid, first.childPid, "one process served every request");
@@ -170,7 +170,7 @@ Deno.test("an app that writes its data as it runs keeps its state: 20 requests, 
       const html = await fetchText(`${url}/__devsrv`, { headers: { accept: "text/html" } });
       assert.match(html.body, /<th>module graph<\/th><td>2 files, 0 npm packages/);
       assert.match(html.body, /Recent decisions/);
-      assert.match(html.body, /<td>nothing<\/td><td>written while the app was answering \/<\/td>/);
+      assert.match(html.body, /<td>nothing<\/td><td>written by the app<\/td>/);
       // A person's edit of the template, once the app is idle, does reload the page: the
       // sentinel shows that no reload came before it.
       await waitForAppIdle(url);
@@ -480,3 +480,62 @@ for (const mode of [[], ["--poll", "--interval", "50"]]) {
     );
   });
 }
+
+Deno.test("modules in ignored folders, behind a symlinked folder, and a gitignored .env restart the app", async () => {
+  await withTempDir({
+    "app/.gitignore": ".env\ngen/\n",
+    "app/.env": "GREETING=e1\n",
+    "app/gen/x.ts": 'export const g = "g1";\n',
+    "app/build/b.ts": 'export const b = "b1";\n',
+    "shared/s.ts": 'export const s = "s1";\n',
+    "app/app.ts": `import { g } from "./gen/x.ts";
+import { b } from "./build/b.ts";
+import { s } from "./linked/s.ts";
+export default { fetch: () => new Response([g, b, s, Deno.env.get("GREETING")].join(" ")) };
+`,
+  }, async (dir) => {
+    await Deno.symlink(`${dir}/shared`, `${dir}/app/linked`);
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0"], {
+      cwd: `${dir}/app`,
+      denoFlags: ["-A", "--env-file"],
+    });
+    try {
+      const url = await server.url();
+      await waitForBody(url, /^g1 b1 s1 e1$/);
+      await waitForGraph(url, 4);
+      const edits: [string, string, RegExp][] = [
+        ["app/gen/x.ts", 'export const g = "g2";\n', /^g2 b1 s1 e1$/],
+        ["app/build/b.ts", 'export const b = "b2";\n', /^g2 b2 s1 e1$/],
+        ["shared/s.ts", 'export const s = "s2";\n', /^g2 b2 s2 e1$/],
+        ["app/.env", "GREETING=e2\n", /^g2 b2 s2 e2$/],
+      ];
+      for (const [file, text, expected] of edits) {
+        await waitForAppIdle(url);
+        await Deno.writeTextFile(`${dir}/${file}`, text);
+        await waitForBody(url, expected);
+      }
+    } finally {
+      assert.equal((await server.stop()).code, 0, server.output);
+    }
+  });
+});
+
+Deno.test("a page the app rewrites on a timer reloads nothing: the app reports its own writes", async () => {
+  const app = `let n = 0;
+setInterval(() => Deno.writeTextFileSync("public/report.html", "<html><body>report " + (++n) + "</body></html>"), 100);
+export default { fetch: () => new Response("up") };
+`;
+  await withServer({ "app.ts": app, "public/.keep": "" }, ["app.ts"], async (server, url, dir) => {
+    await waitForBody(url, /^up$/);
+    const reason = await waitForDecisionOn(url, "public/report.html");
+    assert.match(reason, /^written by the app$/);
+    const before = (await status(url)).decisions?.length ?? 0;
+    // Ten more rewrites, none of which reloads a page or restarts the app.
+    await waitFor("ten more rewrites", async () => {
+      const text = await Deno.readTextFile(`${dir}/public/report.html`).catch(() => "");
+      return Number(text.match(/report (\d+)/)?.[1] ?? 0) > 10;
+    });
+    assert.doesNotMatch(server.output, / · (restarting|reloading pages)\n/);
+    assert.ok(((await status(url)).decisions?.length ?? 0) >= before);
+  });
+});

@@ -85,10 +85,16 @@ Deno.test("decideChanges() restarts for the entry before the graph is known", ()
 
 Deno.test("decideChanges() restarts for the files Deno reads at start", () => {
   for (
-    const name of ["deno.json", "deno.jsonc", "package.json", "deno.lock", ".env", ".env.local"]
+    const name of ["deno.json", "deno.jsonc", "package.json", ".env", ".env.local"]
   ) {
     assert.deepEqual(verdict(change(`/app/${name}`)), ["restart", "read by Deno at start"], name);
   }
+  // Deno writes its lock itself as the app loads a package; deno.json or
+  // package.json change with it when a person changes dependencies.
+  assert.deepEqual(verdict(change("/app/deno.lock")), [
+    "none",
+    "Deno updates its lock file as the app loads packages",
+  ]);
   const named = app({ startupFiles: ["/app/secrets/dev.env"] });
   assert.deepEqual(verdict(change("/app/secrets/dev.env"), named), [
     "restart",
@@ -300,4 +306,17 @@ Deno.test("decisionLine() says what changed, why, and what happens", () => {
     line([change("/srv/elsewhere/x.html")]),
     "/srv/elsewhere/x.html changed · reloading pages",
   );
+});
+
+Deno.test("decideChanges() takes a file the app reported writing as its own, and a module saved during a restart as a person's", () => {
+  const written = app({ appWrites: new Map([["/app/public/report.html", NOW - 300]]) });
+  assert.deepEqual(verdict(change("/app/public/report.html"), written), [
+    "none",
+    "written by the app",
+  ]);
+  const stale = app({ graphStale: true });
+  assert.deepEqual(verdict(change("/app/routes/new.ts"), stale), [
+    "restart",
+    "a source file, while the module graph is worked out again after a restart",
+  ]);
 });
