@@ -26,7 +26,15 @@ import {
   residentMb,
   ServerProcess,
 } from "./_process.ts";
-import { DEVSRV, type Running, startApp, type Tool, waitForContent, writeApp } from "./_tools.ts";
+import {
+  DEVSRV,
+  portWasTaken,
+  type Running,
+  startApp,
+  type Tool,
+  waitForContent,
+  writeApp,
+} from "./_tools.ts";
 import { CHECK_INTERVAL_MS } from "../src/reloader/memory_release.ts";
 import { loadModuleGraph } from "../src/reloader/module_graph.ts";
 
@@ -57,6 +65,14 @@ async function coldStartOnce(args: string[], dir: string, port: number): Promise
   }
 }
 
+/** One tool's cold starts: its directory, its port, its times. */
+interface StartSetup {
+  tool: Tool;
+  dir: string;
+  port: number;
+  times: number[];
+}
+
 /**
  * Cold starts of each tool on an app, alternating, after one start of each
  * that is not counted (it fills Deno's caches for that directory).
@@ -64,23 +80,48 @@ async function coldStartOnce(args: string[], dir: string, port: number): Promise
  * @returns The times of each tool, in the order of `tools`.
  */
 export async function coldStarts(tools: Tool[], app: BenchApp, runs: number): Promise<number[][]> {
-  const setups = await Promise.all(tools.map(async (tool) => {
-    const dir = await makeTempDir("devsrv_bench_start_");
-    const port = freePort();
-    await writeApp(app, dir, port);
-    return { dir, port, args: coldStartArgs(tool, app, port), times: [] as number[] };
-  }));
+  const setups: StartSetup[] = [];
   try {
-    for (const setup of setups) await coldStartOnce(setup.args, setup.dir, setup.port);
+    for (const tool of tools) {
+      const dir = await makeTempDir("devsrv_bench_start_");
+      setups.push({ tool, dir, port: 0, times: [] as number[] });
+    }
+    /** A start on a fresh port, uncounted: it fills Deno's caches for the app's files. */
+    const prepare = async (setup: StartSetup) => {
+      setup.port = freePort();
+      await writeApp(app, setup.dir, setup.port);
+      await coldStartOnce(coldStartArgs(setup.tool, app, setup.port), setup.dir, setup.port);
+    };
+    for (const setup of setups) await retryOnTakenPort(() => prepare(setup));
     for (let run = 0; run < runs; run++) {
       const order = run % 2 === 0 ? setups : [...setups].reverse();
       for (const setup of order) {
-        setup.times.push(await coldStartOnce(setup.args, setup.dir, setup.port));
+        const args = () => coldStartArgs(setup.tool, app, setup.port);
+        const ms = await retryOnTakenPort(
+          () => coldStartOnce(args(), setup.dir, setup.port),
+          () => prepare(setup), // another port, and its uncounted start
+        );
+        setup.times.push(ms);
       }
     }
     return setups.map((setup) => setup.times);
   } finally {
     for (const setup of setups) await removeTempDir(setup.dir);
+  }
+}
+
+/** Runs `body`; when its port was taken, runs `before` (a new port) and tries again, twice at most. */
+async function retryOnTakenPort<T>(
+  body: () => Promise<T>,
+  before: () => Promise<unknown> = () => Promise.resolve(),
+): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await body();
+    } catch (error) {
+      if (!portWasTaken(error) || attempt === 3) throw error;
+      await retryOnTakenPort(before);
+    }
   }
 }
 
@@ -90,14 +131,20 @@ export async function coldStarts(tools: Tool[], app: BenchApp, runs: number): Pr
  */
 export async function verboseColdStart(app: BenchApp): Promise<{ ms: number; phases: string[] }> {
   const dir = await makeTempDir("devsrv_bench_verbose_");
-  const port = freePort();
   try {
-    await writeApp(app, dir, port);
-    const server = new ServerProcess([...coldStartArgs(DEVSRV, app, port), "--verbose"], dir);
-    let ms: number;
+    const { server, ms } = await retryOnTakenPort(async () => {
+      const port = freePort();
+      await writeApp(app, dir, port);
+      const server = new ServerProcess([...coldStartArgs(DEVSRV, app, port), "--verbose"], dir);
+      try {
+        await waitForContent(`http://127.0.0.1:${port}/`, FIRST_MARKER, START_TIMEOUT_MS, server);
+        return { server, ms: performance.now() - server.spawnedAt };
+      } catch (error) {
+        await server.stop();
+        throw error;
+      }
+    });
     try {
-      await waitForContent(`http://127.0.0.1:${port}/`, FIRST_MARKER, START_TIMEOUT_MS, server);
-      ms = performance.now() - server.spawnedAt;
       await server.waitFor(/child 1: ready/, 5_000);
       await delay(200); // the first child's last lines
     } finally {
@@ -108,8 +155,7 @@ export async function verboseColdStart(app: BenchApp): Promise<{ ms: number; pha
     const ready = lines.findIndex((line) => line.includes("child 1: ready"));
     const phases = lines.filter((line, i) =>
       /\[\d+\.\d ms\]/.test(line) &&
-      (line.includes(`child ${firstChild} ·`) ? true : !/^ \* child \d+ ·/.test(line)) &&
-      (i <= ready || line.includes(`child ${firstChild} ·`))
+      (/^ \* child \d+ ·/.test(line) ? line.includes(`child ${firstChild} ·`) : i <= ready)
     );
     return { ms, phases };
   } finally {

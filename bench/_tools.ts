@@ -30,6 +30,8 @@ const FIRST_START_TIMEOUT_MS = 120_000;
 export const QUIET_MS = Number(Deno.env.get("BENCH_QUIET_MS") ?? 300);
 /** Most a settle may take before the bench goes on anyway (and counts it). */
 const SETTLE_TIMEOUT_MS = 5_000;
+/** How many ports a start tries when the one it picked is taken before the server binds it. */
+const PORT_ATTEMPTS = 3;
 /** Pause between two polls that did not see what they wait for. */
 const POLL_PAUSE_MS = 2;
 
@@ -170,24 +172,39 @@ export async function startApp(
   } = {},
 ): Promise<Running> {
   const dir = await makeTempDir("devsrv_bench_");
-  const port = freePort();
-  let server: ServerProcess | undefined;
   try {
-    await writeApp(app, dir, port);
     await options.setUp?.(dir);
-    const [run = "run", ...rest] = tool.args(app, port);
-    server = new ServerProcess(
-      [run, ...options.denoFlags ?? [], ...rest, ...options.toolFlags ?? []],
-      dir,
-    );
-    const running = new Running(tool, app, dir, port, server);
-    await waitForContent(running.url, FIRST_MARKER, FIRST_START_TIMEOUT_MS, server);
-    return running;
+    for (let attempt = 1;; attempt++) {
+      const port = freePort();
+      await writeApp(app, dir, port);
+      const [run = "run", ...rest] = tool.args(app, port);
+      const server = new ServerProcess(
+        [run, ...options.denoFlags ?? [], ...rest, ...options.toolFlags ?? []],
+        dir,
+      );
+      const running = new Running(tool, app, dir, port, server);
+      try {
+        await waitForContent(running.url, FIRST_MARKER, FIRST_START_TIMEOUT_MS, server);
+        return running;
+      } catch (error) {
+        await server.stop();
+        if (!portWasTaken(error) || attempt === PORT_ATTEMPTS) throw error;
+      }
+    }
   } catch (error) {
-    await server?.stop();
     await removeTempDir(dir);
     throw error;
   }
+}
+
+/**
+ * Whether a start failed because its port was taken meanwhile: a port that
+ * {@linkcode freePort} found free may be another socket's by the time the
+ * server binds it (on a shared machine, any connection's local port).
+ */
+export function portWasTaken(error: unknown): boolean {
+  return error instanceof Error &&
+    /already in use|AddrInUse|Address already in use/i.test(error.message);
 }
 
 /** A response's body, or why there was none (a refused connection, a status other than 200). */
