@@ -359,7 +359,7 @@ export async function parentMemoryUnderLoad(
 // --- idle CPU ----------------------------------------------------------------------
 
 /** Writes `files` small modules into `dir/src`, a hundred folders of them. */
-export async function writeTree(dir: string, files: number): Promise<void> {
+async function writeTree(dir: string, files: number): Promise<void> {
   for (let d = 0; d < 100; d++) {
     await Deno.mkdir(join(dir, "src", `dir${d}`), { recursive: true });
     for (let f = 0; f < files / 100; f++) {

@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { type BenchApp, FIRST_MARKER } from "./_apps.ts";
 import {
   delay,
-  descendants,
   freePort,
   MAIN_TS,
   makeTempDir,
@@ -129,11 +128,6 @@ export class Running {
     };
   }
 
-  /** The server's processes: the one the bench started and all it started. */
-  pids(): number[] {
-    return [this.server.pid, ...descendants(this.server.pid)];
-  }
-
   /** Stops the server and removes its directory. */
   async stop(): Promise<void> {
     try {
@@ -203,9 +197,11 @@ export async function startApp(
  * server binds it (on a shared machine, any connection's local port).
  */
 export function portWasTaken(error: unknown): boolean {
-  return error instanceof Error &&
-    /already in use|AddrInUse|Address already in use/i.test(error.message);
+  return error instanceof Error && PORT_TAKEN.test(error.message);
 }
+
+/** devsrv's line for a port in use, and Deno's error (which `deno run --watch` survives). */
+const PORT_TAKEN = /already in use|AddrInUse/;
 
 /** A response's body, or why there was none (a refused connection, a status other than 200). */
 export async function bodyOrError(url: string, timeoutMs = 30_000): Promise<string | Error> {
@@ -234,14 +230,19 @@ export async function waitForContent(
   let last: string | Error = "";
   let exited = false;
   server?.process.status.then(() => exited = true);
-  while (performance.now() < deadline && !exited) {
+  const from = server?.output.length ?? 0;
+  // `deno run --watch` stays up after its program fails, waiting for a change: look at its output.
+  const portTaken = () => PORT_TAKEN.test(server?.output.slice(from) ?? "");
+  while (performance.now() < deadline && !exited && !portTaken()) {
     last = await bodyOrError(url, Math.max(1, deadline - performance.now()));
     if (typeof last === "string" && last.includes(marker)) return;
     await delay(POLL_PAUSE_MS);
   }
   const seen = last instanceof Error ? last.message : `a page without it: ${last.slice(0, 200)}`;
   throw new Error(
-    `"${marker}" never appeared at ${url}${exited ? " (the server exited)" : ""}; last: ${seen}` +
+    `"${marker}" never appeared at ${url}${exited ? " (the server exited)" : ""}${
+      portTaken() ? " (its port was taken)" : ""
+    }; last: ${seen}` +
       (server ? `\noutput:\n${server.output.slice(-4000)}` : ""),
   );
 }
