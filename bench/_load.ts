@@ -6,6 +6,18 @@
  */
 
 const encoder = new TextEncoder();
+/** How long past its end a load may run before its connections are closed under it. */
+const GRACE_MS = 10_000;
+
+/** Closes a connection that may be closed already. */
+export function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch (error) {
+    // closed already (by the other side of a timeout)
+    if (!(error instanceof Deno.errors.BadResource)) throw error;
+  }
+}
 
 /** Requests per second and per-request latencies. */
 export interface LoadResult {
@@ -65,12 +77,19 @@ export async function runLoad(
   let requests = 0;
   let errors = 0;
   const started = performance.now();
+  const open = new Set<Deno.Conn>();
+  // A server that stops answering must not hang the bench: its connections are closed.
+  const stuck = setTimeout(
+    () => open.forEach((conn) => closeQuietly(conn)),
+    seconds * 1000 + GRACE_MS,
+  );
   await Promise.all(Array.from({ length: connections }, async () => {
     const buffer = new Uint8Array(64 * 1024);
     while (performance.now() < deadline) {
       let conn: Deno.Conn | undefined;
       try {
         conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        open.add(conn);
         const carry = { bytes: new Uint8Array(0) };
         while (performance.now() < deadline) {
           await conn.write(request);
@@ -81,10 +100,14 @@ export async function runLoad(
       } catch {
         errors++;
       } finally {
-        conn?.close();
+        if (conn) {
+          open.delete(conn);
+          closeQuietly(conn);
+        }
       }
     }
   }));
+  clearTimeout(stuck);
   const elapsed = (performance.now() - started) / 1000;
   return { requests, errors, seconds: elapsed, rps: requests / elapsed };
 }
@@ -112,7 +135,9 @@ export async function runFetchLoad(
   await Promise.all(Array.from({ length: loops }, async () => {
     while (performance.now() < deadline) {
       try {
-        const response = await fetch(url);
+        const response = await fetch(url, {
+          signal: AbortSignal.timeout(seconds * 1000 + GRACE_MS),
+        });
         await response.arrayBuffer();
         if (response.status === 200) requests++;
         else errors++;
@@ -142,6 +167,7 @@ export async function sequentialLatencies(port: number, batches: number): Promis
   const buffer = new Uint8Array(64 * 1024);
   const carry = { bytes: new Uint8Array(0) };
   const latencies: number[] = [];
+  const stuck = setTimeout(() => closeQuietly(conn), GRACE_MS * batches);
   try {
     for (let batch = 0; batch < batches; batch++) {
       const started = performance.now();
@@ -152,7 +178,8 @@ export async function sequentialLatencies(port: number, batches: number): Promis
       latencies.push((performance.now() - started) / LATENCY_BATCH);
     }
   } finally {
-    conn.close();
+    clearTimeout(stuck);
+    closeQuietly(conn);
   }
   return latencies;
 }
@@ -183,6 +210,7 @@ export async function runWrk(
     output = await new Deno.Command("wrk", {
       args: ["-t1", `-c${connections}`, `-d${seconds}s`, `http://127.0.0.1:${port}/`],
       stdin: "null",
+      signal: AbortSignal.timeout(seconds * 1000 + GRACE_MS),
     }).output();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;

@@ -1,439 +1,450 @@
 /**
- * `deno task bench`: devsrv measured side by side with `deno run --watch`,
- * in the same run, on the same example app (examples/hello/app.ts):
+ * `deno task bench`: devsrv measured beside `deno run --watch`, the
+ * reference it competes with, in the same run, each figure as a ratio
+ * with its target:
  *
- * - reload latency: from the write of a file to the first response with
- *   the new content (median, p90), and devsrv's ratio to the reference;
- * - failed requests under a steady load across 20 reloads;
- * - requests per second through the parent versus `--no-reload`, and the
- *   added latency per request;
- * - resident memory of parent and child;
- * - idle CPU of the parent over 10,000 watched files, for OS events and
- *   for `--poll`;
- * - the cost of working out the app's module graph (`deno info --json`,
- *   as the reloader runs it after each restart) for the example app and an
- *   Express app.
+ * - reload latency (write of a file → first response with the new
+ *   content) for the hello example, a Hono program and an app with a large
+ *   dependency graph (Express and Fastify);
+ * - reload latency with two server-sent events streams and a WebSocket
+ *   open, beside the same app's plain reload latency;
+ * - cold start, spawn → first 200, with devsrv's `--verbose` phases;
+ * - memory: the proportional set size of all of each server's processes;
+ * - failed requests across 20 reloads under a steady load;
+ * - requests per second through devsrv's parent versus `--no-reload`, the
+ *   added latency per request, the parent's resident memory after a load;
+ * - idle CPU of the parent over 10,000 watched files (OS events, `--poll`);
+ * - the module graph devsrv works out after each restart (`deno info`).
+ *
+ * Two setups compared run alternately (A, B, A, B...) and the figures are
+ * medians, so that other work on a shared machine falls on both alike.
+ *
+ * Environment: `BENCH_EDITS` (edits per reload series, 20),
+ * `BENCH_STARTS` (cold starts per tool, 10), `BENCH_MEMORY_ROUNDS` (3),
+ * `BENCH_ROUNDS` (throughput windows per client and setup, 3),
+ * `BENCH_LOAD_SECONDS` (per window, 2), `BENCH_QUIET_MS` (see `_tools.ts`),
+ * `BENCH_ONLY` (a comma-separated list of sections: reload, streams, start,
+ * memory, failures, throughput, idle, graph).
  *
  * @module
  */
 
-import { quantile, runFetchLoad, runLoad, runWrk, sequentialLatencies } from "./_load.ts";
-import { cpuMs, freePort, MAIN_TS, privateMb, residentMb, ServerProcess } from "./_process.ts";
-import { CHECK_INTERVAL_MS } from "../src/front/memory_release.ts";
-import { loadModuleGraph } from "../src/watch/module_graph.ts";
+import { type BenchApp, EXPRESS_FASTIFY, HELLO, HONO, RELOAD_APPS, STREAMS } from "./_apps.ts";
+import { quantile } from "./_load.ts";
+import {
+  coldStarts,
+  compareThroughput,
+  graphCost,
+  idleCpu,
+  MEMORY_SETTLE_MS,
+  memorySamples,
+  type ParentMemory,
+  parentMemoryUnderLoad,
+  verboseColdStart,
+} from "./_measure.ts";
+import { cleanUp, loadAverage } from "./_process.ts";
+import { alternateEdits, failuresAcrossReloads, verboseReload } from "./_reload.ts";
+import { counts, fmt, iqr, median, p50p90, print, ratio, table, type Target } from "./_report.ts";
+import { DENO_RUN_WATCH, DEVSRV, QUIET_MS, type Running, startApp } from "./_tools.ts";
 
-const EDITS = Number(Deno.env.get("BENCH_EDITS") ?? 25);
+function envNumber(name: string, fallback: number): number {
+  const value = Number(Deno.env.get(name) ?? fallback);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+  return value;
+}
+
+const EDITS = envNumber("BENCH_EDITS", 20);
+const STARTS = envNumber("BENCH_STARTS", 10);
+const MEMORY_ROUNDS = envNumber("BENCH_MEMORY_ROUNDS", 3);
+const ROUNDS = envNumber("BENCH_ROUNDS", 3);
+const LOAD_SECONDS = envNumber("BENCH_LOAD_SECONDS", 2);
 const RELOADS_UNDER_LOAD = 20;
-const LOAD_SECONDS = Number(Deno.env.get("BENCH_LOAD_SECONDS") ?? 4);
 const LOAD_CONNECTIONS = 32;
 const IDLE_SECONDS = 5;
-/** After a load, two quiet checks of the parent's memory release and time for its collection. */
-const MEMORY_SETTLE_MS = 2 * CHECK_INTERVAL_MS + 1000;
 const TREE_FILES = 10_000;
 /** How often the module graph is worked out per app. */
 const GRAPH_RUNS = 15;
-/** An Express app as people write them: the package, and a module of its own. */
-const EXPRESS_APP = {
-  "main.ts": `import express from "npm:express@5.1.0";
-import { greeting } from "./greeting.ts";
-const app = express();
-app.get("/", (_req, res) => res.send(greeting));
-app.listen(3000);
-`,
-  "greeting.ts": 'export const greeting = "Hello from Express";\n',
-};
-const EXAMPLE_APP = new URL("../examples/hello/app.ts", import.meta.url);
-const GREETING = 'const GREETING = "Hello from devsrv";';
-
-const encoder = new TextEncoder();
-function print(line = ""): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-}
-
-/** A dev server setup under comparison. */
-interface Tool {
-  name: string;
-  start(dir: string, port: number): ServerProcess;
-}
-
-const devsrv: Tool = {
-  name: "devsrv",
-  start: (dir, port) =>
-    new ServerProcess(
-      ["run", "-A", MAIN_TS, "serve", "app.ts", "-p", String(port), "--quiet"],
-      dir,
-    ),
-};
-
-const denoRunWatch: Tool = {
-  name: "deno run --watch",
-  start: (dir, port) =>
-    new ServerProcess(["run", "--watch", "-A", "entry.ts"], dir, { PORT: String(port) }),
-};
-
-const RUN_WATCH_ENTRY = `import app from "./app.ts";
-Deno.serve({ hostname: "127.0.0.1", port: Number(Deno.env.get("PORT")), onListen() {} }, app.fetch);
-`;
-
-async function makeAppDir(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "devsrv_bench_" });
-  await Deno.writeTextFile(`${dir}/app.ts`, await Deno.readTextFile(EXAMPLE_APP));
-  await Deno.writeTextFile(`${dir}/entry.ts`, RUN_WATCH_ENTRY);
-  return dir;
-}
-
-async function bodyOrError(url: string): Promise<string | Error> {
-  try {
-    const response = await fetch(url);
-    const body = await response.text();
-    return response.status === 200 ? body : new Error(`status ${response.status}`);
-  } catch (error) {
-    return error instanceof Error ? error : new Error(String(error));
-  }
-}
-
-async function waitForContent(url: string, marker: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const body = await bodyOrError(url);
-    if (typeof body === "string" && body.includes(marker)) return;
-  }
-  throw new Error(`"${marker}" never appeared at ${url}`);
-}
-
-async function writeVersion(dir: string, marker: string): Promise<void> {
-  const source = await Deno.readTextFile(EXAMPLE_APP);
-  await Deno.writeTextFile(
-    `${dir}/app.ts`,
-    source.replace(GREETING, `const GREETING = "${marker}";`),
-  );
-}
-
-async function withTool<T>(
-  tool: Tool,
-  body: (url: string, dir: string, server: ServerProcess) => Promise<T>,
-): Promise<T> {
-  const dir = await makeAppDir();
-  const port = freePort();
-  const server = tool.start(dir, port);
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitForContent(url, "Hello from devsrv");
-    return await body(url, dir, server);
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function reloadLatencies(tool: Tool): Promise<number[]> {
-  return await withTool(tool, async (url, dir) => {
-    const latencies: number[] = [];
-    for (let i = 1; i <= EDITS; i++) {
-      const marker = `edit number ${i}`;
-      const started = performance.now();
-      await writeVersion(dir, marker);
-      await waitForContent(url, marker);
-      latencies.push(performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, 150)); // let the watcher settle between edits
-    }
-    return latencies;
-  });
-}
-
-async function failuresUnderLoad(tool: Tool): Promise<{ failed: number; total: number }> {
-  return await withTool(tool, async (url, dir) => {
-    let running = true;
-    let failed = 0;
-    let total = 0;
-    const port = Number(new URL(url).port);
-    const fresh = async () => {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      try {
-        await conn.write(
-          encoder.encode(`GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`),
-        );
-        const buffer = new Uint8Array(4096);
-        let head = "";
-        while (true) {
-          const n = await conn.read(buffer);
-          if (n === null) break;
-          head += new TextDecoder().decode(buffer.subarray(0, n));
-        }
-        if (!head.startsWith("HTTP/1.1 200")) throw new Error(head.slice(0, 20) || "empty");
-      } finally {
-        conn.close();
-      }
-    };
-    const loop = async (send: () => Promise<unknown>) => {
-      while (running) {
-        total++;
-        try {
-          const result = await send();
-          if (result instanceof Error) failed++;
-        } catch {
-          failed++;
-        }
-      }
-    };
-    const loops = [
-      loop(() => bodyOrError(url)),
-      loop(() => bodyOrError(url)),
-      loop(fresh),
-      loop(fresh),
-    ];
-    for (let i = 1; i <= RELOADS_UNDER_LOAD; i++) {
-      const marker = `load edit ${i}`;
-      await writeVersion(dir, marker);
-      await waitForContent(url, marker);
-    }
-    running = false;
-    await Promise.all(loops);
-    return { failed, total };
-  });
-}
-
-/** What one throughput run measured. */
-interface Throughput {
-  rawRps: number;
-  fetchRps: number;
-  /** `null` when wrk is not installed. */
-  wrkRps: number | null;
-  latencyMs: number;
-  parentMb?: number;
-  /** The parent once the load has stopped long enough for it to release memory. */
-  settledParentMb?: number;
-  /** The part of that only the parent holds. */
-  settledParentPrivateMb?: number;
-  childMb: number;
-  /** The process started by the command, before any load. */
-  idleParentMb: number;
-}
-
 /** The flag `deno task serve` and the compiled binary run with: a small young generation. */
 const SMALL_YOUNG_GENERATION = "--v8-flags=--max-semi-space-size=1";
+/** The parent's resident memory once a load is over, MB. */
+const PARENT_TARGET_MB = 60;
+const SECTIONS = [
+  "reload",
+  "streams",
+  "start",
+  "memory",
+  "failures",
+  "throughput",
+  "idle",
+  "graph",
+] as const;
+const ONLY = Deno.env.get("BENCH_ONLY")?.split(",").map((s) => s.trim()).filter(Boolean);
+/** The targets devsrv's ratios are held to. */
+const TARGETS = {
+  reloadP50: { op: "≤", value: 0.15 },
+  reloadP90: { op: "≤", value: 0.2 },
+  streamsOverPlain: { op: "≤", value: 1.5 },
+  coldStart: { op: "≤", value: 1.5 },
+  memory: { op: "≤", value: 2 },
+  throughput: { op: "≥", value: 0.7 },
+} as const satisfies Record<string, Target>;
 
-async function throughput(reload: boolean, v8Flags: string[] = []): Promise<Throughput> {
-  const dir = await makeAppDir();
-  const port = freePort();
-  const args = ["run", "-A", ...v8Flags, MAIN_TS, "serve", "app.ts", "-p", String(port), "--quiet"];
-  const server = new ServerProcess(reload ? args : [...args, "--no-reload"], dir);
+/** Starts devsrv and `deno run --watch` on an app, runs `body`, stops both. */
+async function withBoth<T>(
+  app: BenchApp,
+  body: (devsrv: Running, watch: Running) => Promise<T>,
+): Promise<T> {
+  const devsrv = await startApp(DEVSRV, app);
   try {
-    await waitForContent(`http://127.0.0.1:${port}`, "Hello from devsrv");
-    const idleParentMb = residentMb(server.process.pid);
-    await runLoad(port, LOAD_CONNECTIONS, 1); // warm-up
-    const raw = await runLoad(port, LOAD_CONNECTIONS, LOAD_SECONDS);
-    const viaFetch = await runFetchLoad(port, LOAD_CONNECTIONS, LOAD_SECONDS);
-    const wrkRps = await runWrk(port, LOAD_CONNECTIONS, LOAD_SECONDS);
-    const latencies = await sequentialLatencies(port, 30);
-    const result: Throughput = {
-      rawRps: raw.rps,
-      fetchRps: viaFetch.rps,
-      wrkRps,
-      latencyMs: quantile(latencies, 0.5),
-      childMb: residentMb(server.process.pid),
-      idleParentMb,
-    };
-    if (reload) {
-      const status = await (await fetch(`http://127.0.0.1:${port}/__devsrv`, {
-        headers: { accept: "application/json" },
-      })).json();
-      result.parentMb = residentMb(status.parentPid);
-      result.childMb = residentMb(status.childPid);
-      await new Promise((resolve) => setTimeout(resolve, MEMORY_SETTLE_MS));
-      result.settledParentMb = residentMb(status.parentPid);
-      result.settledParentPrivateMb = privateMb(status.parentPid);
+    const watch = await startApp(DENO_RUN_WATCH, app);
+    try {
+      return await body(devsrv, watch);
+    } finally {
+      await watch.stop();
     }
-    return result;
   } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
+    await devsrv.stop();
   }
 }
 
-async function idleCpu(
-  poll: boolean,
-): Promise<{ cpuPercent: number; files: number; scanMs: number }> {
-  const dir = await makeAppDir();
-  for (let d = 0; d < 100; d++) {
-    await Deno.mkdir(`${dir}/src/dir${d}`, { recursive: true });
-    for (let f = 0; f < TREE_FILES / 100; f++) {
-      await Deno.writeTextFile(
-        `${dir}/src/dir${d}/file${f}.ts`,
-        `export const value${f} = ${f};\n`,
-      );
-    }
-  }
-  const port = freePort();
-  const args = ["run", "-A", MAIN_TS, "serve", "app.ts", "-p", String(port), "--quiet"];
-  const started = performance.now();
-  const server = new ServerProcess(poll ? [...args, "--poll"] : args, dir);
-  try {
-    const banner = await server.waitFor(/\((watchfs|poll), (\d+) files\)/);
-    const scanMs = performance.now() - started;
-    await waitForContent(`http://127.0.0.1:${port}`, "Hello from devsrv");
-    await new Promise((resolve) => setTimeout(resolve, 1000)); // let start-up work finish
-    const before = cpuMs(server.process.pid);
-    await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
-    const used = cpuMs(server.process.pid) - before;
-    return { cpuPercent: (used / (IDLE_SECONDS * 1000)) * 100, files: Number(banner[2]), scanMs };
-  } finally {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true });
-  }
+/** Prints how many settles gave up at their deadline, if any did. */
+function printSettleTimeouts(what: string, runnings: Running[]): void {
+  const timeouts = runnings.reduce((sum, r) => sum + r.settleTimeouts, 0);
+  if (timeouts > 0) print(`  ${what}: ${timeouts} settles hit their 5 s deadline`);
 }
 
-/** Median and p90 of `deno info --json` on an app, as the reloader runs it after a restart. */
-async function graphCost(
-  files: Record<string, string>,
-  entry: string,
-): Promise<{ median: number; p90: number; files: number; npm: number } | string> {
-  const dir = await Deno.makeTempDir({ prefix: "devsrv_bench_graph_" });
-  try {
-    for (const [name, content] of Object.entries(files)) {
-      await Deno.writeTextFile(`${dir}/${name}`, content);
-    }
-    const first = await loadModuleGraph(entry, { cwd: dir, priority: "low" }); // fills Deno's cache
-    if (first.kind === "unknown") return first.reason;
-    const times: number[] = [];
-    for (let i = 0; i < GRAPH_RUNS; i++) {
-      const result = await loadModuleGraph(entry, { cwd: dir, priority: "low" });
-      if (result.kind === "unknown") return result.reason;
-      times.push(result.ms);
-    }
-    return {
-      median: quantile(times, 0.5),
-      p90: quantile(times, 0.9),
-      files: first.graph.files.size,
-      npm: first.graph.npmPackages.length,
-    };
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function fmt(value: number, digits = 1): string {
-  return value.toFixed(digits);
-}
-
-async function main(): Promise<void> {
+async function reloadLatency(): Promise<void> {
   print(
-    `devsrv benchmark · Deno ${Deno.version.deno} · ${Deno.build.os} · ${navigator.hardwareConcurrency} cores`,
+    `Reload latency: write of the file → first response with the new content, ms (${EDITS} edits each)`,
   );
-  print();
   print(
-    `Reload latency: write of app.ts → first response with the new content (${EDITS} edits each)`,
+    `  both servers run at once; edits alternate between them; before each edit both have settled`,
   );
-  const ours = await reloadLatencies(devsrv);
-  const theirs = await reloadLatencies(denoRunWatch);
-  const [oursMedian, theirsMedian] = [quantile(ours, 0.5), quantile(theirs, 0.5)];
-  print(`  ${"tool".padEnd(18)} ${"median ms".padStart(10)} ${"p90 ms".padStart(10)}`);
   print(
-    `  ${devsrv.name.padEnd(18)} ${fmt(oursMedian).padStart(10)} ${
-      fmt(quantile(ours, 0.9)).padStart(10)
+    `  (devsrv: a standby child ready; both: no CPU used for ${QUIET_MS} ms). p50 / p90, (p25–p75)`,
+  );
+  const rows = [[
+    "app",
+    "devsrv",
+    "",
+    "deno run --watch",
+    "",
+    "ratio p50",
+    "ratio p90",
+  ]];
+  const runnings: Running[] = [];
+  for (const app of RELOAD_APPS) {
+    await withBoth(app, async (devsrv, watch) => {
+      const [ours, theirs] = await alternateEdits([{ running: devsrv }, { running: watch }], EDITS);
+      const [a, b] = [ours!.latencies, theirs!.latencies];
+      rows.push([
+        app.name,
+        p50p90(a),
+        `(${iqr(a, 0)})`,
+        p50p90(b),
+        `(${iqr(b, 0)})`,
+        ratio(median(a) / median(b), TARGETS.reloadP50),
+        ratio(quantile(a, 0.9) / quantile(b, 0.9), TARGETS.reloadP90),
+      ]);
+      runnings.push(devsrv, watch);
+    });
+  }
+  table(rows);
+  printSettleTimeouts("reload latency", runnings);
+  const running = await startApp(DEVSRV, HELLO, { toolFlags: ["--verbose"] });
+  try {
+    const { ms, lines } = await verboseReload(running);
+    print(
+      `  where a devsrv reload's time goes: ${HELLO.name}, one edit with --verbose (${
+        fmt(ms, 1)
+      } ms), ms after the write:`,
+    );
+    for (const line of lines) print(`    ${line}`);
+  } finally {
+    await running.stop();
+  }
+}
+
+async function reloadWithStreams(): Promise<void> {
+  print(
+    `Reload latency with open streams: ${STREAMS.name}, ms (${EDITS} edits per row and server, all alternating)`,
+  );
+  print(
+    `  "streams": 2 server-sent events streams (fetch, reading) and 1 WebSocket open during the edit`,
+  );
+  await withBoth(STREAMS, async (devsrv, watch) => {
+    const [plainOurs, plainTheirs, streamsOurs, streamsTheirs] = await alternateEdits([
+      { running: devsrv },
+      { running: watch },
+      { running: devsrv, withStreams: true },
+      { running: watch, withStreams: true },
+    ], EDITS);
+    const row = (name: string, ours: number[], theirs: number[]) => [
+      name,
+      p50p90(ours),
+      `(${iqr(ours, 0)})`,
+      p50p90(theirs),
+      `(${iqr(theirs, 0)})`,
+      ratio(median(ours) / median(theirs)),
+    ];
+    const a = [plainOurs!.latencies, streamsOurs!.latencies];
+    const b = [plainTheirs!.latencies, streamsTheirs!.latencies];
+    table([
+      ["", "devsrv", "", "deno run --watch", "", "ratio p50"],
+      row("plain reload", a[0]!, b[0]!),
+      row("with streams open", a[1]!, b[1]!),
+    ]);
+    print(
+      `  ratio with streams / plain, p50: devsrv ${
+        ratio(median(a[1]!) / median(a[0]!), TARGETS.streamsOverPlain)
+      }; deno run --watch ${ratio(median(b[1]!) / median(b[0]!))}`,
+    );
+    print(
+      `  ratio with streams / plain, p90: devsrv ${
+        ratio(quantile(a[1]!, 0.9) / quantile(a[0]!, 0.9))
+      }; deno run --watch ${ratio(quantile(b[1]!, 0.9) / quantile(b[0]!, 0.9))}`,
+    );
+    print(`  how the streams ended: devsrv: ${counts(streamsOurs!.streamEnds)}`);
+    print(`                         deno run --watch: ${counts(streamsTheirs!.streamEnds)}`);
+    printSettleTimeouts("with streams", [devsrv, watch]);
+  });
+}
+
+async function coldStart(): Promise<void> {
+  print(
+    `Cold start: spawn → first 200 through the public port, ${HELLO.name}, ms (${STARTS} starts each, alternating, after one uncounted)`,
+  );
+  const [ours, theirs] = await coldStarts([DEVSRV, DENO_RUN_WATCH], HELLO, STARTS);
+  table([
+    ["command", "p50 / p90", "(p25–p75)"],
+    ["deno run -A main.ts serve app.ts -p PORT", p50p90(ours!), `(${iqr(ours!, 0)})`],
+    ["deno run --watch -A entry.ts", p50p90(theirs!), `(${iqr(theirs!, 0)})`],
+  ]);
+  print(
+    `  ratio devsrv / deno run --watch, p50: ${
+      ratio(median(ours!) / median(theirs!), TARGETS.coldStart)
     }`,
   );
+  const verbose = await verboseColdStart(HELLO);
   print(
-    `  ${denoRunWatch.name.padEnd(18)} ${fmt(theirsMedian).padStart(10)} ${
-      fmt(quantile(theirs, 0.9)).padStart(10)
-    }`,
+    `  one start with --verbose (${
+      fmt(verbose.ms, 0)
+    } ms to the first 200); [ms since that process started]:`,
   );
-  print(
-    `  ratio devsrv / deno run --watch (median): ${
-      fmt(oursMedian / theirsMedian, 2)
-    } (target ≤ 0.33)`,
-  );
-  print();
+  for (const line of verbose.phases) print(`    ${line.trim()}`);
+}
 
+async function memory(): Promise<void> {
   print(
-    `Failed requests across ${RELOADS_UNDER_LOAD} reloads under a steady load (2 keep-alive + 2 fresh-connection loops)`,
+    `Memory: proportional set size (PSS, /proc/PID/smaps_rollup) of all of a server's processes, MB,`,
   );
-  for (const tool of [devsrv, denoRunWatch]) {
-    const { failed, total } = await failuresUnderLoad(tool);
-    print(`  ${tool.name.padEnd(18)} ${String(failed).padStart(6)} failed of ${total}`);
+  print(
+    `  idle after its start and 10 requests, ${HELLO.name} (median of ${MEMORY_ROUNDS} starts each, alternating)`,
+  );
+  const [ours, theirs] = await memorySamples([DEVSRV, DENO_RUN_WATCH], HELLO, MEMORY_ROUNDS);
+  const roleMedian = (samples: typeof ours, role: string, key: "pssMb" | "privateMb") =>
+    median(samples!.flatMap((s) => s.processes.filter((p) => p.role === role).map((p) => p[key])));
+  const roleText = (role: string) =>
+    `${role} ${fmt(roleMedian(ours, role, "pssMb"))} (${fmt(roleMedian(ours, role, "privateMb"))})`;
+  const roles = [...new Set(ours!.flatMap((s) => s.processes.map((p) => p.role)))];
+  const oursPss = median(ours!.map((s) => s.pssMb));
+  const theirsPss = median(theirs!.map((s) => s.pssMb));
+  table([
+    ["server", "PSS", "(private)", "processes"],
+    [
+      "devsrv",
+      fmt(oursPss),
+      `(${fmt(median(ours!.map((s) => s.privateMb)))})`,
+      roles.map(roleText).join(" + "),
+    ],
+    [
+      "deno run --watch",
+      fmt(theirsPss),
+      `(${fmt(median(theirs!.map((s) => s.privateMb)))})`,
+      `${Math.max(...theirs!.map((s) => s.processes.length))} process(es)`,
+    ],
+  ]);
+  print(`  ratio devsrv / deno run --watch: ${ratio(oursPss / theirsPss, TARGETS.memory)}`);
+  print(
+    `  the standby's own PSS (its cost): ${fmt(roleMedian(ours, "standby", "pssMb"))} MB; ` +
+      `PSS shares each shared page among all processes mapping it, this bench's deno included`,
+  );
+}
+
+async function failures(): Promise<void> {
+  print(
+    `Failed requests across ${RELOADS_UNDER_LOAD} reloads under a steady load (2 keep-alive + 2 fresh-connection loops), ${HELLO.name}`,
+  );
+  for (const tool of [DEVSRV, DENO_RUN_WATCH]) {
+    const running = await startApp(tool, HELLO);
+    try {
+      const { failed, total } = await failuresAcrossReloads(running, RELOADS_UNDER_LOAD);
+      print(`  ${tool.name.padEnd(18)} ${String(failed).padStart(6)} failed of ${total}`);
+    } finally {
+      await running.stop();
+    }
   }
-  print();
+}
 
+async function throughput(): Promise<void> {
   print(
-    `Throughput: ${LOAD_CONNECTIONS} concurrent clients, ${LOAD_SECONDS} s each; latency: one keep-alive connection`,
+    `Throughput through devsrv's parent vs --no-reload, ${HELLO.name}: ${LOAD_CONNECTIONS} connections, ` +
+      `${ROUNDS} windows of ${LOAD_SECONDS} s per client and setup, alternating; median req/s (min–max)`,
   );
-  const through = await throughput(true);
-  const direct = await throughput(false);
-  const row = (name: string, t: Throughput) =>
-    `  ${name.padEnd(26)} ${fmt(t.rawRps, 0).padStart(12)} ${fmt(t.fetchRps, 0).padStart(12)} ${
-      (t.wrkRps === null ? "-" : fmt(t.wrkRps, 0)).padStart(12)
-    } ${fmt(t.latencyMs * 1000, 0).padStart(10)}`;
+  const through = await startApp(DEVSRV, HELLO);
+  let result;
+  try {
+    const direct = await startApp(DEVSRV, HELLO, { toolFlags: ["--no-reload"] });
+    try {
+      result = await compareThroughput(through, direct, {
+        rounds: ROUNDS,
+        seconds: LOAD_SECONDS,
+        connections: LOAD_CONNECTIONS,
+      });
+    } finally {
+      await direct.stop();
+    }
+  } finally {
+    await through.stop();
+  }
+  const range = (values: number[]) =>
+    `${fmt(median(values), 0)} (${fmt(Math.min(...values), 0)}–${fmt(Math.max(...values), 0)})`;
+  const rows = [["client", "through the parent", "--no-reload", "ratio"]];
+  const clientNames = {
+    wrk: "wrk (C, 1 thread)",
+    raw: "the bench's raw TCP client",
+    fetch: "a fetch client (32 loops)",
+  };
+  for (const [client, windows] of Object.entries(result.rps)) {
+    const name = clientNames[client as keyof typeof clientNames];
+    rows.push(
+      windows === null ? [name, "not installed", "", ""] : [
+        name,
+        range(windows.through),
+        range(windows.direct),
+        ratio(median(windows.through) / median(windows.direct), TARGETS.throughput),
+      ],
+    );
+  }
+  table(rows);
   print(
-    `  ${"setup".padEnd(26)} ${"raw req/s".padStart(12)} ${"fetch req/s".padStart(12)} ${
-      "wrk req/s".padStart(12)
-    } ${"median µs".padStart(10)}`,
-  );
-  print(row("devsrv (through parent)", through));
-  print(row("devsrv --no-reload", direct));
-  print(
-    `  ratio through parent / --no-reload: raw TCP client ${
-      fmt(through.rawRps / direct.rawRps, 2)
-    }, fetch client ${fmt(through.fetchRps / direct.fetchRps, 2)}, wrk ${
-      through.wrkRps === null || direct.wrkRps === null
-        ? "not installed"
-        : fmt(through.wrkRps / direct.wrkRps, 2)
-    } (target ≥ 0.70)`,
-  );
-  print(
-    `  added latency per request (median): ${
-      fmt((through.latencyMs - direct.latencyMs) * 1000, 0)
+    `  added latency per request (median, one keep-alive connection): ${
+      fmt((median(result.latency.through) - median(result.latency.direct)) * 1000, 0)
     } µs`,
   );
-  const tuned = await throughput(true, [SMALL_YOUNG_GENERATION]);
-  const settleSeconds = MEMORY_SETTLE_MS / 1000;
+  const tunedServer = await startApp(DEVSRV, HELLO, { denoFlags: [SMALL_YOUNG_GENERATION] });
+  let tuned: ParentMemory;
+  try {
+    tuned = await parentMemoryUnderLoad(tunedServer, {
+      seconds: LOAD_SECONDS,
+      connections: LOAD_CONNECTIONS,
+    });
+  } finally {
+    await tunedServer.stop();
+  }
+  const memoryRow = (name: string, m: ParentMemory) => [
+    name,
+    fmt(m.idleMb),
+    fmt(m.afterLoadMb),
+    fmt(m.settledMb),
+    `(${fmt(m.settledPrivateMb)})`,
+    m.settledMb < PARENT_TARGET_MB ? "meets" : "misses",
+  ];
+  const later = `${MEMORY_SETTLE_MS / 1000} s later`;
+  print(`  parent resident memory, MB (target: < ${PARENT_TARGET_MB} ${later}):`);
+  table([
+    ["", "idle", "after load (highest)", later, "(private)", ""],
+    memoryRow("deno run -A main.ts serve", result.parent),
+    memoryRow(`with ${SMALL_YOUNG_GENERATION}`, tuned),
+  ], "    ");
   print(
-    `  parent resident memory, MB (target < 60) ${"idle".padStart(8)} ${
-      "after load".padStart(11)
-    } ${`${settleSeconds} s later`.padStart(11)} ${"(private)".padStart(10)}`,
-  );
-  const memoryRow = (name: string, t: Throughput) =>
-    `    ${name.padEnd(38)} ${fmt(t.idleParentMb).padStart(8)} ${
-      fmt(t.parentMb ?? NaN).padStart(11)
-    } ${fmt(t.settledParentMb ?? NaN).padStart(11)} ${
-      `(${fmt(t.settledParentPrivateMb ?? NaN)})`.padStart(10)
-    }`;
-  print(memoryRow("deno run -A main.ts serve", through));
-  print(memoryRow(`with ${SMALL_YOUNG_GENERATION}`, tuned));
-  print(
-    `  child resident memory after the load: ${fmt(through.childMb)} MB; --no-reload process ${
-      fmt(direct.childMb)
+    `  child resident memory after the load: ${fmt(result.childMb)} MB; --no-reload process ${
+      fmt(result.directMb)
     } MB`,
   );
-  print();
+}
 
-  print(`Idle CPU of the parent over ${TREE_FILES} watched files (${IDLE_SECONDS} s)`);
+async function idle(): Promise<void> {
+  print(`Idle CPU of devsrv's parent over ${TREE_FILES} watched files (${IDLE_SECONDS} s)`);
   for (const poll of [false, true]) {
-    const { cpuPercent, files, scanMs } = await idleCpu(poll);
+    const { cpuPercent, files, bannerMs } = await idleCpu(HELLO, {
+      poll,
+      files: TREE_FILES,
+      seconds: IDLE_SECONDS,
+    });
     print(
       `  ${(poll ? "--poll (500 ms)" : "watchfs").padEnd(18)} ${
         fmt(cpuPercent, 2).padStart(6)
-      } % CPU · ${files} files · banner after ${fmt(scanMs, 0)} ms`,
+      } % CPU · ${files} files · banner after ${fmt(bannerMs, 0)} ms`,
     );
   }
-  print();
+}
 
+async function graph(): Promise<void> {
   print(
-    `Module graph per restart: deno info --json, as the reloader runs it once the new child serves (${GRAPH_RUNS} runs)`,
+    `Module graph per restart: deno info --json, as devsrv runs it once the new child serves (${GRAPH_RUNS} runs)`,
   );
-  const apps: [string, Record<string, string>, string][] = [
-    ["example app", { "app.ts": await Deno.readTextFile(EXAMPLE_APP) }, "app.ts"],
-    ["Express app (npm:express@5.1.0)", EXPRESS_APP, "main.ts"],
-  ];
-  for (const [name, files, entry] of apps) {
-    const cost = await graphCost(files, entry);
+  for (const app of [HELLO, HONO, EXPRESS_FASTIFY]) {
+    const cost = await graphCost(app, GRAPH_RUNS);
     print(
       typeof cost === "string"
-        ? `  ${name.padEnd(34)} unavailable: ${cost}`
-        : `  ${name.padEnd(34)} median ${fmt(cost.median, 0)} ms, p90 ${
+        ? `  ${app.name.padEnd(26)} unavailable: ${cost}`
+        : `  ${app.name.padEnd(26)} median ${fmt(cost.median, 0)} ms, p90 ${
           fmt(cost.p90, 0)
         } ms · ${cost.files} files, ${cost.npm} npm packages`,
     );
   }
+}
+
+const SECTION_RUNS: Record<typeof SECTIONS[number], () => Promise<void>> = {
+  reload: reloadLatency,
+  streams: reloadWithStreams,
+  start: coldStart,
+  memory,
+  failures,
+  throughput,
+  idle,
+  graph,
+};
+
+async function main(): Promise<void> {
+  const unknown = ONLY?.filter((name) => !(SECTIONS as readonly string[]).includes(name)) ?? [];
+  if (unknown.length > 0) {
+    throw new Error(
+      `Unknown BENCH_ONLY section "${unknown[0]}"; the sections: ${SECTIONS.join(", ")}`,
+    );
+  }
+  const started = performance.now();
+  const stop = () => {
+    print("\ninterrupted: stopping the servers and removing the temporary directories");
+    cleanUp().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  print(
+    `devsrv benchmark · ${new Date().toISOString().slice(0, 10)} · Deno ${Deno.version.deno} · ` +
+      `${Deno.build.os} · ${navigator.hardwareConcurrency} cores · load average ${
+        fmt(loadAverage(), 2)
+      } at the start`,
+  );
+  print(
+    `Each ratio is devsrv's figure over its reference's (${DENO_RUN_WATCH.name} unless said), both measured in this run.`,
+  );
+  try {
+    for (const name of SECTIONS) {
+      if (ONLY && !ONLY.includes(name)) continue;
+      print();
+      await SECTION_RUNS[name]();
+    }
+  } finally {
+    await cleanUp();
+    Deno.removeSignalListener("SIGINT", stop);
+  }
+  print();
+  print(
+    `done in ${fmt((performance.now() - started) / 1000, 0)} s · load average ${
+      fmt(loadAverage(), 2)
+    } at the end`,
+  );
 }
 
 if (import.meta.main) await main();
