@@ -61,7 +61,9 @@ function writeAllToStderr(text: string): void {
   try {
     writeAllSync(Deno.stderr, text);
   } catch {
-    return; // the terminal is gone (parent killed, pipe closed): nothing to tell
+    // Any error: the terminal is gone (parent killed, pipe closed, or EIO after
+    // a hang-up, a plain Error), and a log line has nowhere else to go.
+    return;
   }
 }
 
@@ -109,8 +111,9 @@ export function colorWanted(env: ColorEnv, isTerminal: boolean): boolean {
 function stderrIsTerminal(): boolean {
   try {
     return Deno.stderr.isTerminal();
-  } catch {
-    return false; // stderr is closed
+  } catch (error) {
+    if (error instanceof Deno.errors.BadResource) return false; // stderr is closed
+    throw error;
   }
 }
 

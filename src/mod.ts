@@ -44,8 +44,16 @@ export type LibraryServeOptions = Partial<Omit<ServeOptions, "entry" | "args" | 
 function scriptName(): string {
   try {
     return relative(Deno.cwd(), fileURLToPath(Deno.mainModule));
-  } catch {
-    return "handler";
+  } catch (error) {
+    if (
+      // A main module that is not a file: URL; or a working directory that
+      // was removed, or may not be read.
+      error instanceof TypeError || error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable
+    ) {
+      return "handler";
+    }
+    throw error;
   }
 }
 

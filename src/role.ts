@@ -65,8 +65,9 @@ export const RESTART_EXIT_CODE = 3;
 export function readEnv(name: string): string | undefined {
   try {
     return Deno.env.get(name);
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) return undefined;
+    throw error;
   }
 }
 

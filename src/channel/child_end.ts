@@ -17,22 +17,16 @@ import {
 } from "../role.ts";
 import {
   type ChildMessage,
+  isLostConnection,
   isStartMessage,
   readMessages,
   sendMessage,
   type StartMessage,
 } from "./messages.ts";
 
-/** The errors of a write to a peer that is gone: its loss is reported through `lost`. */
-const LOST_PEER_ERRORS = [
-  Deno.errors.BrokenPipe,
-  Deno.errors.ConnectionReset,
-  Deno.errors.BadResource,
-  Deno.errors.NotConnected,
-];
-
+/** A write to a peer that is gone fails: its loss is reported through `lost`. */
 function ignoreLostPeer(error: unknown): void {
-  if (!LOST_PEER_ERRORS.some((type) => error instanceof type)) throw error;
+  if (!isLostConnection(error)) throw error;
 }
 
 /** The child's end of the channel. */

@@ -84,6 +84,41 @@ const encoder = new TextEncoder();
 /** A message larger than this is a protocol violation, not a report. */
 const MAX_MESSAGE_BYTES = 1 << 20;
 
+/**
+ * The errors of a read or write on a connection whose peer is gone, or that
+ * this side closed (`BadResource` after the close, `Interrupted` for a read
+ * the close cut short).
+ */
+const LOST_CONNECTION_ERRORS = [
+  Deno.errors.BadResource,
+  Deno.errors.Interrupted,
+  Deno.errors.BrokenPipe,
+  Deno.errors.ConnectionReset,
+  Deno.errors.ConnectionAborted,
+  Deno.errors.NotConnected,
+  Deno.errors.UnexpectedEof,
+  Deno.errors.TimedOut,
+];
+
+/**
+ * Tells whether an error means the channel's connection is gone: its end,
+ * not a fault.
+ *
+ * @param error A caught error.
+ * @returns `true` for the errors of a closed, reset or broken connection.
+ *
+ * @example
+ * ```ts
+ * import { isLostConnection } from "./messages.ts";
+ *
+ * if (!isLostConnection(new Deno.errors.ConnectionReset("reset"))) throw new Error();
+ * if (isLostConnection(new TypeError("a bug"))) throw new Error();
+ * ```
+ */
+export function isLostConnection(error: unknown): boolean {
+  return LOST_CONNECTION_ERRORS.some((type) => error instanceof type);
+}
+
 /** Reads newline-delimited JSON messages from a connection. */
 export async function* readMessages(conn: Deno.Conn): AsyncGenerator<unknown> {
   const decoder = new TextDecoder();
@@ -93,7 +128,8 @@ export async function* readMessages(conn: Deno.Conn): AsyncGenerator<unknown> {
     let n: number | null;
     try {
       n = await conn.read(buffer);
-    } catch {
+    } catch (error) {
+      if (!isLostConnection(error)) throw error;
       return;
     }
     if (n === null) return;
@@ -103,11 +139,14 @@ export async function* readMessages(conn: Deno.Conn): AsyncGenerator<unknown> {
     while ((newline = pending.indexOf("\n")) >= 0) {
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + 1);
+      let message: unknown;
       try {
-        yield JSON.parse(line);
-      } catch {
-        return;
+        message = JSON.parse(line);
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error;
+        return; // not JSON: a protocol violation ends the stream
       }
+      yield message;
     }
   }
 }

@@ -40,7 +40,9 @@ export class ChannelListener {
         this.#greet(conn, onChild);
       }
     } catch {
-      // the listener was closed
+      // Closing the listener ends the loop without an error. Any other accept
+      // failure (too many open files is a plain Error) ends it here too: the
+      // parent must not crash on it.
     }
   }
 
@@ -77,8 +79,8 @@ export class ChannelListener {
     this.#conns.delete(conn);
     try {
       conn.close();
-    } catch {
-      // already closed
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) throw error; // already closed
     }
   }
 

@@ -93,12 +93,14 @@ const INTERNAL_VARIABLES = new Set([
  * @example
  * ```ts
  * import { checkDevsrvVariables } from "./environment.ts";
+ * import { UsageError } from "../errors.ts";
  *
  * checkDevsrvVariables(["PATH", "DEVSRV_PORT", "DEVSRV_RUN_MAIN"]);
  * let refused = false;
  * try {
  *   checkDevsrvVariables(["DEVSRV_PROT"]);
- * } catch {
+ * } catch (error) {
+ *   if (!(error instanceof UsageError)) throw error;
  *   refused = true;
  * }
  * if (!refused) throw new Error();

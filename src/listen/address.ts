@@ -33,15 +33,19 @@ export function reachableUrls(
   const scheme = tls ? "https" : "http";
   if (!isWildcard(host)) return [`${scheme}://${hostForUrl(host)}:${port}`];
   const urls = [`${scheme}://127.0.0.1:${port}`];
+  let interfaces: Deno.NetworkInterfaceInfo[];
   try {
-    for (const net of Deno.networkInterfaces()) {
-      const v6 = net.family === "IPv6";
-      if (isLoopbackHost(net.address) || (v6 && host === "0.0.0.0")) continue;
-      if (v6 && net.address.startsWith("fe80")) continue;
-      urls.push(`${scheme}://${hostForUrl(net.address)}:${port}`);
-    }
+    interfaces = Deno.networkInterfaces();
   } catch {
-    // without --allow-sys the other addresses cannot be listed; the warning still stands
+    // Any error: without --allow-sys (NotCapable), or where a sandbox refuses
+    // the listing, the other addresses are only extra; the warning still stands.
+    return urls;
+  }
+  for (const net of interfaces) {
+    const v6 = net.family === "IPv6";
+    if (isLoopbackHost(net.address) || (v6 && host === "0.0.0.0")) continue;
+    if (v6 && net.address.startsWith("fe80")) continue;
+    urls.push(`${scheme}://${hostForUrl(net.address)}:${port}`);
   }
   return urls;
 }

@@ -46,6 +46,8 @@ function readFile(flag: Flag, path: string): string {
   try {
     return Deno.readTextFileSync(path);
   } catch {
+    // Any error: after the stat, every way this read fails (permissions, gone
+    // since, an I/O error) means the file cannot be read, which is reported.
     throw unreadable(flag, path);
   }
 }

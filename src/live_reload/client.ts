@@ -50,7 +50,7 @@ function reload() {
 }
 
 function read(event) {
-  try { return JSON.parse(event.data) || {}; } catch { return {}; }
+  try { return JSON.parse(event.data) || {}; } catch (e) { if (!(e instanceof SyntaxError)) throw e; return {}; }
 }
 
 function stale(generation) {
@@ -58,7 +58,7 @@ function stale(generation) {
   try {
     if (sessionStorage.getItem(key)) return;
     sessionStorage.setItem(key, "1");
-  } catch {}
+  } catch {} // storage blocked or full: error types vary by browser
   reload();
 }
 

@@ -201,8 +201,9 @@ export class LiveReloadHub {
     this.#drop(controller);
     try {
       controller.close();
-    } catch {
+    } catch (error) {
       // Already closed or cancelled by the page.
+      if (!(error instanceof TypeError)) throw error;
     }
   }
 
@@ -211,8 +212,9 @@ export class LiveReloadHub {
     for (const controller of [...this.#streams]) {
       try {
         controller.enqueue(bytes);
-      } catch {
-        // A stream that cannot take more has gone away.
+      } catch (error) {
+        // A stream that cannot take more (closed, or cancelled by the page) has gone away.
+        if (!(error instanceof TypeError)) throw error;
         this.#drop(controller);
       }
     }

@@ -354,8 +354,9 @@ async function decodeWhole(
   try {
     const decoded = new Response(raw).body!.pipeThrough(new DecompressionStream(format));
     return new Uint8Array(await new Response(decoded).arrayBuffer());
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (error instanceof TypeError) return undefined; // a corrupt or truncated body
+    throw error;
   }
 }
 

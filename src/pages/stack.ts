@@ -77,6 +77,8 @@ export function readExcerpt(frame: StackFrame): SourceExcerpt | undefined {
   try {
     source = Deno.readTextFileSync(frame.file);
   } catch {
+    // Any error: an excerpt is extra, and whatever stops the read (moved,
+    // not permitted, a name too long, a plain Error) must not fail the page.
     return undefined;
   }
   const all = source.replace(/\n$/, "").split("\n");

@@ -211,7 +211,9 @@ export async function serveExportedHandler(
   try {
     exports = await import(Deno.mainModule);
   } catch {
-    return true; // the program failed to load: Deno reports it and exits
+    // Any error: the program failed to load, with whatever value its code
+    // threw; Deno reports it and exits.
+    return true;
   }
   if (registry.started > 0) return true;
   const handler = findHandler(exports);

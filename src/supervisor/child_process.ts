@@ -189,7 +189,9 @@ export class ChildProcess {
           .slice(-OUTPUT_TAIL_BYTES);
       }
     } catch {
-      // the pipe broke: the child is gone, its status tells the rest
+      // Any error is fine here: reading the child's pipe or writing to ours
+      // failed (a broken pipe, or EIO from a hung-up terminal, a plain Error);
+      // nothing more can be relayed, and the child's status tells the rest.
     }
   }
 
@@ -198,8 +200,10 @@ export class ChildProcess {
     if (this.#exited) return;
     try {
       this.#process.kill(signal);
-    } catch {
-      // it exited between the check and the kill
+    } catch (error) {
+      // It exited between the check and the kill: a TypeError once Deno has
+      // seen it end, NotFound (ESRCH) if the pid went before that.
+      if (!(error instanceof TypeError || error instanceof Deno.errors.NotFound)) throw error;
     }
   }
 

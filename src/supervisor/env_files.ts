@@ -51,7 +51,10 @@ export function snapshotEnvFiles(paths: string[]): Map<string, string> {
     try {
       text = Deno.readTextFileSync(path);
     } catch {
-      continue; // a missing env file gave nothing
+      // Any error is fine: Deno warns and goes on whatever stops it reading an
+      // env file (missing, a directory, a symlink loop, a name too long, which
+      // is a plain Error), so a file this cannot read gave nothing either.
+      continue;
     }
     for (const [name, value] of parseEnvFile(text)) {
       if (!snapshot.has(name)) snapshot.set(name, value);

@@ -239,11 +239,9 @@ export function grantedPermissionFlags(): string[] {
 }
 
 function readCmdline(): string[] | undefined {
-  try {
-    return splitCmdline(Deno.readTextFileSync("/proc/self/cmdline"));
-  } catch {
-    return undefined;
-  }
+  // Missing without /proc (macOS, Windows), or not readable without --allow-read.
+  const raw = readTextOrUndefined("/proc/self/cmdline");
+  return raw === undefined ? undefined : splitCmdline(raw);
 }
 
 /**
