@@ -17,6 +17,7 @@
 import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  isLostConnection,
   readChildReport,
   sendMessage,
   type StartMessage,
@@ -412,9 +413,10 @@ export class Supervisor {
         })`,
       );
       return sendMessage(conn, this.#startMessage());
-    }).catch(() => {
-      // The child is gone before it could start (its exit settles the
-      // outcome), or the write failed because it went.
+    }).catch((error) => {
+      // The write failed because the child went before it could start: its
+      // exit settles the outcome. Anything else is a bug.
+      if (!isLostConnection(error)) throw error;
     });
     const outcome = await child.outcome;
     const phase = this.phase;
