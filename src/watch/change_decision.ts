@@ -15,10 +15,12 @@
  *    `--import-map` or `--env-file`): restart (when Deno itself adds to
  *    the lock file as the app starts, that is one more restart, and the
  *    next start finds nothing to add);
- * 4. a file the app wrote (it changed while the app was starting or
- *    answering a request, or just after; see `app_activity.ts`): nothing;
- * 5. while the graph is unknown or the app is failing, a source file:
- *    restart (the fix may be in a file the last graph did not have);
+ * 4. a file the app wrote (it said so, or it changed while the app was
+ *    starting or answering a request, or just after; see
+ *    `app_activity.ts`): nothing, except a new source file (a new route);
+ * 5. while the graph is unknown, a source file, and while the app is
+ *    failing, any file: restart (the fix may be in a file the last graph
+ *    did not have, or in a file the app reads as it starts);
  * 6. a path named by `--watch`, or an extension listed by `--ext`: restart;
  * 7. while the graph is unknown, an extension of {@linkcode DEFAULT_EXTENSIONS}:
  *    restart (the rule before the graph was known);
@@ -263,7 +265,12 @@ function judge(
   // A module saved while devsrv restarts or works out the graph is a
   // person's quick second save far more often than the app's own write.
   const devsrvAtWork = during === RESTART_ACTIVITY || during === GRAPH_ACTIVITY;
-  if (during !== undefined && !(source && devsrvAtWork)) {
+  // A new module is a person's new route far more often than a file the
+  // app writes without saying so (a subprocess's output, which sits in an
+  // ignored build folder as a rule); and a new file restarts once: the
+  // app's next write of it is a change, which the timing rule explains.
+  const newSource = source && change.kind === "created";
+  if (during !== undefined && !(source && devsrvAtWork) && !newSource) {
     return verdict("none", { kind: "app-write", during });
   }
   // Just after a restart the graph is older than the code: a module may
@@ -272,7 +279,9 @@ function judge(
   if (source && graph === undefined) {
     return verdict("restart", { kind: "graph-unknown", reason: unknownReason(app) });
   }
-  if (source && app.appFailing) return verdict("restart", { kind: "app-failing" });
+  // The fix for a failing app may be any file it reads as it starts: a
+  // module, a configuration file, a template, a certificate.
+  if (app.appFailing) return verdict("restart", { kind: "app-failing" });
   if (isUnder(path, app.watchPaths)) return verdict("restart", { kind: "watch-flag" });
   if (ext !== undefined && hasCountedExtension(basename(path), ext)) {
     return verdict("restart", { kind: "ext-flag" });
@@ -351,7 +360,7 @@ export function describeReason(reason: ChangeReason, cwd: string): string {
     case "imported":
       return `imported by ${shownPath(reason.by, cwd)}`;
     case "app-write":
-      return `written while ${reason.during}`;
+      return `written while ${reason.during}, or just after`;
     case "graph-unknown":
       return `module graph unknown: ${shorten(reason.reason, 100)}`;
     case "app-wrote":
@@ -361,7 +370,7 @@ export function describeReason(reason: ChangeReason, cwd: string): string {
     case "graph-stale":
       return "a source file, while the module graph is worked out again after a restart";
     case "app-failing":
-      return "a source file, while the app is failing";
+      return "the app is failing: a fix may be in any file";
     case "startup":
       return "read by Deno at start";
     case "watch-flag":

@@ -370,6 +370,59 @@ export default {
   );
 });
 
+Deno.test("a new route file restarts the app while a page polls it without pause", async () => {
+  const app = `const routes = new Map();
+for (const entry of Deno.readDirSync("routes")) {
+  const name = entry.name.replace(/\\.ts$/, "");
+  routes.set("/" + name, (await import(\`./routes/\${name}.ts\`)).default);
+}
+export default {
+  fetch(request: Request) {
+    const route = routes.get(new URL(request.url).pathname);
+    return route ? new Response(route()) : new Response("no such route", { status: 404 });
+  },
+};
+`;
+  await withServer(
+    { "app.ts": app, "routes/home.ts": 'export default () => "home";\n' },
+    ["app.ts"],
+    async (server, url, dir) => {
+      await waitForGraph(url, 2);
+      // A page that polls: the app is at work nearly all the time.
+      let polling = true;
+      const poller = (async () => {
+        while (polling) await body(`${url}/home`).catch(() => "");
+      })();
+      try {
+        await Deno.writeTextFile(`${dir}/routes/about.ts`, 'export default () => "about";\n');
+        await server.waitForOutput(
+          / \* routes\/about\.ts created \(new source file\) · restarting\n/,
+        );
+        await waitForBody(`${url}/about`, /^about$/);
+      } finally {
+        polling = false;
+        await poller;
+      }
+    },
+  );
+});
+
+Deno.test("a failing app restarts when a file it reads as it starts is created", async () => {
+  const app = `const config = JSON.parse(Deno.readTextFileSync("settings.json"));
+export default { fetch: () => new Response(\`greeting \${config.greeting}\`) };
+`;
+  await withServer({ "app.ts": app }, ["app.ts"], async (server, url, dir) => {
+    await server.waitForOutput(/settings\.json/);
+    await waitFor("the app to be failing", async () => (await status(url)).state === "failed");
+    await waitForAppIdle(url); // what the failed start wrote is its own
+    await Deno.writeTextFile(`${dir}/settings.json`, '{ "greeting": "hello" }\n');
+    await server.waitForOutput(
+      / \* settings\.json created \(the app is failing: a fix may be in any file\) · restarting\n/,
+    );
+    await waitForBody(url, /^greeting hello$/);
+  });
+});
+
 Deno.test("a template read at request time reloads the pages without a restart", async () => {
   const app = `export default {
   fetch: () => new Response(Deno.readTextFileSync("views/page.html").replace("{pid}", String(Deno.pid)), {

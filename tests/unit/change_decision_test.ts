@@ -174,14 +174,14 @@ Deno.test("decideChanges() takes a change made while the app answered a request 
   for (
     const file of [
       change("/app/cache/index.html"),
-      change("/app/routes/generated.ts", "created"),
+      change("/app/routes/generated.ts"),
       change("/app/db.json"),
       change("/app/content/post.md"),
     ]
   ) {
     assert.deepEqual(verdict(file, busy), [
       "none",
-      "written while the app was answering /notes",
+      "written while the app was answering /notes, or just after",
     ], file.path);
   }
   const watched = app({ activity: [REQUEST], watchPaths: ["/app/content"] });
@@ -228,16 +228,34 @@ Deno.test("decideChanges() falls back to the extension rule while the graph is u
   assert.deepEqual(verdict(change("/app/photo.png"), unknown)[0], "reload");
   assert.deepEqual(verdict(change("/app/app.sqlite"), unknown)[0], "none");
   const unknownBusy = app({ graph: undefined, activity: [REQUEST] });
-  assert.deepEqual(verdict(change("/app/lib/gen.ts", "created"), unknownBusy)[0], "none");
+  assert.deepEqual(verdict(change("/app/lib/gen.ts"), unknownBusy)[0], "none");
 });
 
-Deno.test("decideChanges() restarts for any source file while the app is failing", () => {
-  const failing = app({ appFailing: true });
-  assert.deepEqual(verdict(change("/app/lib/not_yet_imported.ts"), failing), [
+Deno.test("decideChanges() restarts for a new source file even while the app is at work, unless the app said it wrote it", () => {
+  const busy = app({ activity: [REQUEST] });
+  assert.deepEqual(verdict(change("/app/routes/new.ts", "created"), busy), [
     "restart",
-    "a source file, while the app is failing",
+    "new source file",
   ]);
-  assert.deepEqual(verdict(change("/app/views/index.html"), failing)[0], "reload");
+  const reported = app({ activity: [REQUEST], appWrites: new Map([["/app/routes/new.ts", NOW]]) });
+  assert.deepEqual(verdict(change("/app/routes/new.ts", "created"), reported), [
+    "none",
+    "written by the app",
+  ]);
+});
+
+Deno.test("decideChanges() restarts for any file while the app is failing, but not for its own writes", () => {
+  const failing = app({ appFailing: true });
+  for (const path of ["/app/lib/not_yet_imported.ts", "/app/missing-config.json", "/app/x.html"]) {
+    assert.deepEqual(verdict(change(path, "created"), failing), [
+      "restart",
+      "the app is failing: a fix may be in any file",
+    ], path);
+  }
+  const starting = app({ appFailing: true, activity: [REQUEST] });
+  assert.deepEqual(verdict(change("/app/crash.log"), starting)[0], "none");
+  const own = app({ appFailing: true, ownOutput: ["/app/devsrv.log"] });
+  assert.deepEqual(verdict(change("/app/devsrv.log"), own)[0], "none");
 });
 
 Deno.test("decideChanges() reloads the pages for every file of a static directory", () => {
