@@ -278,11 +278,12 @@ export class Supervisor {
 
   #onChange(batch: ChangeBatch): void {
     const failed = this.phase.kind === "failed";
-    const { decision, line, files, reloadFiles, startupFileChanged } = this.#policy.decide(
+    const { decision, line, hint, files, reloadFiles, startupFileChanged } = this.#policy.decide(
       batch,
       failed,
     );
     if (line !== undefined) this.#log.info(line);
+    if (hint !== undefined) this.#log.warn(hint);
     if (decision.action === "restart" || (decision.action === "reload" && failed)) {
       this.restart({ reason: "change", files, startupFileChanged });
     } else if (decision.action === "reload" && this.#setup.options.liveReload) {

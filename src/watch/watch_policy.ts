@@ -25,6 +25,7 @@ import type { ServeOptions } from "../options.ts";
 import { shownPath } from "../paths.ts";
 import type { DecisionRecord, ModuleGraphStatus } from "../pages/status_page.ts";
 import { ActivityLog, GRAPH_ACTIVITY, RESTART_ACTIVITY } from "./app_activity.ts";
+import { REPEAT_COUNT, REPEAT_WINDOW_MS, RepeatedChanges } from "./repeated_changes.ts";
 import {
   type AppEntry,
   type ChangeDecision,
@@ -65,6 +66,8 @@ export interface PolicyAnswer {
   decision: ChangeDecision;
   /** The line to print, if any (without `" * "`). */
   line: string | undefined;
+  /** A warning to print once, if any: the file keeps reloading the pages by itself. */
+  hint?: string;
   /** The files whose verdict is the decision's action, as the log shows them. */
   files: string[];
   /** The files that reload the pages, absolute (for the live-reload hub). */
@@ -102,6 +105,7 @@ export class WatchPolicy {
   /** Restart records whose restart has not finished. */
   readonly #openRestarts: DecisionRecord[] = [];
   readonly #quietPaths = new Set<string>();
+  readonly #repeated = new RepeatedChanges();
   #graph: GraphState;
   #refreshing: Promise<void> | undefined;
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -187,6 +191,7 @@ export class WatchPolicy {
     return {
       decision,
       line: this.#lineFor(decision),
+      ...this.#hintFor(decision),
       files: acted.map((path) => shownPath(path, this.#cwd)),
       reloadFiles: files("reload"),
       startupFileChanged: decision.files.some((file) => file.reason.kind === "startup"),
@@ -370,6 +375,19 @@ export class WatchPolicy {
    * once (a person who saved it learns why nothing happened), unless it is
    * devsrv's own output; the app's own writes are told once per session.
    */
+  /** Tells once about a file that keeps reloading the pages by itself. */
+  #hintFor(decision: ChangeDecision): { hint?: string } {
+    const { lead } = decision;
+    if (decision.action !== "reload" || decision.files.length !== 1) return {};
+    if (!this.#repeated.changed(lead.path, Date.now())) return {};
+    const shown = shownPath(lead.path, this.#cwd);
+    return {
+      hint: `${shown} keeps changing (${REPEAT_COUNT} times within ${
+        REPEAT_WINDOW_MS / 1000
+      } s) and reloads the pages each time · if the app writes it, pass --ignore ${shown}, or write it with Deno's file API or node:fs's default export, which devsrv sees`,
+    };
+  }
+
   #lineFor(decision: ChangeDecision): string | undefined {
     if (decision.action !== "none") return decisionLine(decision, this.#cwd);
     const appWrite = decision.files.find((file) => file.reason.kind === "app-write");

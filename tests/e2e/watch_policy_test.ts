@@ -573,6 +573,19 @@ export default { fetch: () => new Response([g, b, s, Deno.env.get("GREETING")].j
   });
 });
 
+Deno.test("a page rewritten on a timer by a writer devsrv cannot see gets one line that says what to do", async () => {
+  const app = `import { writeFileSync } from "node:fs";
+let n = 0;
+setInterval(() => writeFileSync("out.html", \`<p>\${++n}</p>\`), 200);
+Deno.serve({ port: 0 }, () => new Response("n=" + n));
+`;
+  await withServer({ "main.ts": app }, ["main.ts"], async (server) => {
+    await server.waitForOutput(
+      / \* out\.html keeps changing \(4 times within 20 s\) and reloads the pages each time · if the app writes it, pass --ignore out\.html/,
+    );
+  });
+});
+
 Deno.test("a page the app rewrites on a timer reloads nothing: the app reports its own writes", async () => {
   const app = `let n = 0;
 setInterval(() => Deno.writeTextFileSync("public/report.html", "<html><body>report " + (++n) + "</body></html>"), 100);
