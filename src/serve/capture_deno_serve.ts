@@ -269,6 +269,9 @@ export function captureDenoServe(registry: CapturedServers, capture: DenoServeCa
     } = options;
     const tlsFiles = requested.tls ?? (slot.index === 0 ? firstTls : undefined);
     const tls = mode === "public" && tlsFiles ? { cert: tlsFiles.cert, key: tlsFiles.key } : {};
+    // Behind a parent that serves HTTPS (--cert), the public URL is https.
+    const secure = mode === "hidden" &&
+      (requested.tls !== undefined || capture.secureFront === true);
     let server: Deno.HttpServer<Deno.NetAddr>;
     try {
       server = originalServe({
@@ -279,9 +282,7 @@ export function captureDenoServe(registry: CapturedServers, capture: DenoServeCa
         onListen: () => {},
         handler: tracked(
           wrap(
-            mode === "hidden" && (requested.tls || capture.secureFront)
-              ? asHttps(handler as Handler)
-              : handler as Handler,
+            secure ? asHttps(handler as Handler) : handler as Handler,
             onError,
           ),
           activity,
@@ -300,7 +301,7 @@ export function captureDenoServe(registry: CapturedServers, capture: DenoServeCa
       onListen(addr);
     } else {
       // deno-lint-ignore no-console -- Deno prints this same line for the program
-      console.error(listeningLine(addr, tlsFiles !== undefined));
+      console.error(listeningLine(addr, tlsFiles !== undefined || secure));
     }
     return server;
   };

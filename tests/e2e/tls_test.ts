@@ -419,3 +419,28 @@ for (const [name, source] of Object.entries(TLS_PROGRAMS)) {
     });
   });
 }
+
+Deno.test({
+  name: "a plain Deno.serve program behind --cert --key says https in its own line and its URLs",
+  ignore: NO_OPENSSL,
+}, async () => {
+  await withTlsFiles(async (dir, good) => {
+    await Deno.writeTextFile(
+      join(dir, "main.ts"),
+      "Deno.serve((req) => new Response(new URL(req.url).protocol));\n",
+    );
+    const process = new DevsrvProcess(
+      ["serve", "main.ts", "-p", "0", "--cert", good.cert, "--key", good.key],
+      { cwd: dir },
+    );
+    try {
+      const url = new URL(await process.url());
+      assert.equal(url.protocol, "https:");
+      const response = await fetchOver(`https://localhost:${url.port}/`, good.certPem, "h1");
+      assert.equal(response.body, "https:");
+      await process.waitForOutput(new RegExp(`Listening on https://127\\.0\\.0\\.1:${url.port}/`));
+    } finally {
+      assert.equal((await process.stop()).code, 0, process.output);
+    }
+  });
+});
