@@ -29,7 +29,7 @@ export function printRunning(
   for (const url of urls.slice(1)) log.info(`Running on ${url}`);
   if (!isLoopbackHost(host)) {
     log.warn(
-      `WARNING: --host ${host} makes this development server reachable from other machines; do not use it in production`,
+      `WARNING: host ${host} makes this development server reachable from other machines; do not use it in production`,
     );
   }
   return urls;

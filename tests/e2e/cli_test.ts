@@ -190,7 +190,7 @@ Deno.test("devsrv serve warns when the host is not loopback", async () => {
     try {
       await server.url();
       await server.waitForOutput(
-        /WARNING: --host 0\.0\.0\.0 makes this development server reachable/,
+        /WARNING: host 0\.0\.0\.0 makes this development server reachable/,
       );
     } finally {
       assert.equal((await server.stop("SIGINT")).code, 0);

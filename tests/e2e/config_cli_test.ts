@@ -176,7 +176,7 @@ Deno.test("HOST beyond loopback warns as --host does", async () => {
     const env = { HOST: "0.0.0.0" };
     await withDevsrv(["serve", "app.ts", "-p", "0"], { cwd: dir, env }, async (server) => {
       await server.waitForOutput(
-        /WARNING: --host 0\.0\.0\.0 makes this development server reachable from other machines/,
+        /WARNING: host 0\.0\.0\.0 makes this development server reachable from other machines/,
       );
     });
   });
