@@ -54,6 +54,7 @@ import {
   type LifecycleEvent,
   type Phase,
   type RestartRequest,
+  startsBeforeExit,
   transition,
 } from "./lifecycle.ts";
 import { startPageServer } from "./page_server.ts";
@@ -353,10 +354,10 @@ export class Supervisor {
 
   /**
    * Stops the old child, and reports it stopped as soon as the next one may
-   * start: at once when the old one only finishes requests in flight (new
-   * requests need not wait for old ones), once it has exited when the app
-   * handles the signal itself (its shutdown, a lock or a database, must end
-   * first) or waits for nothing.
+   * start: once it has said that its stop waits only for devsrv's own work
+   * (requests in flight finish beside the next child, which imports the app
+   * meanwhile), or once it has exited when the app handles the signal
+   * itself or has subprocesses (see {@linkcode startsBeforeExit}).
    */
   async #stop(child: ChildProcess): Promise<void> {
     const { graceMs } = this.#setup.options;
@@ -367,7 +368,7 @@ export class Supervisor {
       );
     });
     const report = await Promise.race([child.stopReport, stopped.then(() => undefined)]);
-    if (!(report && report.handler === null && report.requests > 0)) await stopped;
+    if (!startsBeforeExit(report, child.subprocesses)) await stopped;
     this.#dispatch({ kind: "stopped", child });
   }
 
