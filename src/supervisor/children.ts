@@ -113,6 +113,16 @@ export class Children {
   }
 
   /**
+   * Spawns the session's first child at once, before the supervisor asks
+   * for it: the first restart takes it as it would take a standby. Whatever
+   * stops this spawn stops that restart's too, which reports it.
+   */
+  spawnFirst(): void {
+    if (this.#standby || this.#spawned > 0) return;
+    this.#spawnStandby();
+  }
+
+  /**
    * Boots the next child ahead of time, so a restart skips Deno's start-up:
    * spawned {@linkcode STANDBY_DELAY_MS} from now. Only for an app module,
    * which the child imports when told to start: a library user's script is
