@@ -122,8 +122,13 @@ function childrenOf(pid: number): ProcessStat[] {
       }
     }
   } catch (error) {
-    // The process, or one of its threads, ended meanwhile.
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    // The process, or one of its threads, ended meanwhile; or /proc hides it.
+    if (
+      !(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied ||
+        error instanceof Deno.errors.NotCapable)
+    ) {
+      throw error;
+    }
   }
   return found;
 }
