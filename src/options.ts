@@ -77,8 +77,13 @@ export interface ServeOptions {
   cors: string[];
 }
 
-/** Debounce interval: an editor's atomic save arrives well within it. */
-export const DEFAULT_DEBOUNCE_MS = 30;
+/**
+ * Debounce interval: the quiet period after the last change. An editor's
+ * save (truncate and write, or a temporary file renamed over, then a chmod)
+ * arrives within a few ms; a save split by a busy machine still restarts
+ * once, since a newer change abandons a start under way.
+ */
+export const DEFAULT_DEBOUNCE_MS = 10;
 /** Stat-polling interval, Werkzeug's is 1 s; half of it feels instant. */
 export const DEFAULT_POLL_INTERVAL_MS = 500;
 /** Grace period for a stopping child's in-flight requests. */

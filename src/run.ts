@@ -48,6 +48,6 @@ export async function runServe(
       tls,
     );
   }
-  const { runReloader } = await import("./supervisor/supervisor.ts");
+  const { runReloader } = await import("./supervisor/reloader.ts");
   return await runReloader(source, options, tls);
 }

@@ -65,6 +65,7 @@ export class ChildProcess {
   #tail = "";
   #exited = false;
   #stopping = false;
+  #subprocesses = 0;
   #pumps: Promise<void>[];
   /** The process as named at its start, to find what it leaves behind. */
   #identity: ProcessId | undefined;
@@ -167,6 +168,11 @@ export class ChildProcess {
     this.#settleOutcome({ kind: "failed", report });
   }
 
+  /** How many subprocesses the child had when it was told to stop (0 before). */
+  get subprocesses(): number {
+    return this.#subprocesses;
+  }
+
   /** Whether the process has exited. */
   get exited(): boolean {
     return this.#exited;
@@ -218,9 +224,13 @@ export class ChildProcess {
     options: { waitForTree?: boolean } = {},
   ): Promise<{ status: Deno.CommandStatus; killed: boolean }> {
     this.#stopping = true;
+    // The child first, so that its stop (and its report of what it waits
+    // for) runs while its tree is listed; a subprocess it leaves behind by
+    // exiting meanwhile is an orphan, which the end of the stop finds.
+    this.signal("SIGTERM");
     // Its whole tree: the app's subprocesses end with it.
     const tree = descendantsOf(this.pid);
-    this.signal("SIGTERM");
+    this.#subprocesses = tree.length;
     signalProcesses(tree, "SIGTERM");
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {

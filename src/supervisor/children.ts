@@ -30,6 +30,15 @@ export function runsProgram(source: AppSource): boolean {
   return source.kind === "module" && source.path !== undefined && Deno.build.standalone !== true;
 }
 
+/**
+ * How long after a child starts serving the next standby is spawned, in ms:
+ * the held requests go to the new child first, and its first answers (a
+ * page that live reload just reloaded) do not share the CPU with Deno's
+ * start-up. A change sooner than that starts a fresh child, as it would
+ * while the standby still boots.
+ */
+export const STANDBY_DELAY_MS = 100;
+
 /** What the children of one session are started with. */
 export interface ChildrenOptions {
   /** What is served. */
@@ -57,6 +66,8 @@ export class Children {
   /** Generation numbers handed out, standby children included. */
   #spawned = 0;
   #standby: ChildProcess | undefined;
+  /** The standby's spawn, while it waits for {@linkcode STANDBY_DELAY_MS}. */
+  #standbyTimer: ReturnType<typeof setTimeout> | undefined;
   /** Every child alive, the standby included, by generation. */
   readonly #alive = new Map<number, ChildProcess>();
   /** Old children still finishing their requests while the next one serves. */
@@ -93,6 +104,7 @@ export class Children {
    * @throws {Deno.errors.NotCapable} When this process may not start one.
    */
   next(fresh: boolean): ChildProcess {
+    this.#cancelStandby();
     const standby = this.#standby;
     this.#standby = undefined;
     if (standby && !standby.exited && !fresh) return standby;
@@ -101,13 +113,37 @@ export class Children {
   }
 
   /**
-   * Boots the next child ahead of time, so a restart skips Deno's start-up.
-   * Only for an app module, which the child imports when told to start: a
-   * library user's script is the program itself, and would run (with the
-   * code of the moment) as the standby boots.
+   * Spawns the session's first child at once, before the supervisor asks
+   * for it: the first restart takes it as it would take a standby. Whatever
+   * stops this spawn stops that restart's too, which reports it.
+   */
+  spawnFirst(): void {
+    if (this.#standby || this.#spawned > 0) return;
+    this.#spawnStandby();
+  }
+
+  /**
+   * Boots the next child ahead of time, so a restart skips Deno's start-up:
+   * spawned {@linkcode STANDBY_DELAY_MS} from now. Only for an app module,
+   * which the child imports when told to start: a library user's script is
+   * the program itself, and would run (with the code of the moment) as the
+   * standby boots.
    */
   prepareStandby(): void {
-    if (this.#standby || this.#options.source.kind !== "module") return;
+    if (this.#standby || this.#standbyTimer || this.#options.source.kind !== "module") return;
+    this.#standbyTimer = setTimeout(() => {
+      this.#standbyTimer = undefined;
+      this.#spawnStandby();
+    }, STANDBY_DELAY_MS);
+  }
+
+  #cancelStandby(): void {
+    clearTimeout(this.#standbyTimer);
+    this.#standbyTimer = undefined;
+  }
+
+  #spawnStandby(): void {
+    if (this.#standby) return;
     try {
       this.#standby = this.#spawn();
     } catch {
@@ -139,6 +175,7 @@ export class Children {
    * @param graceMs How long they have before SIGKILL.
    */
   async stopAll(current: ChildProcess | undefined, graceMs: number): Promise<void> {
+    this.#cancelStandby();
     const standby = this.#standby;
     this.#standby = undefined;
     const final = { waitForTree: true };

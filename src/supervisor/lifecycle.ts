@@ -21,6 +21,7 @@
  * @module
  */
 
+import type { StoppingReport } from "../channel/messages.ts";
 import type { AppFailure } from "../pages/failure_page.ts";
 import { RESTART_EXIT_CODE } from "../role.ts";
 
@@ -133,6 +134,35 @@ export function initialLifecycle<C>(): Lifecycle<C> {
  */
 export function childOf<C>(phase: Phase<C>): C | undefined {
   return "child" in phase ? phase.child : undefined;
+}
+
+/**
+ * Whether the next child may start while the old one is still stopping,
+ * rather than once it has exited: when the old child said what its stop
+ * waits for, and that is only devsrv's own work (requests in flight
+ * finish, streams end), which the next child does not clash with. An app
+ * that handles SIGTERM or SIGINT itself may be flushing files or holding a
+ * port or a lock, and an app's subprocesses may hold one: then the next
+ * child waits for the exit, so that the app never runs twice at once.
+ *
+ * @param report What the old child said its stop waits for; `undefined`
+ *   when it exited (or said nothing) first.
+ * @param subprocesses How many subprocesses it had when told to stop.
+ * @returns `true` when the next child may start at once.
+ *
+ * @example An app without a signal handler of its own
+ * ```ts
+ * import { startsBeforeExit } from "./lifecycle.ts";
+ *
+ * if (!startsBeforeExit({ type: "stopping", requests: 0, handler: null }, 0)) throw new Error();
+ * if (startsBeforeExit({ type: "stopping", requests: 0, handler: "SIGTERM" }, 0)) throw new Error();
+ * ```
+ */
+export function startsBeforeExit(
+  report: StoppingReport | undefined,
+  subprocesses: number,
+): boolean {
+  return report !== undefined && report.handler === null && subprocesses === 0;
 }
 
 /**

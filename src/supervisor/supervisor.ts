@@ -23,13 +23,13 @@ import {
   type StartMessage,
   type StoppingReport,
 } from "../channel/messages.ts";
-import { ChannelListener } from "../channel/parent_end.ts";
+import type { ChannelListener } from "../channel/parent_end.ts";
 import { DevsrvError, firstLine, UsageError } from "../errors.ts";
 import type { Route } from "../front/front.ts";
 import type { TlsFiles } from "../listen/tls_files.ts";
 import { LiveReloadHub } from "../live_reload/hub.ts";
 import { clientScriptUrl, isDevsrvPath } from "../live_reload/paths.ts";
-import { createLogger, type Logger, phaseTimer } from "../log.ts";
+import { type Logger, phaseTimer } from "../log.ts";
 import { openBrowser } from "../open_browser.ts";
 import type { ServeOptions } from "../options.ts";
 import type { AppFailure } from "../pages/failure_page.ts";
@@ -39,14 +39,12 @@ import type { AppSource } from "../serve/app_source.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { VERSION } from "../version.ts";
 import type { AppEntry } from "../watch/change_decision.ts";
-import { envFilePaths } from "../watch/startup_files.ts";
 import type { ChangeBatch, Watching } from "../watch/watch.ts";
 import { WatchPolicy } from "../watch/watch_policy.ts";
 import { failureFromExit } from "./child_failure.ts";
 import type { ChildProcess } from "./child_process.ts";
-import { Children, runsProgram } from "./children.ts";
-import { snapshotEnvFiles } from "./env_files.ts";
-import { preloadSpecifier } from "./launch_program.ts";
+import { type Children, runsProgram } from "./children.ts";
+import { ChildrenSetup } from "./first_child.ts";
 import {
   childOf,
   type Effect,
@@ -55,11 +53,12 @@ import {
   type LifecycleEvent,
   type Phase,
   type RestartRequest,
+  startsBeforeExit,
   transition,
 } from "./lifecycle.ts";
 import { startPageServer } from "./page_server.ts";
 import { PublicPorts } from "./public_ports.ts";
-import { type ChildCommand, childCommand, currentReexecInput, programCommand } from "./reexec.ts";
+import type { ChildCommand } from "./reexec.ts";
 import { routeRequest } from "./routing.ts";
 import { readTerminalLines } from "./stdin_commands.ts";
 
@@ -78,10 +77,15 @@ export interface SupervisorOptions {
   log: Logger;
   /** `--cert` and `--key`, read. */
   tls?: TlsFiles | undefined;
-  /** How a child is started (see `reexec.ts`, {@linkcode reloaderCommand}). */
+  /** How a child is started (see `reexec.ts`, `reloaderCommand` in `first_child.ts`). */
   command: ChildCommand;
   /** What `--env-file` gave this process at its start, kept out of the children's environment. */
   fromEnvFiles?: ReadonlyMap<string, string>;
+  /**
+   * The children and their channel, made (and the first child spawned)
+   * before this supervisor; made here from `command` when not given.
+   */
+  children?: ChildrenSetup;
   /** The directory devsrv started in. @default {INITIAL_CWD} */
   cwd?: string;
 }
@@ -116,6 +120,12 @@ export class Supervisor {
   /** Settles with a problem that ends the session (the first public port cannot be bound). */
   readonly fatal: Promise<DevsrvError>;
   #failSession: (error: DevsrvError) => void = () => {};
+  /**
+   * Settles once the first child has been told to load the app, or cannot
+   * be: the watch scan waits for it, so that the child's start comes first.
+   */
+  readonly firstLaunched: Promise<void>;
+  #settleFirstLaunched: () => void = () => {};
   /** Called once, with the first URL, when the first child is ready (`--open`). */
   onFirstReady: (url: string) => void = () => {};
 
@@ -127,24 +137,26 @@ export class Supervisor {
     this.#log = log;
     this.#step = phaseTimer(log, options.verbose);
     this.fatal = new Promise((resolve) => this.#failSession = resolve);
+    this.firstLaunched = new Promise((resolve) => this.#settleFirstLaunched = resolve);
     this.#policy = new WatchPolicy({
       entry: appEntry(source, cwd),
       options,
       denoArgs: setup.command.args,
       cwd,
     });
-    this.#channel = new ChannelListener((generation, messages, conn) =>
-      this.#listen(generation, messages, conn)
-    );
-    this.#children = new Children({
+    const children = setup.children ?? new ChildrenSetup({
       source,
       options,
       command: setup.command,
       fromEnvFiles: setup.fromEnvFiles ?? new Map(),
-      channel: this.#channel,
-      preloadsNode: () => this.#policy.graph !== undefined && this.#capturesNode,
       phase: this.#step,
     });
+    this.#channel = children.channel;
+    this.#children = children.children;
+    children.connect(
+      (generation, messages, conn) => this.#listen(generation, messages, conn),
+      () => this.#policy.graph !== undefined && this.#capturesNode,
+    );
     this.#hub = new LiveReloadHub(
       () => this.#generation,
       source.root ? { staticRoot: source.root } : {},
@@ -355,10 +367,10 @@ export class Supervisor {
 
   /**
    * Stops the old child, and reports it stopped as soon as the next one may
-   * start: at once when the old one only finishes requests in flight (new
-   * requests need not wait for old ones), once it has exited when the app
-   * handles the signal itself (its shutdown, a lock or a database, must end
-   * first) or waits for nothing.
+   * start: once it has said that its stop waits only for devsrv's own work
+   * (requests in flight finish beside the next child, which imports the app
+   * meanwhile), or once it has exited when the app handles the signal
+   * itself or has subprocesses (see {@linkcode startsBeforeExit}).
    */
   async #stop(child: ChildProcess): Promise<void> {
     const { graceMs } = this.#setup.options;
@@ -369,7 +381,7 @@ export class Supervisor {
       );
     });
     const report = await Promise.race([child.stopReport, stopped.then(() => undefined)]);
-    if (!(report && report.handler === null && report.requests > 0)) await stopped;
+    if (!startsBeforeExit(report, child.subprocesses)) await stopped;
     this.#dispatch({ kind: "stopped", child });
   }
 
@@ -387,6 +399,7 @@ export class Supervisor {
           ),
         );
         this.#dispatch({ kind: "spawnFailed", failure: undefined });
+        this.#settleFirstLaunched();
         return;
       }
       // Not found, not executable, ... (a bug too): the page shows it until a change.
@@ -396,6 +409,7 @@ export class Supervisor {
         output: "",
       };
       this.#dispatch({ kind: "spawnFailed", failure });
+      this.#settleFirstLaunched();
       return;
     }
     this.#dispatch({ kind: "spawned", child });
@@ -418,8 +432,9 @@ export class Supervisor {
       // The write failed because the child went before it could start: its
       // exit settles the outcome. Anything else is a bug.
       if (!isLostConnection(error)) throw error;
-    });
+    }).finally(() => this.#settleFirstLaunched());
     const outcome = await child.outcome;
+    this.#settleFirstLaunched();
     const phase = this.phase;
     if (phase.kind === "starting" && phase.child === child && !phase.abandoned) {
       this.#step(`child ${child.generation}: ${outcome.kind}`);
@@ -611,26 +626,6 @@ export class Supervisor {
   }
 }
 
-/**
- * How this process's children are started: the program under `deno run`
- * with devsrv's code preloaded, or this process's own command line again
- * (a static directory, the library, a compiled binary).
- *
- * @param source What is served.
- * @param options The serve options (the program's arguments).
- * @returns The command.
- */
-export function reloaderCommand(source: AppSource, options: ServeOptions): ChildCommand {
-  const input = currentReexecInput();
-  return runsProgram(source)
-    ? programCommand(input, {
-      preload: preloadSpecifier(),
-      entry: source.path!,
-      args: options.args,
-    })
-    : childCommand(input);
-}
-
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
@@ -655,31 +650,20 @@ function listenForRestartCommand(supervisor: Supervisor, log: Logger): void {
 }
 
 /**
- * Runs the reloader until SIGINT or SIGTERM.
+ * Runs a reloader session until SIGINT or SIGTERM, once `reloader.ts` has
+ * spawned the first child.
  *
- * @param source What the child serves.
- * @param options The serve options.
- * @param tls HTTPS files, when serving HTTPS.
+ * @param setup The session: what is served, how, and the children so far.
  * @returns The exit code.
  * @throws {DevsrvError} When the address cannot be bound.
  */
-export async function runReloader(
-  source: AppSource,
-  options: ServeOptions,
-  tls: TlsFiles | undefined,
+export async function superviseSession(
+  setup: SupervisorOptions & { children: ChildrenSetup },
 ): Promise<number> {
-  const log = createLogger({ role: "reloader", quiet: options.quiet });
+  const { options, log } = setup;
   const phase = phaseTimer(log, options.verbose);
   phase("reloader's modules loaded");
-  const command = reloaderCommand(source, options);
-  const supervisor = new Supervisor({
-    source,
-    options,
-    log,
-    tls,
-    command,
-    fromEnvFiles: snapshotEnvFiles(envFilePaths(command.args, INITIAL_CWD)),
-  });
+  const supervisor = new Supervisor(setup);
   try {
     if (supervisor.bindsFirst) supervisor.bindFirst();
   } catch (error) {
@@ -691,8 +675,9 @@ export async function runReloader(
   if (options.open) {
     supervisor.onFirstReady = (url) => openBrowser(url, (message) => log.warn(message));
   }
-  // The first child boots while the parent scans the tree it watches.
   supervisor.restart({ reason: "start", files: [] });
+  // The tree is listed and watched once the first child loads the app.
+  await Promise.race([supervisor.firstLaunched, signal, supervisor.fatal]);
   let watching: Watching;
   try {
     watching = await supervisor.watch();

@@ -116,6 +116,40 @@ Deno.test("reloader turns a burst of 50 writes into one or two restarts", async 
   );
 });
 
+Deno.test("reloader turns an editor's save (truncate, write, rename over, chmod) into one restart", async () => {
+  // The default --debounce: the burst an editor makes within a few ms is one change.
+  await withServer({ "app.ts": appSource("v1") }, ["app.ts"], async (server, url, dir) => {
+    await waitForBody(url, "v1");
+    const before = await devsrvStatus(url);
+    const from = server.output.length;
+    const app = `${dir}/app.ts`;
+    // An in-place save, then an atomic one over it, as editors do them: a
+    // step every millisecond (a busy wait: a timer may fire much later).
+    const steps = [
+      () => Deno.truncateSync(app),
+      () => Deno.writeTextFileSync(app, appSource("v2")),
+      () => Deno.writeTextFileSync(`${dir}/app.ts.tmp`, appSource("v3")),
+      () => Deno.renameSync(`${dir}/app.ts.tmp`, app),
+      () => Deno.chmodSync(app, 0o644),
+    ];
+    for (const step of steps) {
+      step();
+      for (const until = performance.now() + 1; performance.now() < until;) {
+        // the editor's own work between two system calls
+      }
+    }
+    await waitForBody(url, "v3");
+    // A sentinel save: once it is served, every event of the burst has been seen.
+    await Deno.writeTextFile(app, appSource("v4"));
+    await waitForBody(url, "v4");
+    const after = await devsrvStatus(url);
+    const output = server.output.slice(from);
+    assert.equal(countMatches(output, / · restarting\n/g), 2, output);
+    assert.doesNotMatch(output, /was still starting/);
+    assert.equal(after.generation, (before.generation as number) + 2, output);
+  });
+});
+
 Deno.test("reloader shows a broken app's error with 503 and recovers when it is fixed", async () => {
   await withServer({ "app.ts": appSource("ok") }, ["app.ts"], async (server, url, dir) => {
     await waitForBody(url, "ok");

@@ -14,6 +14,7 @@ import { envLayer } from "../../src/cli/environment.ts";
 import { resolveLayers } from "../../src/cli/layers.ts";
 import { configLayer, findProjectConfig } from "../../src/cli/project_config.ts";
 import { UsageError } from "../../src/errors.ts";
+import { DEFAULT_DEBOUNCE_MS } from "../../src/options.ts";
 import { parseMounts } from "../../src/watch/mounts.ts";
 import { withTempDir } from "../_harness/devsrv.ts";
 
@@ -188,7 +189,7 @@ Deno.test("resolveServeOptions() takes flags, then the environment, then deno.js
       assert.equal(config.options.host, host);
       assert.equal(config.options.quiet, quiet);
       assert.deepEqual(config.options.watch, [`${dir}/lib`]);
-      assert.equal(config.options.debounceMs, 30);
+      assert.equal(config.options.debounceMs, DEFAULT_DEBOUNCE_MS);
       assert.equal(config.configFile, `${dir}/deno.jsonc`);
     }
     const config = resolveServeOptions(flagsOf(["-p", "5000"]), { cwd: dir, env });

@@ -13,6 +13,7 @@ import {
   MIN_MAX_WAIT_MS,
   type TimerHandle,
 } from "../../src/watch/debounce.ts";
+import { DEFAULT_DEBOUNCE_MS } from "../../src/options.ts";
 
 /** A clock that moves only when told to, firing due timers in order. */
 class ManualClock implements DebounceClock {
@@ -65,6 +66,25 @@ function setup(quietMs = 30, maxWaitMs?: number) {
   });
   return { clock, batches, debouncer };
 }
+
+Deno.test("Debouncer with the default quiet period makes an editor's save one batch", () => {
+  const { clock, batches, debouncer } = setup(DEFAULT_DEBOUNCE_MS);
+  // truncate, write, a temporary file renamed over, chmod: a step every 2 ms.
+  for (const path of ["/app.ts", "/app.ts", "/app.ts", "/app.ts"]) {
+    debouncer.add([path]);
+    clock.advance(2);
+  }
+  assert.deepEqual(batches, []);
+  clock.advance(DEFAULT_DEBOUNCE_MS - 2);
+  assert.deepEqual(batches, [["/app.ts"]]);
+  // A step that comes later than the quiet period is another batch (the
+  // supervisor then abandons a start that it overtakes).
+  debouncer.add(["/app.ts"]);
+  clock.advance(DEFAULT_DEBOUNCE_MS);
+  debouncer.add(["/app.ts"]);
+  clock.advance(DEFAULT_DEBOUNCE_MS);
+  assert.deepEqual(batches, [["/app.ts"], ["/app.ts"], ["/app.ts"]]);
+});
 
 Deno.test("Debouncer hands over one sorted, unique batch after the quiet period", () => {
   const { clock, batches, debouncer } = setup(30);

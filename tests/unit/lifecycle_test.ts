@@ -18,6 +18,7 @@ import {
   type Lifecycle,
   type LifecycleEvent,
   type RestartRequest,
+  startsBeforeExit,
   transition,
 } from "../../src/supervisor/lifecycle.ts";
 import type { AppFailure } from "../../src/pages/failure_page.ts";
@@ -312,6 +313,17 @@ Deno.test("transition() ends the session once, then does nothing", () => {
   }
   const idle = transition(initialLifecycle<Child>(), { kind: "shutdown" });
   assert.deepEqual(idle.effects, [{ kind: "stopAll", child: undefined }]);
+});
+
+Deno.test("startsBeforeExit() starts the next child at once only when the old one waits for devsrv's own work", () => {
+  const stopping = (requests: number, handler: Deno.Signal | null) =>
+    ({ type: "stopping", requests, handler }) as const;
+  assert.equal(startsBeforeExit(stopping(0, null), 0), true, "nothing to wait for");
+  assert.equal(startsBeforeExit(stopping(3, null), 0), true, "requests finish beside the next");
+  assert.equal(startsBeforeExit(stopping(0, "SIGTERM"), 0), false, "the app's own shutdown");
+  assert.equal(startsBeforeExit(stopping(2, "SIGINT"), 0), false, "the app's own shutdown");
+  assert.equal(startsBeforeExit(stopping(0, null), 1), false, "a subprocess may hold a port");
+  assert.equal(startsBeforeExit(undefined, 0), false, "exited, or said nothing first");
 });
 
 /**
