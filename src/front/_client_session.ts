@@ -4,9 +4,24 @@
  * side closes. Each client connection holds at most one backend connection
  * and keeps it while the route stays the same.
  *
+ * How far each exchange has come is named in `_exchange_state.ts`; the
+ * backend connection and the holds are `_backend_slot.ts`'s; reading
+ * requests off the client is `_request_reader.ts`'s; what a rewriter gets
+ * is made in `_rewriter_parts.ts`; the front's own answers are in
+ * `_canned_response.ts`.
+ *
  * @module
  */
 
+import {
+  type Backend,
+  BackendSlot,
+  HOLD_TIMED_OUT,
+  leadsTo,
+  MAX_RESPONSE_HEAD_BYTES,
+  type RouteSource,
+  SESSION_CLOSED,
+} from "./_backend_slot.ts";
 import {
   BufferedConn,
   closeGracefully,
@@ -16,15 +31,39 @@ import {
   readHead,
   writeAll,
 } from "./_buffered_conn.ts";
+import {
+  BAD_GATEWAY_TEXT,
+  cannedResponse,
+  droppableBody,
+  holdTimeoutText,
+} from "./_canned_response.ts";
+import {
+  type BodyState,
+  type ExchangeEvent,
+  type ExchangeState,
+  FIRST_EXCHANGE_STATE,
+  firstBodyState,
+  nextBodyState,
+  nextExchangeState,
+  pumped,
+  unanswered,
+} from "./_exchange_state.ts";
+import { dropBody, pumpBody, readRequestHead, skipEmptyLines } from "./_request_reader.ts";
 import { BackendGoneError, RequestSender } from "./_request_sender.ts";
-import { isHopByHop, reasonPhrase, writeResponse } from "./_response_writer.ts";
-import type { AccessEntry, BackendAddress, ResponseRewriter, Route } from "./_types.ts";
+import { writeResponse } from "./_response_writer.ts";
+import {
+  contentStream,
+  type ContentStreamHooks,
+  mayRewrite,
+  responseFields,
+  rewriterRequest,
+} from "./_rewriter_parts.ts";
+import type { AccessEntry, ResponseRewriter } from "./_types.ts";
 import {
   BodyFramer,
   type BodyKind,
   findHeadEnd,
   MalformedMessageError,
-  parseFieldLines,
   parseRequestHead,
   parseResponseHead,
   type RequestHead,
@@ -34,31 +73,13 @@ import {
 
 /** The largest request head accepted (RFC 9110 suggests at least 8 KiB). */
 export const MAX_REQUEST_HEAD_BYTES = 64 * 1024;
-/** The largest response head accepted from an app. */
-const MAX_RESPONSE_HEAD_BYTES = 256 * 1024;
 /** One request is sent at most this often: the first time and two resends. */
 const MAX_ATTEMPTS = 3;
 /** How long a closing connection waits for its client to close first. */
 const LINGER_MS = 2000;
-/**
- * A refused request's body up to this size is read and dropped, so that the
- * connection can serve the next request; a larger one (or a chunked one)
- * closes the connection instead.
- */
-const DISCARD_LIMIT_BYTES = 64 * 1024;
 
 /** What a session needs from the front that owns it. */
-export interface SessionHost {
-  /** The front is closing: stop at once. */
-  readonly closed: boolean;
-  /** Counts `changed()` calls, so a session can tell it missed one. */
-  readonly generation: number;
-  /** How long a request may wait for a backend. */
-  readonly holdTimeoutMs: number;
-  /** Where a request goes now. */
-  route(target: string): Route;
-  /** Resolves at the next change after `generation`, on close, or after `timeoutMs`. */
-  waitForChange(generation: number, timeoutMs: number): Promise<void>;
+export interface SessionHost extends RouteSource {
   /** Reports a finished exchange, when someone listens. */
   readonly onAccess: ((entry: AccessEntry) => void) | undefined;
   /** Counts a finished exchange. */
@@ -79,15 +100,6 @@ export interface SessionHost {
   readonly scheme: "http" | "https";
 }
 
-/** A backend connection and where it leads. */
-interface Backend {
-  readonly reader: BufferedConn;
-  readonly hostname: string;
-  readonly port: number;
-  /** Exchanges completed on it; more than 0 means it is reused. */
-  exchanges: number;
-}
-
 /** How an attempt to forward one exchange ended. */
 const Outcome = {
   /** Done; the client may send another request. */
@@ -103,34 +115,32 @@ const Outcome = {
 } as const;
 type Outcome = typeof Outcome[keyof typeof Outcome];
 
-/** {@linkcode ClientSession} could not get a backend connection. */
-const HOLD_TIMED_OUT = "hold timed out";
-const SESSION_CLOSED = "session closed";
-
-/** The state of one request while it is forwarded. */
+/** One request while it is forwarded, and how far it has come. */
 interface Exchange {
   readonly head: RequestHead;
   readonly startedAt: number;
-  /** The whole request arrived with its head; no pump is needed. */
-  readonly wholeRequestBuffered: boolean;
+  /** How far the response has gone to the client. */
+  state: ExchangeState;
+  /** How the request body goes to the backend, and who reads the client meanwhile. */
+  body: BodyState;
   /** When a held request gives up; 0 until it is first held. */
   holdDeadline: number;
   /** The task reading the rest of the body from the client, once started. */
   pump: Promise<void> | null;
   /** Why the pump stopped early, if it did. */
   pumpError: unknown;
-  /** Something was written to the client already (a 1xx or more). */
-  answered: boolean;
-  /** A 1xx response other than 101 was forwarded. */
-  sawInterim: boolean;
   /** The final status, for the access log. */
   status: number;
-  /** The client connection is being read for its close while the response streams. */
-  watchingClient: boolean;
   /** A copy of the request head, kept only when the rewriter may want its response. */
   readonly rewriteHead: Uint8Array | null;
   /** Tells the host that the final response head is here (or will not come); idempotent. */
   responded: () => void;
+}
+
+/** Moves an exchange on: both its response and its request body. */
+function advance(exchange: Exchange, event: ExchangeEvent): void {
+  exchange.state = nextExchangeState(exchange.state, event);
+  exchange.body = nextBodyState(exchange.body, event);
 }
 
 /** Forwards the requests of one client connection. */
@@ -141,7 +151,7 @@ export class ClientSession {
   readonly #requestFramer = new BodyFramer();
   readonly #responseFramer = new BodyFramer();
   readonly #sender = new RequestSender();
-  #backend: Backend | null = null;
+  readonly #backends: BackendSlot;
   /** Waiting for the next request head, with no exchange under way. */
   #idle = true;
   #closed = false;
@@ -156,6 +166,7 @@ export class ClientSession {
     this.#host = host;
     this.#client = new BufferedConn(conn, MAX_REQUEST_HEAD_BYTES);
     this.#clientName = conn.remoteAddr.transport === "tcp" ? conn.remoteAddr.hostname : "";
+    this.#backends = new BackendSlot(host);
     setNoDelay(conn);
   }
 
@@ -176,14 +187,14 @@ export class ClientSession {
 
   /** Closes the backend connection if no exchange is using it. */
   dropIdleBackend(): void {
-    if (this.#idle) this.#dropBackend();
+    if (this.#idle) this.#backends.drop();
   }
 
   /** Closes both connections; pending reads and writes then fail. */
   close(): void {
     this.#closed = true;
     this.#client.close();
-    this.#dropBackend();
+    this.#backends.close();
   }
 
   /** Reads and forwards one request; returns whether to go on. */
@@ -193,7 +204,7 @@ export class ClientSession {
     let headEnd = skipEmptyLines(client) ? findHeadEnd(client.buf, client.start, client.end) : -1;
     if (headEnd === -1) {
       this.#idle = true;
-      headEnd = await this.#readRequestHead();
+      headEnd = await readRequestHead(client, MAX_REQUEST_HEAD_BYTES);
       this.#idle = false;
     }
     if (headEnd === END_OF_STREAM || this.#closed) return false;
@@ -216,15 +227,6 @@ export class ClientSession {
     return await this.#exchange(exchange);
   }
 
-  /** Reads up to the end of a head, skipping empty lines before it (RFC 9112 §2.2). */
-  async #readRequestHead(): Promise<number> {
-    const client = this.#client;
-    while (!skipEmptyLines(client)) {
-      if (!(await client.fill())) return END_OF_STREAM;
-    }
-    return await readHead(client, MAX_REQUEST_HEAD_BYTES);
-  }
-
   /** Forwards one request and its response; returns whether to go on. */
   async #exchange(exchange: Exchange): Promise<boolean> {
     try {
@@ -237,10 +239,10 @@ export class ClientSession {
   async #forward(exchange: Exchange): Promise<boolean> {
     const generation = this.#host.generation;
     const route = this.#host.route(exchange.head.target);
-    const current = this.#backend;
+    const current = this.#backends.current;
     let backend = route.kind === "forward" && current !== null && leadsTo(current, route.backend)
       ? current
-      : await this.#acquireBackend(exchange, route, generation);
+      : await this.#backends.acquire(exchange, route, generation);
     for (let attempt = 1;; attempt++) {
       if (backend === SESSION_CLOSED) {
         await exchange.pump;
@@ -260,11 +262,11 @@ export class ClientSession {
         return true;
       }
       if (outcome !== Outcome.noResponse) return await this.#endExchange(exchange, outcome);
-      this.#dropBackend();
+      this.#backends.drop();
       if (!this.#mayResend(exchange, backend, attempt)) {
         return await this.#endExchange(exchange, Outcome.badGateway);
       }
-      backend = await this.#acquireBackend(exchange, null, this.#host.generation);
+      backend = await this.#backends.acquire(exchange, null, this.#host.generation);
     }
   }
 
@@ -298,14 +300,12 @@ export class ClientSession {
     return {
       head,
       startedAt: performance.now(),
-      wholeRequestBuffered,
+      state: FIRST_EXCHANGE_STATE,
+      body: firstBodyState(wholeRequestBuffered, head.expectContinue),
       holdDeadline: 0,
       pump: null,
       pumpError: undefined,
-      answered: false,
-      sawInterim: false,
       status: 0,
-      watchingClient: false,
       rewriteHead,
       responded: this.#host.requestStarted(head.target),
     };
@@ -313,7 +313,7 @@ export class ClientSession {
 
   /** Sends the request (what is kept of it) and starts pumping the rest of the body. */
   async #send(exchange: Exchange, backend: Backend): Promise<void> {
-    if (exchange.wholeRequestBuffered) return await this.#sender.sendWhole(backend.reader.conn);
+    if (!pumped(exchange.body)) return await this.#sender.sendWhole(backend.reader.conn);
     await this.#sender.sendTo(backend.reader.conn);
     exchange.pump ??= this.#pumpBody(exchange);
   }
@@ -331,91 +331,13 @@ export class ClientSession {
     return route.kind !== "forward" || !leadsTo(backend, route.backend);
   }
 
-  /**
-   * Finds the backend for a request, holding it while there is none.
-   *
-   * @param route The route already asked for, or `null` to ask now.
-   * @param generation The change count from before `route` was asked.
-   */
-  async #acquireBackend(
-    exchange: Exchange,
-    route: Route | null,
-    generation: number,
-  ): Promise<Backend | typeof HOLD_TIMED_OUT | typeof SESSION_CLOSED | string> {
-    for (;;) {
-      if (this.#closed || this.#host.closed) return SESSION_CLOSED;
-      route ??= this.#host.route(exchange.head.target);
-      if (route.kind === "unavailable") return route.message;
-      if (route.kind === "forward") {
-        const backend = await this.#connectTo(route.backend);
-        if (backend !== null) return backend;
-        if (this.#closed) return SESSION_CLOSED;
-        // Refused: the app just died or is not listening yet. Like a hold.
-      }
-      if (!(await this.#hold(exchange, generation))) return HOLD_TIMED_OUT;
-      generation = this.#host.generation;
-      route = null;
-    }
-  }
-
-  /** Waits for a change; returns `false` when the hold deadline has passed. */
-  async #hold(exchange: Exchange, generation: number): Promise<boolean> {
-    const now = performance.now();
-    if (exchange.holdDeadline === 0) exchange.holdDeadline = now + this.#host.holdTimeoutMs;
-    const remaining = exchange.holdDeadline - now;
-    if (remaining <= 0) return false;
-    await this.#host.waitForChange(generation, remaining);
-    return true;
-  }
-
-  /** Reuses the backend connection when it leads there, else opens one. */
-  async #connectTo(address: BackendAddress): Promise<Backend | null> {
-    const current = this.#backend;
-    if (current !== null && leadsTo(current, address)) return current;
-    this.#dropBackend();
-    let conn: Deno.TcpConn;
-    try {
-      conn = await Deno.connect({ hostname: address.hostname, port: address.port });
-    } catch (error) {
-      if (
-        error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
-      ) throw error;
-      return null;
-    }
-    if (this.#closed) {
-      conn.close();
-      return null;
-    }
-    conn.setNoDelay(true);
-    const reader = new BufferedConn(conn, MAX_RESPONSE_HEAD_BYTES);
-    this.#backend = { reader, hostname: address.hostname, port: address.port, exchanges: 0 };
-    return this.#backend;
-  }
-
-  #dropBackend(): void {
-    this.#backend?.reader.close();
-    this.#backend = null;
-  }
-
   /** Reads the rest of the request body from the client and sends it on. */
   #pumpBody(exchange: Exchange): Promise<void> {
-    return this.#pumpBodyPieces().catch((error: unknown) => {
+    return pumpBody(this.#client, this.#requestFramer, this.#sender).catch((error: unknown) => {
       exchange.pumpError = error;
       // The client side broke: the backend would wait for the rest forever.
-      if (!(error instanceof BackendGoneError)) this.#dropBackend();
+      if (!(error instanceof BackendGoneError)) this.#backends.drop();
     });
-  }
-
-  async #pumpBodyPieces(): Promise<void> {
-    const client = this.#client;
-    const framer = this.#requestFramer;
-    while (!framer.done) {
-      if (!(await client.fill())) throw new Deno.errors.UnexpectedEof("The client closed mid-body");
-      const count = framer.take(client.buf, client.start, client.end);
-      const piece = client.buf.subarray(client.start, client.start + count);
-      client.start += count;
-      await this.#sender.push(piece);
-    }
   }
 
   /** Forwards interim responses, then the final one, to the client. */
@@ -444,10 +366,9 @@ export class ClientSession {
       if (response.status >= 200 || response.status === 101) {
         return await this.#relayFinalResponse(exchange, backend, response, headEnd);
       }
-      exchange.answered = true;
+      advance(exchange, "interim");
       await writeAll(this.#client.conn, reader.buf.subarray(reader.start, headEnd));
       reader.start = headEnd;
-      exchange.sawInterim = true;
     }
   }
 
@@ -479,12 +400,14 @@ export class ClientSession {
       await this.#relayBody(exchange, backend.reader, headEnd, kind, response.contentLength);
     } catch (error) {
       // Broken chunked framing from the app: still ours to answer if nothing left yet.
-      if (error instanceof MalformedMessageError && !exchange.answered) return Outcome.badGateway;
+      if (error instanceof MalformedMessageError && unanswered(exchange.state)) {
+        return Outcome.badGateway;
+      }
       throw error;
     }
     const persists = !exchange.head.close && !response.close;
     if (persists && backend.reader.buffered === 0 && !this.#sender.failed) backend.exchanges++;
-    else if (this.#backend === backend) this.#dropBackend();
+    else this.#backends.dropIfCurrent(backend);
     return persists ? Outcome.keepAlive : Outcome.close;
   }
 
@@ -504,7 +427,7 @@ export class ClientSession {
       reader.start += framer.take(reader.buf, reader.start, reader.end);
       // Head and body leave in one write when they arrived together.
       if (reader.start > from) {
-        exchange.answered = true;
+        advance(exchange, "final");
         await writeAll(this.#client.conn, reader.buf.subarray(from, reader.start));
       }
       if (framer.done) return;
@@ -549,12 +472,12 @@ export class ClientSession {
       keepAlive: !exchange.head.close,
     });
     if (written === "unsent") return Outcome.badGateway;
-    exchange.answered = true;
+    advance(exchange, "final");
     // A body the rewriter left unread leaves the backend connection out of step.
     const persists = !exchange.head.close && !response.close && kind !== "close";
     if (persists && parts.complete() && backend.reader.buffered === 0 && !this.#sender.failed) {
       backend.exchanges++;
-    } else if (this.#backend === backend) this.#dropBackend();
+    } else this.#backends.dropIfCurrent(backend);
     return written === "keep-alive" ? Outcome.keepAlive : Outcome.close;
   }
 
@@ -575,100 +498,32 @@ export class ClientSession {
     kind: BodyKind,
   ): { request: Request; response: Response; complete: () => boolean } | null {
     const reader = backend.reader;
-    const { firstLine, fields } = parseFieldLines(reader.buf, reader.start, headEnd);
-    const headers = new Headers();
-    for (const [name, value] of fields) {
-      if (!isHopByHop(name.toLowerCase())) headers.append(name, value);
-    }
+    const { reason, headers } = responseFields(reader, headEnd);
     if (!this.#host.rewriter!.wantsResponse(response.status, headers)) return null;
-    const request = this.#rewriteRequest(exchange);
+    const request = rewriterRequest(exchange.head, exchange.rewriteHead!, this.#host.scheme);
     if (request === null) return null;
     reader.start = headEnd;
     const content = kind === "none"
       ? { stream: null, complete: () => true }
-      : this.#contentStream(exchange, backend, kind, response.contentLength);
+      : contentStream(reader, kind, response.contentLength, this.#streamHooks(exchange, backend));
     const original = new Response(content.stream, {
       status: response.status,
-      statusText: firstLine.slice("HTTP/1.1 200 ".length),
+      statusText: reason,
       headers,
     });
     return { request, response: original, complete: content.complete };
   }
 
   /**
-   * The request a rewriter gets: the method, a URL from the scheme, `Host`
-   * and target (an absolute-form target as it is), and every header field.
-   * No body: the request's body went to the backend.
-   *
-   * @returns The request, or `null` when no URL can be made of it (no
-   *   `Host`, or one that does not parse) or the method is one a `Request`
-   *   refuses (`CONNECT`, `TRACE`).
+   * A rewriter's content stream watches the client while it waits for the
+   * app, and its cancel drops the backend connection (the body is left
+   * unread: the connection is out of step).
    */
-  #rewriteRequest(exchange: Exchange): Request | null {
-    const head = exchange.head;
-    const absolute = /^[a-z][a-z0-9+.-]*:\/\//i.test(head.target);
-    if (!absolute && (head.host === null || !head.target.startsWith("/"))) return null;
-    const url = URL.parse(
-      absolute ? head.target : `${this.#host.scheme}://${head.host}${head.target}`,
-    );
-    if (url === null) return null;
-    const bytes = exchange.rewriteHead!;
-    const headers = new Headers();
-    for (const [name, value] of parseFieldLines(bytes, 0, bytes.length).fields) {
-      headers.append(name, value);
-    }
-    try {
-      return new Request(url, { method: head.method, headers });
-    } catch (error) {
-      if (error instanceof TypeError) return null;
-      throw error;
-    }
-  }
-
-  /**
-   * The content of a response body as a stream, read from the backend
-   * connection as the consumer asks for it, with its own framer (a stream
-   * left unread must not disturb the next exchange's). Cancelling it, like
-   * failing to read it to the end, drops the backend connection.
-   *
-   * @returns The stream, and whether it was read to the end of the body.
-   */
-  #contentStream(
-    exchange: Exchange,
-    backend: Backend,
-    kind: BodyKind,
-    length: number,
-  ): { stream: ReadableStream<Uint8Array>; complete: () => boolean } {
-    const reader = backend.reader;
-    const framer = new BodyFramer();
-    framer.reset(kind, length);
-    let complete = false;
-    const pull = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
-      for (;;) {
-        const buf = reader.buf;
-        let pieces = 0;
-        reader.start += framer.take(buf, reader.start, reader.end, (from, to) => {
-          controller.enqueue(buf.slice(from, to));
-          pieces++;
-        });
-        if (framer.done) {
-          complete = true;
-          return controller.close();
-        }
-        if (pieces > 0) return;
-        this.#watchForClientClose(exchange);
-        if (!(await reader.fillOrEnd())) {
-          if (kind !== "close") throw new Deno.errors.UnexpectedEof("The app closed mid-response");
-          complete = true;
-          return controller.close();
-        }
-      }
+  #streamHooks(exchange: Exchange, backend: Backend): ContentStreamHooks {
+    return {
+      waiting: () => this.#watchForClientClose(exchange),
+      cancelled: () => this.#backends.dropIfCurrent(backend),
     };
-    const cancel = () => {
-      if (this.#backend === backend) this.#dropBackend();
-    };
-    const stream = new ReadableStream<Uint8Array>({ pull, cancel }, { highWaterMark: 0 });
-    return { stream, complete: () => complete };
   }
 
   /**
@@ -682,12 +537,11 @@ export class ClientSession {
    * pump reads the client until then.
    */
   #watchForClientClose(exchange: Exchange): void {
-    if (exchange.watchingClient || exchange.pump !== null) return;
-    exchange.watchingClient = true;
-    const backend = this.#backend;
-    const hungUp = () => {
-      if (this.#backend === backend) this.#dropBackend();
-    };
+    const body = nextBodyState(exchange.body, "watch");
+    if (body === exchange.body) return; // watched already, or a pump reads the client
+    exchange.body = body;
+    const backend = this.#backends.current;
+    const hungUp = () => this.#backends.dropIfCurrent(backend);
     this.#client.fill().then((more) => more || hungUp(), hungUp);
   }
 
@@ -697,7 +551,7 @@ export class ClientSession {
    * included, and either side closing closes the other.
    */
   async #tunnel(exchange: Exchange, backend: Backend): Promise<Outcome> {
-    exchange.answered = true;
+    advance(exchange, "tunnel");
     const closeBoth = () => this.close();
     const down = pipe(backend.reader, this.#client.conn).then(closeBoth);
     // The client's bytes go up blindly only once its request body is through.
@@ -727,9 +581,9 @@ export class ClientSession {
 
   /** The backend gave no usable response: answer for it when still possible. */
   async #failExchange(exchange: Exchange): Promise<boolean> {
-    this.#dropBackend();
+    this.#backends.drop();
     await exchange.pump;
-    if (exchange.answered) return false;
+    if (!unanswered(exchange.state)) return false;
     if (exchange.pumpError instanceof MalformedMessageError) {
       return await this.#refuse(exchange.head, 400, exchange.pumpError.message, exchange);
     }
@@ -746,10 +600,10 @@ export class ClientSession {
     if (exchange.pump === null) return true;
     // A client that asked "may I send?" and got a final answer instead may
     // never send the body: do not wait for it.
-    if (exchange.head.expectContinue && !exchange.sawInterim && !this.#requestFramer.done) {
+    if (exchange.body === "awaitingContinue" && !this.#requestFramer.done) {
       // The backend gets no body now, and end-of-stream tells the client
       // that none is wanted; the pump ends as the client closes.
-      this.#dropBackend();
+      this.#backends.drop();
       await this.#client.conn.closeWrite().catch(ignore);
       const timer = setTimeout(() => this.close(), LINGER_MS);
       await exchange.pump;
@@ -763,16 +617,13 @@ export class ClientSession {
   /**
    * Answers a request the screen refused; it never reaches a backend. The
    * connection stays open for the next request when the refused request's
-   * body can be read and dropped: none, or a `Content-Length` of at most
-   * {@linkcode DISCARD_LIMIT_BYTES} without `Expect: 100-continue`.
-   * Otherwise (and when the client asked to close) the answer carries
-   * `Connection: close` and the connection closes.
+   * body can be read and dropped (see `droppableBody()`). Otherwise (and
+   * when the client asked to close) the answer carries `Connection: close`
+   * and the connection closes.
    */
   async #answerRefused(head: RequestHead, headEnd: number, refusal: Response): Promise<boolean> {
     const startedAt = performance.now();
-    const droppable = head.bodyKind === "none" ||
-      (head.bodyKind === "length" && head.contentLength <= DISCARD_LIMIT_BYTES &&
-        !head.expectContinue);
+    const droppable = droppableBody(head);
     // A refusal is a line of text: sent whole, with its length.
     const body = await refusal.bytes();
     const headers = new Headers(refusal.headers);
@@ -784,22 +635,12 @@ export class ClientSession {
       keepAlive: !head.close && droppable,
     });
     this.#report({ head, startedAt, status: response.status });
-    if (written === "keep-alive" && (await this.#dropBody(head, headEnd))) return true;
+    if (
+      written === "keep-alive" &&
+      (await dropBody(this.#client, this.#requestFramer, head, headEnd))
+    ) return true;
     await closeGracefully(this.#client, LINGER_MS);
     return false;
-  }
-
-  /** Reads a request's body and drops it; returns `false` when the client closed first. */
-  async #dropBody(head: RequestHead, headEnd: number): Promise<boolean> {
-    const client = this.#client;
-    const framer = this.#requestFramer;
-    framer.reset(head.bodyKind, head.contentLength);
-    client.start = headEnd + framer.take(client.buf, headEnd, client.end);
-    while (!framer.done) {
-      if (!(await client.fill())) return false;
-      client.start += framer.take(client.buf, client.start, client.end);
-    }
-    return true;
   }
 
   /** Answers from the front itself, then closes: the stream is out of step. */
@@ -834,33 +675,6 @@ export class ClientSession {
 
 function ignore(): void {}
 
-/**
- * Final statuses whose responses a rewriter is offered: 200 to 599 except
- * those that never have content (204, 205, 304), which a `Response` with a
- * body cannot even carry.
- */
-function mayRewrite(status: number): boolean {
-  return status >= 200 && status <= 599 && status !== 204 && status !== 205 && status !== 304;
-}
-
-function leadsTo(backend: Backend, address: BackendAddress): boolean {
-  return backend.port === address.port && backend.hostname === address.hostname;
-}
-
-/**
- * Drops empty lines before a request-line, which RFC 9112 §2.2 says to
- * ignore (some clients send a CRLF after a body).
- *
- * @returns Whether bytes of a request-line are buffered.
- */
-function skipEmptyLines(client: BufferedConn): boolean {
-  const buf = client.buf;
-  while (client.start < client.end && (buf[client.start] === 0x0a || buf[client.start] === 0x0d)) {
-    client.start++;
-  }
-  return client.start < client.end;
-}
-
 function setNoDelay(conn: Deno.Conn): void {
   // Heads and bodies often leave in separate writes: never let Nagle's
   // algorithm hold the second one back.
@@ -879,22 +693,4 @@ function isPeerFailure(error: unknown): boolean {
     error instanceof Deno.errors.TimedOut ||
     error instanceof Deno.errors.InvalidData ||
     error instanceof MalformedMessageError;
-}
-
-const BAD_GATEWAY_TEXT = "The app closed the connection without a complete response";
-
-function holdTimeoutText(holdTimeoutMs: number): string {
-  return `The app did not come up in time (waited ${
-    holdTimeoutMs / 1000
-  } s); see the devsrv terminal for why`;
-}
-
-function cannedResponse(status: number, text: string, withBody: boolean): Uint8Array {
-  const reason = reasonPhrase(status);
-  const body = `${status} ${reason}: ${text}\n`;
-  const head = `HTTP/1.1 ${status} ${reason}\r\n` +
-    "Content-Type: text/plain; charset=utf-8\r\n" +
-    `Content-Length: ${new TextEncoder().encode(body).length}\r\n` +
-    "Connection: close\r\n\r\n";
-  return new TextEncoder().encode(withBody ? head + body : head);
 }

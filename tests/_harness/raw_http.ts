@@ -2,7 +2,9 @@
  * Test helper: send HTTP/1.x requests as raw bytes over a TCP or TLS
  * socket and read the responses back, so that tests can send what `fetch`
  * refuses to (a Host with userinfo or spaces, no Host at all, two Host
- * fields, an absolute-form target, pipelined requests).
+ * fields, an absolute-form target, pipelined requests), or hold one
+ * connection open and send and read on it step by step ({@linkcode RawClient}).
+ * Bodies are read by their framing, independently of devsrv's own parser.
  *
  * @module
  */
@@ -22,7 +24,9 @@ export interface RawResponse {
 /** How long one exchange may take before the test fails. */
 const EXCHANGE_TIMEOUT_MS = 15_000;
 const HEAD_END = "\r\n\r\n";
-const READ_CHUNK = 16 * 1024;
+const READ_CHUNK = 64 * 1024;
+/** Bytes turned into characters per call: few enough for the argument list. */
+const LATIN1_SLICE = 8 * 1024;
 
 const encoder = new TextEncoder();
 
@@ -47,14 +51,23 @@ class SocketReader {
     let n: number | null;
     try {
       n = await this.#conn.read(chunk);
-    } catch {
-      n = null; // reset by peer counts as the end
+    } catch (error) {
+      // A reset, a TLS peer gone without close_notify, or a connection
+      // closed under the read (by a deadline) counts as the end.
+      if (
+        !(error instanceof Deno.errors.ConnectionReset ||
+          error instanceof Deno.errors.UnexpectedEof ||
+          error instanceof Deno.errors.BadResource)
+      ) throw error;
+      n = null;
     }
     if (n === null) {
       this.#ended = true;
       return false;
     }
-    for (let i = 0; i < n; i++) this.#buffer += String.fromCharCode(chunk[i]!);
+    for (let i = 0; i < n; i += LATIN1_SLICE) {
+      this.#buffer += String.fromCharCode(...chunk.subarray(i, Math.min(i + LATIN1_SLICE, n)));
+    }
     return true;
   }
 
@@ -110,7 +123,10 @@ async function readChunked(reader: SocketReader): Promise<string> {
     if (sizeLine === undefined) return body;
     const size = parseInt(sizeLine, 16);
     if (!(size > 0)) {
-      await reader.until("\r\n"); // the empty trailer section
+      // The trailer section: field lines up to an empty one.
+      for (let line = await reader.until("\r\n"); line !== undefined && line !== "\r\n";) {
+        line = await reader.until("\r\n");
+      }
       return body;
     }
     body += await reader.take(size);
@@ -236,4 +252,110 @@ export function tlsTo(port: number, caCert: string): () => Promise<Deno.Conn> {
       caCerts: [caCert],
       alpnProtocols: ["http/1.1"],
     });
+}
+
+/**
+ * One connection held open, to send and read on step by step: a request,
+ * its response, then the next, or bytes in pieces, or nothing until the
+ * server closes.
+ */
+export class RawClient {
+  /** The connection, for reads and writes of its own. */
+  readonly conn: Deno.Conn;
+  readonly #reader: SocketReader;
+
+  /**
+   * Wraps an open connection.
+   *
+   * @param conn The connection.
+   */
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+    this.#reader = new SocketReader(conn);
+  }
+
+  /**
+   * Opens a plain TCP connection to a local port.
+   *
+   * @param port The port on 127.0.0.1.
+   * @returns The client.
+   */
+  static async connect(port: number): Promise<RawClient> {
+    return new RawClient(await tcpTo(port)());
+  }
+
+  /**
+   * Writes bytes, all of them.
+   *
+   * @param data Text (sent as UTF-8) or bytes.
+   */
+  async send(data: string | Uint8Array): Promise<void> {
+    let bytes = typeof data === "string" ? encoder.encode(data) : data;
+    while (bytes.length > 0) bytes = bytes.subarray(await this.conn.write(bytes));
+  }
+
+  /**
+   * Reads one response.
+   *
+   * @param method The request's method: a `HEAD` response has no body.
+   * @returns The response.
+   * @throws {Error} When the server closes before a whole head.
+   */
+  async readResponse(method = "GET"): Promise<RawResponse> {
+    const response = await readResponse(this.#reader, method);
+    if (!response) throw new Error("Connection closed before a response head");
+    return response;
+  }
+
+  /**
+   * Reads until the server closes.
+   *
+   * @returns Everything not read yet, as latin1 text.
+   */
+  readToEnd(): Promise<string> {
+    return this.#reader.rest();
+  }
+
+  /**
+   * Waits for the server to close the connection, and fails when it sends
+   * anything more first.
+   */
+  async expectClosed(): Promise<void> {
+    const rest = await this.readToEnd();
+    if (rest !== "") {
+      throw new Error(`Expected the connection to close, got ${JSON.stringify(rest)}`);
+    }
+  }
+
+  /** Closes the connection; closing twice is harmless. */
+  close(): void {
+    try {
+      this.conn.close();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) throw error; // closed already
+    }
+  }
+}
+
+/**
+ * Sends one request and reads every byte until the server closes the
+ * connection, or fails the wait after the exchange deadline.
+ *
+ * @param connect Opens the connection.
+ * @param request The request text, sent as latin1 (one character, one byte).
+ * @returns Everything the server sent, as latin1 text.
+ */
+export async function readUntilClosed(
+  connect: () => Promise<Deno.Conn>,
+  request: string,
+): Promise<string> {
+  const client = new RawClient(await connect());
+  const timer = setTimeout(() => client.close(), EXCHANGE_TIMEOUT_MS);
+  try {
+    await client.send(Uint8Array.from(request, (char) => char.charCodeAt(0)));
+    return await client.readToEnd();
+  } finally {
+    clearTimeout(timer);
+    client.close();
+  }
 }

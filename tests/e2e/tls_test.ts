@@ -13,6 +13,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { type CertPair, makeCert } from "../_harness/certs.ts";
 import { rawRequest, sendRaw, tlsTo } from "../_harness/raw_http.ts";
 import {
   appSource,
@@ -31,54 +32,6 @@ const NO_OPENSSL = missingOutsideCi("openssl");
 const APP_TEXT = "hello over tls";
 const FAILURE_EXIT_CODE = 1;
 const USAGE_EXIT_CODE = 2;
-
-/** A certificate and its key, as files and the certificate's PEM text. */
-interface CertPair {
-  cert: string;
-  key: string;
-  certPem: string;
-}
-
-/**
- * Makes a self-signed certificate for localhost and 127.0.0.1.
- *
- * `basicConstraints=CA:FALSE` matters: without it openssl marks the
- * certificate as a CA, and rustls (Deno's fetch and connectTls) refuses a
- * CA certificate used as a server's own ("CaUsedAsEndEntity").
- */
-async function makeCert(
-  dir: string,
-  name: string,
-  keyArgs = ["-newkey", "rsa:2048"],
-): Promise<CertPair> {
-  const cert = join(dir, `${name}-cert.pem`);
-  const key = join(dir, `${name}-key.pem`);
-  const { success, stderr } = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      ...keyArgs,
-      "-nodes",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,DNS:rebound.example,IP:127.0.0.1",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-days",
-      "1",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(success, `openssl failed: ${new TextDecoder().decode(stderr)}`);
-  return { cert, key, certPem: await Deno.readTextFile(cert) };
-}
 
 async function openssl(args: string[]): Promise<void> {
   const { success, stderr } = await new Deno.Command("openssl", {
