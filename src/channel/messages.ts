@@ -66,6 +66,12 @@ export type ChildMessage =
      * after it served, or `exited` with a code and nothing to say.
      */
     kind?: "load" | "crash" | "exit";
+    /**
+     * A server could not have its public address, which is taken, and the
+     * program did not handle the error: the session cannot go on when it
+     * serves nothing yet.
+     */
+    addressInUse?: boolean;
     message: string;
     fix?: string;
     file?: string;

@@ -15,7 +15,12 @@
 import type { Handler } from "../options.ts";
 import type { TlsFiles } from "../listen/tls_files.ts";
 import type { Activity } from "./activity.ts";
-import type { CapturedServers, ServerRequest } from "./captured_servers.ts";
+import {
+  type CapturedServers,
+  refusedAddress,
+  type ServerRequest,
+  type Slot,
+} from "./captured_servers.ts";
 import { hostPort } from "../listen/public_address.ts";
 
 /** Deno's options object, as far as capturing needs it. */
@@ -255,7 +260,14 @@ export function captureDenoServe(registry: CapturedServers, capture: DenoServeCa
     }
     const requested = requestOf(options);
     if (isDeclarativeServer(options)) capture.onDeclarativeServer?.();
-    const slot = registry.start(requested);
+    let slot: Slot;
+    try {
+      slot = registry.start(requested);
+    } catch (error) {
+      // The program's own call, not devsrv's frames, is where a taken port was asked for.
+      if (refusedAddress(error)) Error.captureStackTrace(error as Error, captured);
+      throw error;
+    }
     const {
       hostname: _hostname,
       port: _port,

@@ -19,7 +19,14 @@
 
 import type { TlsFiles } from "../listen/tls_files.ts";
 import type { Activity } from "./activity.ts";
-import type { CapturedServers, ServerRequest, Slot } from "./captured_servers.ts";
+import {
+  type Address,
+  type CapturedServers,
+  markRefusedAddress,
+  refusedAddress,
+  type ServerRequest,
+  type Slot,
+} from "./captured_servers.ts";
 
 /** What `listen()` was asked, in Node's argument forms. */
 export interface ListenRequest {
@@ -197,7 +204,7 @@ export async function captureNodeHttp(
     const prototype = module.Server.prototype as unknown as NodeServer;
     const listen = prototype.listen;
     const secure = module === https;
-    prototype.listen = function (this: NodeServer, ...args: unknown[]) {
+    const capturedListen = function (this: NodeServer, ...args: unknown[]) {
       const read = readListenArguments(args);
       if (!read) return listen.apply(this, args);
       const requested: ServerRequest = {
@@ -210,9 +217,13 @@ export async function captureNodeHttp(
       try {
         slot = registry.start(requested);
       } catch (error) {
-        if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-        // Node reports a taken address as an 'error' event, after listen() returns.
-        queueMicrotask(() => this.emit("error", nodeAddressInUse(read)));
+        const refused = refusedAddress(error);
+        if (!refused) throw error;
+        // Node reports a taken address as an 'error' event, after listen()
+        // returns; its stack is the program's listen() call.
+        const inUse = nodeAddressInUse(refused);
+        Error.captureStackTrace(inUse, capturedListen);
+        queueMicrotask(() => this.emit("error", inUse));
         return this;
       }
       if (capture.activity) trackActivity(this, capture.activity);
@@ -239,6 +250,7 @@ export async function captureNodeHttp(
         ...(read.signal ? { signal: read.signal } : {}),
       });
     };
+    prototype.listen = capturedListen;
   }
 }
 
@@ -324,13 +336,18 @@ function trackActivity(server: NodeServer, activity: Activity): void {
   };
 }
 
-/** The error Node emits for a taken address (`EADDRINUSE`). */
-function nodeAddressInUse(read: ListenRequest): Error {
-  const host = read.host ?? "::";
-  return Object.assign(
-    new Error(`listen EADDRINUSE: address already in use ${host}:${read.port}`),
-    { code: "EADDRINUSE", errno: -98, syscall: "listen", address: host, port: read.port },
+/**
+ * The error Node emits for a taken address (`EADDRINUSE`), naming the
+ * public address that devsrv found taken.
+ */
+function nodeAddressInUse(refused: Address): Error {
+  const { hostname, port } = refused;
+  const error = Object.assign(
+    new Error(`listen EADDRINUSE: address already in use ${hostname}:${port}`),
+    { code: "EADDRINUSE", errno: -98, syscall: "listen", address: hostname, port },
   );
+  markRefusedAddress(error, refused);
+  return error;
 }
 
 /** Node's codes for an address that cannot be bound. */

@@ -206,11 +206,39 @@ export class CapturedServers {
   }
 }
 
+/** The public addresses refused to the program, by the error it was given. */
+const refusedAddresses = new WeakMap<object, Address>();
+
+/**
+ * Records that an error given to the program means devsrv refused it a
+ * public address that is taken (Node's `EADDRINUSE` error is made from
+ * the `AddrInUse` that {@linkcode CapturedServers.start} throws).
+ *
+ * @param error The error the program gets.
+ * @param address The public address it could not have.
+ */
+export function markRefusedAddress(error: object, address: Address): void {
+  refusedAddresses.set(error, address);
+}
+
+/**
+ * The public address a program was refused, when this is the error it
+ * got for it: left uncaught, it is reported as the taken port it is.
+ *
+ * @param error Any value the program threw or left unhandled.
+ * @returns The address, or `undefined` for any other value.
+ */
+export function refusedAddress(error: unknown): Address | undefined {
+  return typeof error === "object" && error !== null ? refusedAddresses.get(error) : undefined;
+}
+
 /** The error Deno throws for a taken address. */
 function addressInUse(hostname: string, port: number): Deno.errors.AddrInUse {
-  return new Deno.errors.AddrInUse(
+  const error = new Deno.errors.AddrInUse(
     `Address already in use (os error 98): ${hostname}:${port}`,
   );
+  markRefusedAddress(error, { hostname, port });
+  return error;
 }
 
 /** Whether a port can be bound on a host now (the parent binds it right after the report). */

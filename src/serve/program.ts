@@ -37,7 +37,14 @@ import { captureDenoServe, type WrapHandler } from "./capture_deno_serve.ts";
 import { captureNodeHttp } from "./capture_node_http.ts";
 import { reportWrites } from "./write_reports.ts";
 import { Activity, ProgramSignalListeners } from "./activity.ts";
-import { type CapturedServer, CapturedServers, stopServers } from "./captured_servers.ts";
+import {
+  type CapturedServer,
+  CapturedServers,
+  refusedAddress,
+  stopServers,
+} from "./captured_servers.ts";
+import { bindError } from "../listen/address.ts";
+import { FAILURE_EXIT_CODE } from "../errors.ts";
 import type { ProgramSettings } from "./program_settings.ts";
 
 /** Exit code of a child whose parent disappeared. */
@@ -306,7 +313,37 @@ export async function prepareChild(settings: ProgramSettings): Promise<void> {
     },
   });
   noticeWhenNoServer(registry, settings, log);
+  reportRefusedAddress(link, registry);
   link.unref();
+}
+
+/**
+ * Turns a taken public address that the program leaves unhandled (it did
+ * not catch `AddrInUse`, nor listen for Node's `'error'`) into devsrv's
+ * one line about the port, instead of Deno's report of an uncaught error:
+ * the parent decides whether the session goes on.
+ *
+ * @param link The channel to the parent.
+ * @param registry The captured servers.
+ */
+export function reportRefusedAddress(link: ParentLink, registry: CapturedServers): void {
+  const onUncaught = (event: Event, error: unknown) => {
+    const address = refusedAddress(error);
+    if (!address || event.defaultPrevented) return;
+    event.preventDefault();
+    const problem = bindError(new Deno.errors.AddrInUse(), address.hostname, address.port);
+    const stack = error instanceof Error ? error.stack ?? "" : "";
+    void link.send({
+      type: "failed",
+      kind: registry.servers.length > 0 ? "crash" : "load",
+      addressInUse: true,
+      message: problem.message,
+      ...(problem.fix ? { fix: problem.fix } : {}),
+      detail: stack,
+    }).finally(() => Deno.exit(FAILURE_EXIT_CODE));
+  };
+  globalThis.addEventListener("error", (event) => onUncaught(event, event.error));
+  globalThis.addEventListener("unhandledrejection", (event) => onUncaught(event, event.reason));
 }
 
 function captureNodeModules(): Promise<void> {

@@ -53,6 +53,8 @@ export class ChildProcess {
   readonly servers = new Map<number, number>();
   /** Its program's main module has been evaluated (Deno's `load` event). */
   loaded = false;
+  /** The child's own report that the app cannot be served, the last one. */
+  failure: FailureReport | undefined;
   /** Settles with what the child waits for once it has been told to stop. */
   readonly stopReport: Promise<StoppingReport>;
   #settleStopReport: (report: StoppingReport) => void = () => {};
@@ -146,6 +148,7 @@ export class ChildProcess {
    */
   listening(report: ListeningReport): void {
     this.servers.set(report.index, report.port);
+    this.failure = undefined; // a report from before it served is out of date
     this.#settleOutcome({ kind: "ready", report });
   }
 
@@ -164,6 +167,7 @@ export class ChildProcess {
    * @param report Why.
    */
   failed(report: FailureReport): void {
+    this.failure = report;
     this.#settleOutcome({ kind: "failed", report });
   }
 

@@ -463,7 +463,8 @@ export class Supervisor {
         child,
         code: status.code,
         failure: {
-          ...failureFromExit(status, child.outputTail, this.#setup.source.display, true),
+          ...(child.failure ??
+            failureFromExit(status, child.outputTail, this.#setup.source.display, true)),
           output: child.outputTail,
         },
       })
@@ -475,6 +476,11 @@ export class Supervisor {
   }
 
   #fail(failure: AppFailure, child: ChildProcess | undefined): void {
+    // A taken port before any of the program's ports is served: as with --port, no session.
+    if (failure.addressInUse && this.#ports.ports.every((port) => port === null)) {
+      this.#failSession(new DevsrvError(failure.message, failure.fix));
+      return;
+    }
     this.#ports.showFailurePage();
     this.#ports.changed();
     const who = child ? `Child pid ${child.pid}` : "Reloader";
