@@ -45,6 +45,8 @@ export interface StoppingReport {
   type: "stopping";
   /** Requests whose handler has not answered yet. */
   requests: number;
+  /** Long-lived streams (server-sent events, WebSockets), ended at once, not waited for. */
+  streams?: number;
   /** The signal, when the program handles it itself. */
   handler: Deno.Signal | null;
 }

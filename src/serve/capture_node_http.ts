@@ -289,9 +289,12 @@ function listenThroughRelay(
 /** A Node response, as far as a graceful stop needs it. */
 interface NodeResponse {
   readonly writableEnded: boolean;
+  writeHead(...args: unknown[]): unknown;
   getHeader(name: string): unknown;
   end(): void;
   once(event: "close", listener: () => void): unknown;
+  /** Node's head as sent (`http.OutgoingMessage`), once the headers are out. */
+  readonly _header?: unknown;
 }
 
 /** A Node socket, as far as a graceful stop needs it. */
@@ -315,16 +318,7 @@ function trackActivity(server: NodeServer, activity: Activity): void {
   const emit = server.emit;
   server.emit = function (event: string, ...args: unknown[]): boolean {
     if (event === "request") {
-      const response = args[1] as NodeResponse;
-      const done = activity.begin();
-      const forget = activity.addStream(() => {
-        const type = String(response.getHeader("content-type") ?? "").toLowerCase();
-        if (type.startsWith("text/event-stream") && !response.writableEnded) response.end();
-      });
-      response.once("close", () => {
-        done();
-        forget();
-      });
+      trackResponse(args[1] as NodeResponse, activity);
     } else if (event === "upgrade") {
       const socket = args[1] as NodeSocket;
       const forget = activity.addStream(() => {
@@ -334,6 +328,68 @@ function trackActivity(server: NodeServer, activity: Activity): void {
     }
     return emit.call(this, event, ...args);
   };
+}
+
+/**
+ * Counts a response as a request until it ends, or, once its headers go
+ * out as a server-sent event stream, as a stream that a stop ends at once.
+ * Every way of sending headers (`writeHead` with an object, pairs or a raw
+ * array, `setHeader` then `write`, `flushHeaders`) goes through the
+ * response's `writeHead`.
+ */
+function trackResponse(response: NodeResponse, activity: Activity): void {
+  const done = activity.begin();
+  let forget = () => {};
+  const writeHead = response.writeHead;
+  let sent = false;
+  response.writeHead = function (this: NodeResponse, ...args: unknown[]) {
+    const result = writeHead.apply(this, args);
+    if (!sent) {
+      sent = true;
+      if (isEventStream(sentContentType(this, args))) {
+        done(); // answered: what stays open is a stream, not a request
+        forget = activity.addStream(() => {
+          if (!response.writableEnded) response.end();
+        });
+      }
+    }
+    return result;
+  };
+  response.once("close", () => {
+    done();
+    forget();
+  });
+}
+
+function isEventStream(type: string): boolean {
+  return type.trim().toLowerCase().startsWith("text/event-stream");
+}
+
+/**
+ * The `Content-Type` a response sent: from the head Node wrote, else from
+ * the headers set and the ones given to `writeHead`.
+ */
+function sentContentType(response: NodeResponse, writeHeadArgs: unknown[]): string {
+  const head = response._header;
+  if (typeof head === "string") {
+    return head.match(/\r\ncontent-type:[ \t]*([^\r\n]*)/i)?.[1] ?? "";
+  }
+  const given = writeHeadArgs.find((arg) => arg !== null && typeof arg === "object");
+  return headerIn(given, "content-type") ?? String(response.getHeader("content-type") ?? "");
+}
+
+/** A header's value in any of `writeHead`'s header forms: an object, pairs, or a raw flat array. */
+function headerIn(headers: unknown, name: string): string | undefined {
+  if (Array.isArray(headers)) {
+    const pairs = Array.isArray(headers[0])
+      ? headers as unknown[][]
+      : Array.from({ length: headers.length / 2 }, (_, i) => headers.slice(2 * i, 2 * i + 2));
+    const found = pairs.find(([key]) => String(key).toLowerCase() === name);
+    return found === undefined ? undefined : String(found[1]);
+  }
+  if (headers === null || typeof headers !== "object") return undefined;
+  const key = Object.keys(headers).find((key) => key.toLowerCase() === name);
+  return key === undefined ? undefined : String((headers as Record<string, unknown>)[key]);
 }
 
 /**

@@ -255,9 +255,9 @@ export function stopOnSignal(
       if (stopping) return;
       stopping = true;
       const { registry, activity, signals } = servers;
-      activity.endStreams();
+      const streams = activity.endStreams();
       const handler = signals.handles(name) ? name : null;
-      onStopping?.({ type: "stopping", requests: activity.inFlight, handler });
+      onStopping?.({ type: "stopping", requests: activity.inFlight, streams, handler });
       const deadline = performance.now() + graceMs;
       await withDeadline(activity.idle(), graceMs);
       await stopServers(registry, Math.max(0, deadline - performance.now()));

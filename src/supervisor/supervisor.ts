@@ -518,8 +518,9 @@ export class Supervisor {
       ...(report.handler ? [`the app's ${report.handler} handler`] : []),
     ];
     if (waits.length === 0) return;
+    const streams = report.streams ? ` · ended ${plural(report.streams, "stream")}` : "";
     this.#log.info(
-      `Child pid ${child.pid} is stopping · waiting for ${waits.join(" and ")} (up to ${
+      `Child pid ${child.pid} is stopping${streams} · waiting for ${waits.join(" and ")} (up to ${
         this.#setup.options.graceMs / 1000
       } s)`,
     );
