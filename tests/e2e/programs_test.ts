@@ -497,3 +497,34 @@ Deno.test("a later version that asks for a taken port is a failed start: the one
     other.close();
   }
 });
+
+Deno.test("every module deno run runs is an entry: .cjs, .cts, .mts, .mjs, .jsx, .tsx and a script without an extension", async () => {
+  const denoServe = (name: string) =>
+    `Deno.serve({ port: Number(Deno.env.get("APP_PORT")) }, () => new Response("${name}"));\n`;
+  const commonJs = (name: string) =>
+    `require("node:http").createServer((_q, r) => r.end("${name}")).listen(Number(process.env.APP_PORT));\n`;
+  const entries: Record<string, string> = {
+    "app.cjs": commonJs("app.cjs"),
+    "app.cts": commonJs("app.cts"),
+    "app.mts": denoServe("app.mts"),
+    "app.mjs": denoServe("app.mjs"),
+    "app.jsx": denoServe("app.jsx"),
+    "app.tsx": denoServe("app.tsx"),
+    "server": `#!/usr/bin/env -S deno run -A\n${denoServe("server")}`,
+  };
+  await withTempDir(entries, async (dir) => {
+    for (const entry of Object.keys(entries)) {
+      const port = freePort();
+      const server = new DevsrvProcess(["serve", entry], {
+        cwd: dir,
+        env: { APP_PORT: String(port) },
+      });
+      try {
+        const url = `http://127.0.0.1:${port}/`;
+        await waitFor(`${entry} served`, async () => await bodyAt(url) === entry, 30_000);
+      } finally {
+        await stopAndCheck(server);
+      }
+    }
+  });
+});
