@@ -56,6 +56,11 @@ export type ChildMessage =
   | { type: "hello"; token: string; generation: number; pid: number }
   | ListeningReport
   | { type: "closed"; index: number }
+  /**
+   * The program serves on a Unix socket, which devsrv does not front: the
+   * child runs the program, with no public port for it.
+   */
+  | { type: "unixSocket"; path: string }
   /** The program's main module has been evaluated: its servers so far are all it starts at load. */
   | { type: "loaded" }
   /** The program is about to write these files (absolute paths), at `at` (`Date.now()`). */
@@ -267,6 +272,10 @@ export function readChildReport(message: unknown): ChildReport | undefined {
         : undefined;
     case "closed":
       return Number.isInteger(report.index) ? report as ChildReport : undefined;
+    case "unixSocket":
+      return typeof report.path === "string"
+        ? { type: "unixSocket", path: report.path }
+        : undefined;
     case "stopping":
       return typeof report.requests === "number" &&
           (report.handler === null || typeof report.handler === "string")

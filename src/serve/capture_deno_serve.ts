@@ -7,7 +7,9 @@
  * and `onError` work as Deno documents them.
  *
  * Servers on a Unix socket, a vsock or a tunnel are left alone: they are
- * not HTTP on a TCP port that devsrv could own.
+ * not HTTP on a TCP port that devsrv could own. A Unix-socket server is
+ * recorded, so that it counts as the program's server and stops with the
+ * others.
  *
  * @module
  */
@@ -256,7 +258,11 @@ export function captureDenoServe(registry: CapturedServers, capture: DenoServeCa
     const badPort = options.port !== undefined && portOf(options.port) === undefined;
     if (typeof handler !== "function" || !isCapturable(options) || badPort) {
       // Deno's own TypeError for a missing handler or a bad port, or a socket devsrv does not own.
-      return originalServe(...args);
+      const server = originalServe(...args);
+      if (typeof options.path === "string") {
+        registry.unixSocket(options.path, () => server.shutdown());
+      }
+      return server;
     }
     const requested = requestOf(options);
     if (isDeclarativeServer(options)) capture.onDeclarativeServer?.();

@@ -109,6 +109,17 @@ export function readListenArguments(args: unknown[]): ListenRequest | undefined 
   };
 }
 
+/** The Unix socket path `listen()` was given (`listen(path)`, `listen({ path })`), if any. */
+function socketPath(args: unknown[]): string | undefined {
+  const [first] = args;
+  if (typeof first === "string" && !isPortLike(first)) return first;
+  if (first !== null && typeof first === "object") {
+    const path = (first as Record<string, unknown>).path;
+    if (typeof path === "string") return path;
+  }
+  return undefined;
+}
+
 function familyOf(hostname: string): string {
   return hostname.includes(":") ? "IPv6" : "IPv4";
 }
@@ -206,7 +217,13 @@ export async function captureNodeHttp(
     const secure = module === https;
     const capturedListen = function (this: NodeServer, ...args: unknown[]) {
       const read = readListenArguments(args);
-      if (!read) return listen.apply(this, args);
+      if (!read) {
+        const path = socketPath(args);
+        if (path !== undefined) {
+          this.once("listening", () => registry.unixSocket(path, () => closeServer(this)));
+        }
+        return listen.apply(this, args);
+      }
       const requested: ServerRequest = {
         kind: "node",
         hostname: read.host,

@@ -177,6 +177,7 @@ export async function captureForChild(
     assigned: start.ports,
     onListening: (server) => void link.send(listeningReport(server, begun)),
     onClosed: (server) => void link.send({ type: "closed", index: server.index }),
+    onUnixSocket: (path) => void link.send({ type: "unixSocket", path }),
   });
   const script = settings.liveReload ? clientScriptUrl(link.generation) : undefined;
   captureDenoServe(registry, {
@@ -213,7 +214,7 @@ export async function serveExportedHandler(
   registry: CapturedServers,
   display: string,
 ): Promise<true | NoHandlerError> {
-  if (registry.started > 0) return true;
+  if (registry.anyStarted) return true;
   let exports: Record<string, unknown>;
   try {
     exports = await import(Deno.mainModule);
@@ -222,7 +223,7 @@ export async function serveExportedHandler(
     // threw; Deno reports it and exits.
     return true;
   }
-  if (registry.started > 0) return true;
+  if (registry.anyStarted) return true;
   const handler = findHandler(exports);
   if (!handler) return noHandlerError(exports, display);
   Deno.serve({ onListen: () => {} }, handler);
@@ -389,14 +390,14 @@ export function watchForNoServer(
     if (served === true) return;
     missing = served;
     const timer = setTimeout(() => {
-      if (registry.started > 0 || reported) return;
+      if (registry.anyStarted || reported) return;
       reported = true;
       actions.afterLoad(served);
     }, LATE_SERVER_MS);
     Deno.unrefTimer(timer);
   });
   globalThis.addEventListener("beforeunload", (event) => {
-    if (registry.started > 0 || !missing) return;
+    if (registry.anyStarted || !missing) return;
     // Keep the process for the report; beforeExit ends it.
     event.preventDefault();
     const error = missing;
@@ -418,7 +419,7 @@ export function noticeWhenNoServer(
   log: Logger,
 ): void {
   const timer = setTimeout(() => {
-    if (registry.started > 0) return;
+    if (registry.anyStarted) return;
     log.warn(
       `${settings.display} has started no server after ${
         NO_SERVER_NOTICE_MS / 1000

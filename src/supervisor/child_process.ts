@@ -21,7 +21,7 @@ import type { ChildCommand } from "./reexec.ts";
 
 /** How a starting child ended up: serving, failed to load, or gone. */
 export type StartOutcome =
-  | { kind: "ready"; report: ListeningReport }
+  | { kind: "ready"; report?: ListeningReport }
   | { kind: "failed"; report: FailureReport }
   | { kind: "exited"; status: Deno.CommandStatus };
 
@@ -150,6 +150,11 @@ export class ChildProcess {
     this.servers.set(report.index, report.port);
     this.failure = undefined; // a report from before it served is out of date
     this.#settleOutcome({ kind: "ready", report });
+  }
+
+  /** Takes the child's report that its program serves, on a Unix socket only: it runs. */
+  running(): void {
+    this.#settleOutcome({ kind: "ready" });
   }
 
   /**

@@ -116,6 +116,8 @@ export class Supervisor {
   /** Settles with a problem that ends the session (the first public port cannot be bound). */
   readonly fatal: Promise<DevsrvError>;
   #failSession: (error: DevsrvError) => void = () => {};
+  /** The Unix sockets the program serves on, already noted in the log. */
+  readonly #unixSockets = new Set<string>();
   /** Called once, with the first URL, when the first child is ready (`--open`). */
   onFirstReady: (url: string) => void = () => {};
 
@@ -526,6 +528,15 @@ export class Supervisor {
     );
   }
 
+  /** Says once per path that a Unix-socket server is not fronted. */
+  #noteUnixSocket(path: string): void {
+    if (this.#unixSockets.has(path)) return;
+    this.#unixSockets.add(path);
+    this.#log.info(
+      `${this.#setup.source.display} serves on the Unix socket ${path}; devsrv does not front Unix-socket servers: requests to it do not go through the reloader's port (no Host check, no live reload), and a change still restarts the program`,
+    );
+  }
+
   /** Reads one child's reports on the channel until it is gone. */
   async #listen(
     generation: number,
@@ -548,6 +559,15 @@ export class Supervisor {
           const phase = this.phase;
           if (phase.kind === "ready" && phase.child === child) this.#ports.changed(report.index);
           // A server that starts after the program was reported as serving nothing.
+          if (phase.kind === "failed" && phase.child === child) {
+            this.#dispatch({ kind: "ready", child });
+          }
+          break;
+        }
+        case "unixSocket": {
+          this.#noteUnixSocket(report.path);
+          child.running();
+          const phase = this.phase;
           if (phase.kind === "failed" && phase.child === child) {
             this.#dispatch({ kind: "ready", child });
           }

@@ -528,3 +528,62 @@ Deno.test("every module deno run runs is an entry: .cjs, .cts, .mts, .mjs, .jsx,
     }
   });
 });
+
+const UNIX_SOCKET_PROGRAMS = {
+  "Deno.serve({ path })": (path: string, version: string) =>
+    `Deno.serve({ path: ${JSON.stringify(path)} }, () => new Response("${version}"));\n`,
+  "node:http listen(path)": (path: string, version: string) =>
+    `import http from "node:http";\nhttp.createServer((_q, r) => r.end("${version}")).listen(${
+      JSON.stringify(path)
+    });\n`,
+  "node:http listen({ path })": (path: string, version: string) =>
+    `import http from "node:http";\nhttp.createServer((_q, r) => r.end("${version}")).listen({ path: ${
+      JSON.stringify(path)
+    } });\n`,
+};
+
+/** The body a server on a Unix socket answers with, or "" while none listens there. */
+async function bodyOverSocket(path: string): Promise<string> {
+  try {
+    const request = rawRequest("GET / HTTP/1.1", [["Host", "localhost"], ["Connection", "close"]]);
+    return (await sendRaw(() => Deno.connect({ transport: "unix", path }), request)).body;
+  } catch (error) {
+    // No server there yet, or the old one closing: not fronted, a restart is not hidden.
+    const lost = error instanceof Error && error.message.startsWith("no response");
+    if (
+      lost || error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.ConnectionRefused ||
+      error instanceof Deno.errors.ConnectionReset
+    ) {
+      return "";
+    }
+    throw error;
+  }
+}
+
+for (const [api, source] of Object.entries(UNIX_SOCKET_PROGRAMS)) {
+  Deno.test(`a Unix-socket server (${api}) runs as under deno run, is said to be not fronted, and reloads on the same path`, async () => {
+    await withTempDir({}, async (dir) => {
+      const path = `${dir}/app.sock`;
+      await Deno.writeTextFile(`${dir}/main.ts`, source(path, "v1"));
+      // --port 0 for devsrv's own pages (/__devsrv): the program has no TCP port.
+      const server = new DevsrvProcess(["serve", "main.ts", "-p", "0"], { cwd: dir });
+      try {
+        const url = await server.url();
+        await waitFor("v1 on the socket", async () => await bodyOverSocket(path) === "v1", 30_000);
+        await server.waitForOutput(
+          /main\.ts serves on the Unix socket .*app\.sock; devsrv does not front Unix-socket servers/,
+        );
+        // The child counts as running: ready, not "starts no server".
+        await server.waitForOutput(/Child pid \d+ .*serving main\.ts · ready in/);
+        await waitForAppIdle(url);
+        await Deno.writeTextFile(`${dir}/main.ts`, source(path, "v2"));
+        await waitFor("v2 on the same socket", async () => await bodyOverSocket(path) === "v2");
+        assert.doesNotMatch(server.output, /starts no server|AddrInUse|EADDRINUSE/);
+        assert.equal(server.output.match(/does not front/g)?.length, 1, server.output);
+      } finally {
+        await stopAndCheck(server);
+      }
+    });
+  });
+}
