@@ -54,16 +54,31 @@ export async function connectToParent(): Promise<ParentLink> {
   const token = readEnv(CHANNEL_TOKEN_ENV);
   const generation = Number(readEnv(GENERATION_ENV));
   const match = address?.match(/^(.+):(\d+)$/);
+  const fix = `unset ${RUN_MAIN_ENV} and run devsrv again`;
   if (!match?.[1] || !token || !Number.isInteger(generation)) {
+    const missing = [
+      ...(match?.[1] ? [] : [CHANNEL_ADDRESS_ENV]),
+      ...(token ? [] : [CHANNEL_TOKEN_ENV]),
+      ...(Number.isInteger(generation) ? [] : [GENERATION_ENV]),
+    ];
     throw new DevsrvError(
-      `${RUN_MAIN_ENV}=true is set, but no devsrv reloader started this process (${CHANNEL_ADDRESS_ENV}, ${CHANNEL_TOKEN_ENV} and ${GENERATION_ENV} are missing)`,
-      `unset ${RUN_MAIN_ENV} and run devsrv again`,
+      `${RUN_MAIN_ENV}=true is set, but no devsrv reloader started this process (${
+        missing.join(", ")
+      } ${missing.length === 1 ? "is" : "are"} missing or invalid)`,
+      fix,
     );
   }
-  const conn = await Deno.connect({
-    hostname: match[1],
-    port: Number(match[2]),
-  });
+  let conn: Deno.Conn;
+  try {
+    conn = await Deno.connect({ hostname: match[1], port: Number(match[2]) });
+  } catch (error) {
+    // A stale environment: the reloader it names is gone.
+    if (!(error instanceof Deno.errors.ConnectionRefused || isLostConnection(error))) throw error;
+    throw new DevsrvError(
+      `${RUN_MAIN_ENV}=true is set, but no devsrv reloader listens at ${address} (${CHANNEL_ADDRESS_ENV}); it did not start this process`,
+      fix,
+    );
+  }
   await sendMessage(conn, { type: "hello", token, generation, pid: Deno.pid });
   let start = (_message: StartMessage) => {};
   const started = new Promise<StartMessage>((resolve) => start = resolve);

@@ -45,6 +45,8 @@ export interface StoppingReport {
   type: "stopping";
   /** Requests whose handler has not answered yet. */
   requests: number;
+  /** Long-lived streams (server-sent events, WebSockets), ended at once, not waited for. */
+  streams?: number;
   /** The signal, when the program handles it itself. */
   handler: Deno.Signal | null;
 }
@@ -54,6 +56,11 @@ export type ChildMessage =
   | { type: "hello"; token: string; generation: number; pid: number }
   | ListeningReport
   | { type: "closed"; index: number }
+  /**
+   * The program serves on a Unix socket, which devsrv does not front: the
+   * child runs the program, with no public port for it.
+   */
+  | { type: "unixSocket"; path: string }
   /** The program's main module has been evaluated: its servers so far are all it starts at load. */
   | { type: "loaded" }
   /** The program is about to write these files (absolute paths), at `at` (`Date.now()`). */
@@ -66,6 +73,12 @@ export type ChildMessage =
      * after it served, or `exited` with a code and nothing to say.
      */
     kind?: "load" | "crash" | "exit";
+    /**
+     * A server could not have its public address, which is taken, and the
+     * program did not handle the error: the session cannot go on when it
+     * serves nothing yet.
+     */
+    addressInUse?: boolean;
     message: string;
     fix?: string;
     file?: string;
@@ -259,6 +272,10 @@ export function readChildReport(message: unknown): ChildReport | undefined {
         : undefined;
     case "closed":
       return Number.isInteger(report.index) ? report as ChildReport : undefined;
+    case "unixSocket":
+      return typeof report.path === "string"
+        ? { type: "unixSocket", path: report.path }
+        : undefined;
     case "stopping":
       return typeof report.requests === "number" &&
           (report.handler === null || typeof report.handler === "string")

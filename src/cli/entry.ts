@@ -6,7 +6,7 @@
  * @module
  */
 
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { DevsrvError } from "../errors.ts";
 import { shownPath } from "../paths.ts";
 import type { Entry } from "../serve/app_source.ts";
@@ -24,15 +24,27 @@ export const CONVENTIONAL_APP_FILES = [
   "main.ts",
 ] as const;
 
-/** Extensions Deno can import as an app module. */
+/**
+ * Extensions of the modules `deno run` runs as code: TypeScript and
+ * JavaScript, ES modules and CommonJS, with JSX. A file without an
+ * extension (a script with a shebang) is run too, as JavaScript.
+ */
 export const MODULE_EXTENSIONS = [
   ".ts",
   ".tsx",
   ".mts",
+  ".cts",
   ".js",
   ".jsx",
   ".mjs",
+  ".cjs",
 ] as const;
+
+/** Whether `deno run` runs a file as a module: a known extension, or none (a script). */
+function isModulePath(path: string): boolean {
+  const name = basename(path);
+  return MODULE_EXTENSIONS.some((ext) => name.endsWith(ext)) || !name.slice(1).includes(".");
+}
 
 function statOrUndefined(path: string): Deno.FileInfo | undefined {
   try {
@@ -45,7 +57,7 @@ function statOrUndefined(path: string): Deno.FileInfo | undefined {
 }
 
 function moduleEntry(path: string, cwd: string): Entry {
-  if (!MODULE_EXTENSIONS.some((ext) => path.endsWith(ext))) {
+  if (!isModulePath(path)) {
     throw new DevsrvError(
       `entry "${shownPath(path, cwd)}" is not a module devsrv can serve`,
       `give a ${MODULE_EXTENSIONS.join(", ")} module, or a directory to serve its files`,

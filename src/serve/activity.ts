@@ -51,11 +51,16 @@ export class Activity {
     return () => this.#streams.delete(end);
   }
 
-  /** Ends every open stream. */
-  endStreams(): void {
+  /**
+   * Ends every open stream.
+   *
+   * @returns How many it ended.
+   */
+  endStreams(): number {
     const streams = [...this.#streams];
     this.#streams.clear();
     for (const end of streams) end();
+    return streams.length;
   }
 
   /** Resolves when no request is in flight. */

@@ -7,7 +7,9 @@
  * and `onError` work as Deno documents them.
  *
  * Servers on a Unix socket, a vsock or a tunnel are left alone: they are
- * not HTTP on a TCP port that devsrv could own.
+ * not HTTP on a TCP port that devsrv could own. A Unix-socket server is
+ * recorded, so that it counts as the program's server and stops with the
+ * others.
  *
  * @module
  */
@@ -15,7 +17,12 @@
 import type { Handler } from "../options.ts";
 import type { TlsFiles } from "../listen/tls_files.ts";
 import type { Activity } from "./activity.ts";
-import type { CapturedServers, ServerRequest } from "./captured_servers.ts";
+import {
+  type CapturedServers,
+  refusedAddress,
+  type ServerRequest,
+  type Slot,
+} from "./captured_servers.ts";
 import { hostPort } from "../listen/public_address.ts";
 
 /** Deno's options object, as far as capturing needs it. */
@@ -251,11 +258,22 @@ export function captureDenoServe(registry: CapturedServers, capture: DenoServeCa
     const badPort = options.port !== undefined && portOf(options.port) === undefined;
     if (typeof handler !== "function" || !isCapturable(options) || badPort) {
       // Deno's own TypeError for a missing handler or a bad port, or a socket devsrv does not own.
-      return originalServe(...args);
+      const server = originalServe(...args);
+      if (typeof options.path === "string") {
+        registry.unixSocket(options.path, () => server.shutdown());
+      }
+      return server;
     }
     const requested = requestOf(options);
     if (isDeclarativeServer(options)) capture.onDeclarativeServer?.();
-    const slot = registry.start(requested);
+    let slot: Slot;
+    try {
+      slot = registry.start(requested);
+    } catch (error) {
+      // The program's own call, not devsrv's frames, is where a taken port was asked for.
+      if (refusedAddress(error)) Error.captureStackTrace(error as Error, captured);
+      throw error;
+    }
     const {
       hostname: _hostname,
       port: _port,

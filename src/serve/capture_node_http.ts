@@ -19,7 +19,14 @@
 
 import type { TlsFiles } from "../listen/tls_files.ts";
 import type { Activity } from "./activity.ts";
-import type { CapturedServers, ServerRequest, Slot } from "./captured_servers.ts";
+import {
+  type Address,
+  type CapturedServers,
+  markRefusedAddress,
+  refusedAddress,
+  type ServerRequest,
+  type Slot,
+} from "./captured_servers.ts";
 
 /** What `listen()` was asked, in Node's argument forms. */
 export interface ListenRequest {
@@ -100,6 +107,17 @@ export function readListenArguments(args: unknown[]): ListenRequest | undefined 
     callback,
     signal: undefined,
   };
+}
+
+/** The Unix socket path `listen()` was given (`listen(path)`, `listen({ path })`), if any. */
+function socketPath(args: unknown[]): string | undefined {
+  const [first] = args;
+  if (typeof first === "string" && !isPortLike(first)) return first;
+  if (first !== null && typeof first === "object") {
+    const path = (first as Record<string, unknown>).path;
+    if (typeof path === "string") return path;
+  }
+  return undefined;
 }
 
 function familyOf(hostname: string): string {
@@ -197,9 +215,15 @@ export async function captureNodeHttp(
     const prototype = module.Server.prototype as unknown as NodeServer;
     const listen = prototype.listen;
     const secure = module === https;
-    prototype.listen = function (this: NodeServer, ...args: unknown[]) {
+    const capturedListen = function (this: NodeServer, ...args: unknown[]) {
       const read = readListenArguments(args);
-      if (!read) return listen.apply(this, args);
+      if (!read) {
+        const path = socketPath(args);
+        if (path !== undefined) {
+          this.once("listening", () => registry.unixSocket(path, () => closeServer(this)));
+        }
+        return listen.apply(this, args);
+      }
       const requested: ServerRequest = {
         kind: "node",
         hostname: read.host,
@@ -210,9 +234,13 @@ export async function captureNodeHttp(
       try {
         slot = registry.start(requested);
       } catch (error) {
-        if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-        // Node reports a taken address as an 'error' event, after listen() returns.
-        queueMicrotask(() => this.emit("error", nodeAddressInUse(read)));
+        const refused = refusedAddress(error);
+        if (!refused) throw error;
+        // Node reports a taken address as an 'error' event, after listen()
+        // returns; its stack is the program's listen() call.
+        const inUse = nodeAddressInUse(refused);
+        Error.captureStackTrace(inUse, capturedListen);
+        queueMicrotask(() => this.emit("error", inUse));
         return this;
       }
       if (capture.activity) trackActivity(this, capture.activity);
@@ -239,6 +267,7 @@ export async function captureNodeHttp(
         ...(read.signal ? { signal: read.signal } : {}),
       });
     };
+    prototype.listen = capturedListen;
   }
 }
 
@@ -277,9 +306,12 @@ function listenThroughRelay(
 /** A Node response, as far as a graceful stop needs it. */
 interface NodeResponse {
   readonly writableEnded: boolean;
+  writeHead(...args: unknown[]): unknown;
   getHeader(name: string): unknown;
   end(): void;
   once(event: "close", listener: () => void): unknown;
+  /** Node's head as sent (`http.OutgoingMessage`), once the headers are out. */
+  readonly _header?: unknown;
 }
 
 /** A Node socket, as far as a graceful stop needs it. */
@@ -303,16 +335,7 @@ function trackActivity(server: NodeServer, activity: Activity): void {
   const emit = server.emit;
   server.emit = function (event: string, ...args: unknown[]): boolean {
     if (event === "request") {
-      const response = args[1] as NodeResponse;
-      const done = activity.begin();
-      const forget = activity.addStream(() => {
-        const type = String(response.getHeader("content-type") ?? "").toLowerCase();
-        if (type.startsWith("text/event-stream") && !response.writableEnded) response.end();
-      });
-      response.once("close", () => {
-        done();
-        forget();
-      });
+      trackResponse(args[1] as NodeResponse, activity);
     } else if (event === "upgrade") {
       const socket = args[1] as NodeSocket;
       const forget = activity.addStream(() => {
@@ -324,13 +347,80 @@ function trackActivity(server: NodeServer, activity: Activity): void {
   };
 }
 
-/** The error Node emits for a taken address (`EADDRINUSE`). */
-function nodeAddressInUse(read: ListenRequest): Error {
-  const host = read.host ?? "::";
-  return Object.assign(
-    new Error(`listen EADDRINUSE: address already in use ${host}:${read.port}`),
-    { code: "EADDRINUSE", errno: -98, syscall: "listen", address: host, port: read.port },
+/**
+ * Counts a response as a request until it ends, or, once its headers go
+ * out as a server-sent event stream, as a stream that a stop ends at once.
+ * Every way of sending headers (`writeHead` with an object, pairs or a raw
+ * array, `setHeader` then `write`, `flushHeaders`) goes through the
+ * response's `writeHead`.
+ */
+function trackResponse(response: NodeResponse, activity: Activity): void {
+  const done = activity.begin();
+  let forget = () => {};
+  const writeHead = response.writeHead;
+  let sent = false;
+  response.writeHead = function (this: NodeResponse, ...args: unknown[]) {
+    const result = writeHead.apply(this, args);
+    if (!sent) {
+      sent = true;
+      if (isEventStream(sentContentType(this, args))) {
+        done(); // answered: what stays open is a stream, not a request
+        forget = activity.addStream(() => {
+          if (!response.writableEnded) response.end();
+        });
+      }
+    }
+    return result;
+  };
+  response.once("close", () => {
+    done();
+    forget();
+  });
+}
+
+function isEventStream(type: string): boolean {
+  return type.trim().toLowerCase().startsWith("text/event-stream");
+}
+
+/**
+ * The `Content-Type` a response sent: from the head Node wrote, else from
+ * the headers set and the ones given to `writeHead`.
+ */
+function sentContentType(response: NodeResponse, writeHeadArgs: unknown[]): string {
+  const head = response._header;
+  if (typeof head === "string") {
+    return head.match(/\r\ncontent-type:[ \t]*([^\r\n]*)/i)?.[1] ?? "";
+  }
+  const given = writeHeadArgs.find((arg) => arg !== null && typeof arg === "object");
+  return headerIn(given, "content-type") ?? String(response.getHeader("content-type") ?? "");
+}
+
+/** A header's value in any of `writeHead`'s header forms: an object, pairs, or a raw flat array. */
+function headerIn(headers: unknown, name: string): string | undefined {
+  if (Array.isArray(headers)) {
+    const pairs = Array.isArray(headers[0])
+      ? headers as unknown[][]
+      : Array.from({ length: headers.length / 2 }, (_, i) => headers.slice(2 * i, 2 * i + 2));
+    const found = pairs.find(([key]) => String(key).toLowerCase() === name);
+    return found === undefined ? undefined : String(found[1]);
+  }
+  if (headers === null || typeof headers !== "object") return undefined;
+  const key = Object.keys(headers).find((key) => key.toLowerCase() === name);
+  return key === undefined ? undefined : String((headers as Record<string, unknown>)[key]);
+}
+
+/**
+ * The error Node emits for a taken address (`EADDRINUSE`), naming the
+ * public address that devsrv found taken.
+ */
+function nodeAddressInUse(refused: Address): Error {
+  const { hostname, port } = refused;
+  const error = Object.assign(
+    new Error(`listen EADDRINUSE: address already in use ${hostname}:${port}`),
+    { code: "EADDRINUSE", errno: -98, syscall: "listen", address: hostname, port },
   );
+  markRefusedAddress(error, refused);
+  return error;
 }
 
 /** Node's codes for an address that cannot be bound. */

@@ -68,6 +68,11 @@ export interface Placement {
   onBindError?: (error: unknown, address: Address) => void;
   /** Called when a server that listened has closed (the program shut it down). */
   onClosed?: (server: CapturedServer) => void;
+  /**
+   * Called when the program starts a server on a Unix socket: it runs as
+   * under `deno run`, on its own path, not fronted.
+   */
+  onUnixSocket?: (path: string) => void;
 }
 
 /** A server being started: where to bind it and how to finish. */
@@ -108,6 +113,8 @@ export class CapturedServers {
   /** The public port of each server index this process has reported. */
   #reported = new Map<number, number>();
   #started = 0;
+  /** Stops the program's Unix-socket servers, which run as the program started them. */
+  #unixSockets: (() => Promise<void>)[] = [];
 
   /** @param placement How to place and where to report. */
   constructor(placement: Placement) {
@@ -117,6 +124,32 @@ export class CapturedServers {
   /** How many servers the program has started (listening or not yet). */
   get started(): number {
     return this.#started;
+  }
+
+  /**
+   * Whether the program has started any server: one devsrv captured, or
+   * one on a Unix socket.
+   */
+  get anyStarted(): boolean {
+    return this.#started > 0 || this.#unixSockets.length > 0;
+  }
+
+  /**
+   * Records a server the program started on a Unix socket, left as it
+   * is: it is stopped with the others (a graceful stop removes its socket
+   * file, so that the next generation can bind the same path).
+   *
+   * @param path The socket's path.
+   * @param stop Stops it gracefully.
+   */
+  unixSocket(path: string, stop: () => Promise<void>): void {
+    this.#unixSockets.push(stop);
+    this.#placement.onUnixSocket?.(path);
+  }
+
+  /** Stops for the program's Unix-socket servers. */
+  get unixSocketStops(): readonly (() => Promise<void>)[] {
+    return this.#unixSockets;
   }
 
   /** The servers that listen now, in the order they were started. */
@@ -206,11 +239,39 @@ export class CapturedServers {
   }
 }
 
+/** The public addresses refused to the program, by the error it was given. */
+const refusedAddresses = new WeakMap<object, Address>();
+
+/**
+ * Records that an error given to the program means devsrv refused it a
+ * public address that is taken (Node's `EADDRINUSE` error is made from
+ * the `AddrInUse` that {@linkcode CapturedServers.start} throws).
+ *
+ * @param error The error the program gets.
+ * @param address The public address it could not have.
+ */
+export function markRefusedAddress(error: object, address: Address): void {
+  refusedAddresses.set(error, address);
+}
+
+/**
+ * The public address a program was refused, when this is the error it
+ * got for it: left uncaught, it is reported as the taken port it is.
+ *
+ * @param error Any value the program threw or left unhandled.
+ * @returns The address, or `undefined` for any other value.
+ */
+export function refusedAddress(error: unknown): Address | undefined {
+  return typeof error === "object" && error !== null ? refusedAddresses.get(error) : undefined;
+}
+
 /** The error Deno throws for a taken address. */
 function addressInUse(hostname: string, port: number): Deno.errors.AddrInUse {
-  return new Deno.errors.AddrInUse(
+  const error = new Deno.errors.AddrInUse(
     `Address already in use (os error 98): ${hostname}:${port}`,
   );
+  markRefusedAddress(error, { hostname, port });
+  return error;
 }
 
 /** Whether a port can be bound on a host now (the parent binds it right after the report). */
@@ -237,7 +298,8 @@ export async function stopServers(registry: CapturedServers, graceMs: number): P
     timer = setTimeout(() => resolve(false), graceMs)
   );
   try {
-    const all = Promise.all(registry.servers.map((server) => server.stop())).then(() => true);
+    const stops = [...registry.servers.map((server) => server.stop), ...registry.unixSocketStops];
+    const all = Promise.all(stops.map((stop) => stop())).then(() => true);
     return await Promise.race([all, timeout]);
   } finally {
     clearTimeout(timer);

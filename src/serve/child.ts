@@ -78,7 +78,7 @@ export async function runChild(
     handler = await source.load();
   } catch (error) {
     // A module that started its own server needs no handler.
-    if (!(error instanceof NoHandlerError && registry.started > 0)) {
+    if (!(error instanceof NoHandlerError && registry.anyStarted)) {
       await link.send({ type: "failed", ...failureReport(error) });
       return LOAD_FAILED_EXIT_CODE;
     }

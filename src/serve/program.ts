@@ -37,7 +37,14 @@ import { captureDenoServe, type WrapHandler } from "./capture_deno_serve.ts";
 import { captureNodeHttp } from "./capture_node_http.ts";
 import { reportWrites } from "./write_reports.ts";
 import { Activity, ProgramSignalListeners } from "./activity.ts";
-import { type CapturedServer, CapturedServers, stopServers } from "./captured_servers.ts";
+import {
+  type CapturedServer,
+  CapturedServers,
+  refusedAddress,
+  stopServers,
+} from "./captured_servers.ts";
+import { bindError } from "../listen/address.ts";
+import { FAILURE_EXIT_CODE } from "../errors.ts";
 import type { ProgramSettings } from "./program_settings.ts";
 
 /** Exit code of a child whose parent disappeared. */
@@ -170,6 +177,7 @@ export async function captureForChild(
     assigned: start.ports,
     onListening: (server) => void link.send(listeningReport(server, begun)),
     onClosed: (server) => void link.send({ type: "closed", index: server.index }),
+    onUnixSocket: (path) => void link.send({ type: "unixSocket", path }),
   });
   const script = settings.liveReload ? clientScriptUrl(link.generation) : undefined;
   captureDenoServe(registry, {
@@ -206,7 +214,7 @@ export async function serveExportedHandler(
   registry: CapturedServers,
   display: string,
 ): Promise<true | NoHandlerError> {
-  if (registry.started > 0) return true;
+  if (registry.anyStarted) return true;
   let exports: Record<string, unknown>;
   try {
     exports = await import(Deno.mainModule);
@@ -215,7 +223,7 @@ export async function serveExportedHandler(
     // threw; Deno reports it and exits.
     return true;
   }
-  if (registry.started > 0) return true;
+  if (registry.anyStarted) return true;
   const handler = findHandler(exports);
   if (!handler) return noHandlerError(exports, display);
   Deno.serve({ onListen: () => {} }, handler);
@@ -248,9 +256,9 @@ export function stopOnSignal(
       if (stopping) return;
       stopping = true;
       const { registry, activity, signals } = servers;
-      activity.endStreams();
+      const streams = activity.endStreams();
       const handler = signals.handles(name) ? name : null;
-      onStopping?.({ type: "stopping", requests: activity.inFlight, handler });
+      onStopping?.({ type: "stopping", requests: activity.inFlight, streams, handler });
       const deadline = performance.now() + graceMs;
       await withDeadline(activity.idle(), graceMs);
       await stopServers(registry, Math.max(0, deadline - performance.now()));
@@ -306,7 +314,37 @@ export async function prepareChild(settings: ProgramSettings): Promise<void> {
     },
   });
   noticeWhenNoServer(registry, settings, log);
+  reportRefusedAddress(link, registry);
   link.unref();
+}
+
+/**
+ * Turns a taken public address that the program leaves unhandled (it did
+ * not catch `AddrInUse`, nor listen for Node's `'error'`) into devsrv's
+ * one line about the port, instead of Deno's report of an uncaught error:
+ * the parent decides whether the session goes on.
+ *
+ * @param link The channel to the parent.
+ * @param registry The captured servers.
+ */
+export function reportRefusedAddress(link: ParentLink, registry: CapturedServers): void {
+  const onUncaught = (event: Event, error: unknown) => {
+    const address = refusedAddress(error);
+    if (!address || event.defaultPrevented) return;
+    event.preventDefault();
+    const problem = bindError(new Deno.errors.AddrInUse(), address.hostname, address.port);
+    const stack = error instanceof Error ? error.stack ?? "" : "";
+    void link.send({
+      type: "failed",
+      kind: registry.servers.length > 0 ? "crash" : "load",
+      addressInUse: true,
+      message: problem.message,
+      ...(problem.fix ? { fix: problem.fix } : {}),
+      detail: stack,
+    }).finally(() => Deno.exit(FAILURE_EXIT_CODE));
+  };
+  globalThis.addEventListener("error", (event) => onUncaught(event, event.error));
+  globalThis.addEventListener("unhandledrejection", (event) => onUncaught(event, event.reason));
 }
 
 function captureNodeModules(): Promise<void> {
@@ -352,14 +390,14 @@ export function watchForNoServer(
     if (served === true) return;
     missing = served;
     const timer = setTimeout(() => {
-      if (registry.started > 0 || reported) return;
+      if (registry.anyStarted || reported) return;
       reported = true;
       actions.afterLoad(served);
     }, LATE_SERVER_MS);
     Deno.unrefTimer(timer);
   });
   globalThis.addEventListener("beforeunload", (event) => {
-    if (registry.started > 0 || !missing) return;
+    if (registry.anyStarted || !missing) return;
     // Keep the process for the report; beforeExit ends it.
     event.preventDefault();
     const error = missing;
@@ -381,7 +419,7 @@ export function noticeWhenNoServer(
   log: Logger,
 ): void {
   const timer = setTimeout(() => {
-    if (registry.started > 0) return;
+    if (registry.anyStarted) return;
     log.warn(
       `${settings.display} has started no server after ${
         NO_SERVER_NOTICE_MS / 1000

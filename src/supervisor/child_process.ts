@@ -21,7 +21,7 @@ import type { ChildCommand } from "./reexec.ts";
 
 /** How a starting child ended up: serving, failed to load, or gone. */
 export type StartOutcome =
-  | { kind: "ready"; report: ListeningReport }
+  | { kind: "ready"; report?: ListeningReport }
   | { kind: "failed"; report: FailureReport }
   | { kind: "exited"; status: Deno.CommandStatus };
 
@@ -53,6 +53,8 @@ export class ChildProcess {
   readonly servers = new Map<number, number>();
   /** Its program's main module has been evaluated (Deno's `load` event). */
   loaded = false;
+  /** The child's own report that the app cannot be served, the last one. */
+  failure: FailureReport | undefined;
   /** Settles with what the child waits for once it has been told to stop. */
   readonly stopReport: Promise<StoppingReport>;
   #settleStopReport: (report: StoppingReport) => void = () => {};
@@ -147,7 +149,13 @@ export class ChildProcess {
    */
   listening(report: ListeningReport): void {
     this.servers.set(report.index, report.port);
+    this.failure = undefined; // a report from before it served is out of date
     this.#settleOutcome({ kind: "ready", report });
+  }
+
+  /** Takes the child's report that its program serves, on a Unix socket only: it runs. */
+  running(): void {
+    this.#settleOutcome({ kind: "ready" });
   }
 
   /**
@@ -165,6 +173,7 @@ export class ChildProcess {
    * @param report Why.
    */
   failed(report: FailureReport): void {
+    this.failure = report;
     this.#settleOutcome({ kind: "failed", report });
   }
 

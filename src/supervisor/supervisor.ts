@@ -126,6 +126,8 @@ export class Supervisor {
    */
   readonly firstLaunched: Promise<void>;
   #settleFirstLaunched: () => void = () => {};
+  /** The Unix sockets the program serves on, already noted in the log. */
+  readonly #unixSockets = new Set<string>();
   /** Called once, with the first URL, when the first child is ready (`--open`). */
   onFirstReady: (url: string) => void = () => {};
 
@@ -479,7 +481,8 @@ export class Supervisor {
         child,
         code: status.code,
         failure: {
-          ...failureFromExit(status, child.outputTail, this.#setup.source.display, true),
+          ...(child.failure ??
+            failureFromExit(status, child.outputTail, this.#setup.source.display, true)),
           output: child.outputTail,
         },
       })
@@ -491,6 +494,11 @@ export class Supervisor {
   }
 
   #fail(failure: AppFailure, child: ChildProcess | undefined): void {
+    // A taken port before any of the program's ports is served: as with --port, no session.
+    if (failure.addressInUse && this.#ports.ports.every((port) => port === null)) {
+      this.#failSession(new DevsrvError(failure.message, failure.fix));
+      return;
+    }
     this.#ports.showFailurePage();
     this.#ports.changed();
     const who = child ? `Child pid ${child.pid}` : "Reloader";
@@ -528,10 +536,20 @@ export class Supervisor {
       ...(report.handler ? [`the app's ${report.handler} handler`] : []),
     ];
     if (waits.length === 0) return;
+    const streams = report.streams ? ` · ended ${plural(report.streams, "stream")}` : "";
     this.#log.info(
-      `Child pid ${child.pid} is stopping · waiting for ${waits.join(" and ")} (up to ${
+      `Child pid ${child.pid} is stopping${streams} · waiting for ${waits.join(" and ")} (up to ${
         this.#setup.options.graceMs / 1000
       } s)`,
+    );
+  }
+
+  /** Says once per path that a Unix-socket server is not fronted. */
+  #noteUnixSocket(path: string): void {
+    if (this.#unixSockets.has(path)) return;
+    this.#unixSockets.add(path);
+    this.#log.info(
+      `${this.#setup.source.display} serves on the Unix socket ${path}; devsrv does not front Unix-socket servers: requests to it do not go through the reloader's port (no Host check, no live reload), and a change still restarts the program`,
     );
   }
 
@@ -557,6 +575,15 @@ export class Supervisor {
           const phase = this.phase;
           if (phase.kind === "ready" && phase.child === child) this.#ports.changed(report.index);
           // A server that starts after the program was reported as serving nothing.
+          if (phase.kind === "failed" && phase.child === child) {
+            this.#dispatch({ kind: "ready", child });
+          }
+          break;
+        }
+        case "unixSocket": {
+          this.#noteUnixSocket(report.path);
+          child.running();
+          const phase = this.phase;
           if (phase.kind === "failed" && phase.child === child) {
             this.#dispatch({ kind: "ready", child });
           }

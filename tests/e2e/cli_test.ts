@@ -197,3 +197,30 @@ Deno.test("devsrv serve warns when the host is not loopback", async () => {
     }
   });
 });
+
+Deno.test("DEVSRV_RUN_MAIN=true set by hand is one error: line, whatever else the environment holds", async () => {
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const stale = `127.0.0.1:${(closed.addr as Deno.NetAddr).port}`;
+  closed.close(); // the address of a reloader that is gone
+  const environments: [Record<string, string>, RegExp][] = [
+    [{}, /DEVSRV_CHANNEL, DEVSRV_TOKEN, DEVSRV_GENERATION are missing/],
+    [{ DEVSRV_GENERATION: "1" }, /DEVSRV_CHANNEL, DEVSRV_TOKEN are missing/],
+    [
+      { DEVSRV_CHANNEL: stale, DEVSRV_TOKEN: "x", DEVSRV_GENERATION: "1" },
+      new RegExp(`no devsrv reloader listens at ${stale}`),
+    ],
+  ];
+  await withTempDir({ "app.ts": appSource("x") }, async (dir) => {
+    for (const [env, pattern] of environments) {
+      for (
+        const args of [["serve", "app.ts"], ["serve", "app.ts", "--no-reload"], ["serve", "."]]
+      ) {
+        const { code, output } = await runDevsrv(args, dir, { DEVSRV_RUN_MAIN: "true", ...env });
+        assert.equal(code, 1, output);
+        assertOneLineError(output, /^error: DEVSRV_RUN_MAIN=true is set, but no devsrv reloader/);
+        assert.match(output, pattern);
+        assert.match(output, /; unset DEVSRV_RUN_MAIN and run devsrv again$/m);
+      }
+    }
+  });
+});

@@ -17,6 +17,7 @@ import {
   listeningPids,
   processIsAlive,
   waitFor,
+  waitForAppIdle,
   withTempDir,
 } from "../_harness/devsrv.ts";
 import { rawRequest, sendRaw, tcpTo } from "../_harness/raw_http.ts";
@@ -370,3 +371,219 @@ let s = http.createServer((req, res) => {
     });
   }
 });
+
+/** Waits for a devsrv that is expected to end by itself, with a deadline. */
+async function exitOf(server: DevsrvProcess, timeoutMs = 60_000): Promise<Deno.CommandStatus> {
+  let status: Deno.CommandStatus | undefined;
+  const finished = server.finished().then((done) => status = done);
+  try {
+    await waitFor(`devsrv to exit, output:\n${server.output}`, () => status, timeoutMs);
+  } finally {
+    server.kill("SIGKILL");
+    await finished;
+  }
+  return status!;
+}
+
+/** The processes whose working directory is `dir` (Linux): what a test's devsrv left behind. */
+function processesIn(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      if (Deno.readLinkSync(`/proc/${entry.name}/cwd`) === dir) pids.push(Number(entry.name));
+    } catch (error) {
+      if (
+        !(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied)
+      ) {
+        throw error;
+      }
+    }
+  }
+  return pids.filter(processIsAlive);
+}
+
+const TAKEN_PORT_PROGRAMS = {
+  "Deno.serve": (port: number) => `Deno.serve({ port: ${port} }, () => new Response("x"));\n`,
+  "node:http": (port: number) =>
+    `import http from "node:http";\nhttp.createServer((_q, r) => r.end("x")).listen(${port});\n`,
+};
+
+for (const [api, source] of Object.entries(TAKEN_PORT_PROGRAMS)) {
+  Deno.test(`a program whose port is taken (${api}) gets the one line of --port and exit code 1`, async () => {
+    const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (other.addr as Deno.NetAddr).port;
+    try {
+      await withTempDir({ "main.ts": source(port) }, async (dir) => {
+        const server = new DevsrvProcess(["serve", "main.ts"], { cwd: dir });
+        const status = await exitOf(server);
+        assert.equal(status.code, 1, server.output);
+        const errors = server.output.split("\n").filter((line) => /error/i.test(line));
+        assert.deepEqual(errors, [
+          `error: port ${port} is already in use on 127.0.0.1; stop the other server or pick another port, e.g. "--port ${
+            port + 1
+          }" (or "--port 0" for any free port)`,
+        ]);
+        assert.doesNotMatch(server.output, /Uncaught|captured_servers|threw while loading|8000/);
+        await waitFor("no process left", () => processesIn(dir).length === 0, 5_000);
+      });
+    } finally {
+      other.close();
+    }
+  });
+}
+
+Deno.test("a program that catches AddrInUse itself tries the next port; the error points at its own call", async () => {
+  const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const taken = (other.addr as Deno.NetAddr).port;
+  const source = `let port = ${taken};
+for (;;) {
+  try {
+    Deno.serve({ port }, () => new Response("next port"));
+    break;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    console.log("taken " + error.stack.split("\\n")[1].trim());
+    port++;
+  }
+}
+`;
+  try {
+    await withTempDir({ "main.ts": source }, async (dir) => {
+      const server = new DevsrvProcess(["serve", "main.ts"], { cwd: dir });
+      try {
+        const url = await server.url();
+        assert.equal((await fetchText(url)).body, "next port");
+        assert.match(server.output, /taken at file:\/\/\/.*\/main\.ts:4:10/);
+      } finally {
+        await stopAndCheck(server);
+      }
+    });
+  } finally {
+    other.close();
+  }
+});
+
+Deno.test("a later version that asks for a taken port is a failed start: the one line, the 503 page, then a fix serves", async () => {
+  const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const taken = (other.addr as Deno.NetAddr).port;
+  const port = freePort();
+  const first = `Deno.serve({ port: ${port} }, () => new Response("v1"));\n`;
+  try {
+    await withTempDir({ "main.ts": first }, async (dir) => {
+      const server = new DevsrvProcess(["serve", "main.ts"], { cwd: dir });
+      try {
+        const url = `http://127.0.0.1:${port}/`;
+        await waitFor("v1", async () => await bodyAt(url) === "v1", 30_000);
+        await waitForAppIdle(`http://127.0.0.1:${port}`);
+        await Deno.writeTextFile(
+          `${dir}/main.ts`,
+          `${first}Deno.serve({ port: ${taken} }, () => new Response("admin"));\n`,
+        );
+        await server.waitForOutput(
+          new RegExp(`failed: port ${taken} is already in use on 127\\.0\\.0\\.1; stop the other`),
+          { timeoutMs: 30_000 },
+        );
+        const page = await fetchText(url);
+        assert.equal(page.status, 503);
+        assert.doesNotMatch(server.output, /Uncaught|captured_servers/);
+        await Deno.writeTextFile(`${dir}/main.ts`, first.replace("v1", "v2"));
+        await waitFor("v2", async () => await bodyAt(url) === "v2", 30_000);
+      } finally {
+        await stopAndCheck(server);
+      }
+    });
+  } finally {
+    other.close();
+  }
+});
+
+Deno.test("every module deno run runs is an entry: .cjs, .cts, .mts, .mjs, .jsx, .tsx and a script without an extension", async () => {
+  const denoServe = (name: string) =>
+    `Deno.serve({ port: Number(Deno.env.get("APP_PORT")) }, () => new Response("${name}"));\n`;
+  const commonJs = (name: string) =>
+    `require("node:http").createServer((_q, r) => r.end("${name}")).listen(Number(process.env.APP_PORT));\n`;
+  const entries: Record<string, string> = {
+    "app.cjs": commonJs("app.cjs"),
+    "app.cts": commonJs("app.cts"),
+    "app.mts": denoServe("app.mts"),
+    "app.mjs": denoServe("app.mjs"),
+    "app.jsx": denoServe("app.jsx"),
+    "app.tsx": denoServe("app.tsx"),
+    "server": `#!/usr/bin/env -S deno run -A\n${denoServe("server")}`,
+  };
+  await withTempDir(entries, async (dir) => {
+    for (const entry of Object.keys(entries)) {
+      const port = freePort();
+      const server = new DevsrvProcess(["serve", entry], {
+        cwd: dir,
+        env: { APP_PORT: String(port) },
+      });
+      try {
+        const url = `http://127.0.0.1:${port}/`;
+        await waitFor(`${entry} served`, async () => await bodyAt(url) === entry, 30_000);
+      } finally {
+        await stopAndCheck(server);
+      }
+    }
+  });
+});
+
+const UNIX_SOCKET_PROGRAMS = {
+  "Deno.serve({ path })": (path: string, version: string) =>
+    `Deno.serve({ path: ${JSON.stringify(path)} }, () => new Response("${version}"));\n`,
+  "node:http listen(path)": (path: string, version: string) =>
+    `import http from "node:http";\nhttp.createServer((_q, r) => r.end("${version}")).listen(${
+      JSON.stringify(path)
+    });\n`,
+  "node:http listen({ path })": (path: string, version: string) =>
+    `import http from "node:http";\nhttp.createServer((_q, r) => r.end("${version}")).listen({ path: ${
+      JSON.stringify(path)
+    } });\n`,
+};
+
+/** The body a server on a Unix socket answers with, or "" while none listens there. */
+async function bodyOverSocket(path: string): Promise<string> {
+  try {
+    const request = rawRequest("GET / HTTP/1.1", [["Host", "localhost"], ["Connection", "close"]]);
+    return (await sendRaw(() => Deno.connect({ transport: "unix", path }), request)).body;
+  } catch (error) {
+    // No server there yet, or the old one closing: not fronted, a restart is not hidden.
+    const lost = error instanceof Error && error.message.startsWith("no response");
+    if (
+      lost || error instanceof Deno.errors.NotFound ||
+      error instanceof Deno.errors.ConnectionRefused ||
+      error instanceof Deno.errors.ConnectionReset
+    ) {
+      return "";
+    }
+    throw error;
+  }
+}
+
+for (const [api, source] of Object.entries(UNIX_SOCKET_PROGRAMS)) {
+  Deno.test(`a Unix-socket server (${api}) runs as under deno run, is said to be not fronted, and reloads on the same path`, async () => {
+    await withTempDir({}, async (dir) => {
+      const path = `${dir}/app.sock`;
+      await Deno.writeTextFile(`${dir}/main.ts`, source(path, "v1"));
+      // --port 0 for devsrv's own pages (/__devsrv): the program has no TCP port.
+      const server = new DevsrvProcess(["serve", "main.ts", "-p", "0"], { cwd: dir });
+      try {
+        const url = await server.url();
+        await waitFor("v1 on the socket", async () => await bodyOverSocket(path) === "v1", 30_000);
+        await server.waitForOutput(
+          /main\.ts serves on the Unix socket .*app\.sock; devsrv does not front Unix-socket servers/,
+        );
+        // The child counts as running: ready, not "starts no server".
+        await server.waitForOutput(/Child pid \d+ .*serving main\.ts · ready in/);
+        await waitForAppIdle(url);
+        await Deno.writeTextFile(`${dir}/main.ts`, source(path, "v2"));
+        await waitFor("v2 on the same socket", async () => await bodyOverSocket(path) === "v2");
+        assert.doesNotMatch(server.output, /starts no server|AddrInUse|EADDRINUSE/);
+        assert.equal(server.output.match(/does not front/g)?.length, 1, server.output);
+      } finally {
+        await stopAndCheck(server);
+      }
+    });
+  });
+}

@@ -13,8 +13,10 @@ import {
   childPids,
   DevsrvProcess,
   fetchText,
+  freePort,
   processIsAlive,
   waitFor,
+  waitForAppIdle,
   withTempDir,
 } from "../_harness/devsrv.ts";
 
@@ -92,6 +94,64 @@ Deno.test("open server-sent events and WebSockets end at once on a reload, and r
       const reader2 = sse2.body!.pipeThrough(new TextDecoderStream()).getReader();
       assert.match((await reader2.read()).value ?? "", /data: v2/);
       await reader2.cancel();
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
+/** A node:http app that sends server-sent events, its headers set in each of Node's ways. */
+const NODE_STREAMS_APP = (version: string) =>
+  `import http from "node:http";
+const SSE = "text/event-stream";
+http.createServer((req, res) => {
+  switch (req.url) {
+    case "/object": res.writeHead(200, { "content-type": SSE }); break;
+    case "/pairs": res.writeHead(200, [["Content-Type", SSE]]); break;
+    case "/raw": res.writeHead(200, "OK", ["Content-Type", SSE, "Cache-Control", "no-cache"]); break;
+    case "/flush": res.setHeader("Content-Type", SSE); res.flushHeaders(); break;
+    case "/slow": res.write("slow "); return void setTimeout(() => res.end("${version}"), 1500);
+    default: return res.end("${version}");
+  }
+  res.write("data: ${version}\\n\\n");
+  const timer = setInterval(() => res.write(": ping\\n\\n"), 10_000);
+  res.on("close", () => clearInterval(timer));
+}).listen(Number(Deno.env.get("APP_PORT")));
+`;
+
+Deno.test("node:http server-sent events end at once on a reload, however the app sets their headers", async () => {
+  await withTempDir({ "app.ts": NODE_STREAMS_APP("v1") }, async (dir) => {
+    const port = freePort();
+    const server = new DevsrvProcess(["serve", "app.ts", ...LONG_GRACE], {
+      cwd: dir,
+      env: { APP_PORT: String(port) },
+    });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      await waitFor("v1", async () => await bodyAt(url) === "v1", 30_000);
+      const readers = [];
+      for (const path of ["/object", "/pairs", "/raw", "/flush"]) {
+        const sse = await fetch(`${url}${path}`);
+        assert.equal(sse.headers.get("content-type"), "text/event-stream", path);
+        const reader = sse.body!.pipeThrough(new TextDecoderStream()).getReader();
+        assert.match((await reader.read()).value ?? "", /data: v1/, path);
+        readers.push(reader);
+      }
+      await waitForAppIdle(url);
+      const slow = await fetch(`${url}/slow`); // in flight once its head is here
+      const edited = performance.now();
+      await Deno.writeTextFile(`${dir}/app.ts`, NODE_STREAMS_APP("v2"));
+      // With the 20 s grace, waiting for the streams would take 20 s.
+      for (const reader of readers) {
+        let rest = await reader.read();
+        while (!rest.done) rest = await reader.read();
+      }
+      await waitFor("v2", async () => await bodyAt(url) === "v2", 10_000);
+      assert.ok(performance.now() - edited < 10_000, `${performance.now() - edited} ms`);
+      assert.equal(await slow.text(), "slow v1");
+      // The streams are counted as streams, not as requests the stop waits for.
+      assert.match(server.output, /is stopping · ended 4 streams · waiting for 1 request \(/);
+      assert.doesNotMatch(server.output, /did not stop within/);
     } finally {
       await stopAndCheck(server);
     }
