@@ -82,8 +82,7 @@ export interface SessionHost {
 /** A backend connection and where it leads. */
 interface Backend {
   readonly reader: BufferedConn;
-  readonly hostname: string;
-  readonly port: number;
+  readonly address: BackendAddress;
   /** Exchanges completed on it; more than 0 means it is reused. */
   exchanges: number;
 }
@@ -373,9 +372,15 @@ export class ClientSession {
     const current = this.#backend;
     if (current !== null && leadsTo(current, address)) return current;
     this.#dropBackend();
-    let conn: Deno.TcpConn;
+    let conn: Deno.Conn;
     try {
-      conn = await Deno.connect({ hostname: address.hostname, port: address.port });
+      if ("path" in address) {
+        conn = await Deno.connect({ transport: "unix", path: address.path });
+      } else {
+        const tcp = await Deno.connect({ hostname: address.hostname, port: address.port });
+        tcp.setNoDelay(true);
+        conn = tcp;
+      }
     } catch (error) {
       if (
         error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
@@ -386,9 +391,8 @@ export class ClientSession {
       conn.close();
       return null;
     }
-    conn.setNoDelay(true);
     const reader = new BufferedConn(conn, MAX_RESPONSE_HEAD_BYTES);
-    this.#backend = { reader, hostname: address.hostname, port: address.port, exchanges: 0 };
+    this.#backend = { reader, address, exchanges: 0 };
     return this.#backend;
   }
 
@@ -844,7 +848,11 @@ function mayRewrite(status: number): boolean {
 }
 
 function leadsTo(backend: Backend, address: BackendAddress): boolean {
-  return backend.port === address.port && backend.hostname === address.hostname;
+  const current = backend.address;
+  if ("path" in current || "path" in address) {
+    return "path" in current && "path" in address && current.path === address.path;
+  }
+  return current.port === address.port && current.hostname === address.hostname;
 }
 
 /**
