@@ -77,6 +77,7 @@ async function assertSeesTcp(url: string): Promise<void> {
 const APPS = [
   { name: "a Deno.serve program", file: "main.ts", source: `Deno.serve(${SEEN});\n` },
   { name: "an app module", file: "app.ts", source: `export default { fetch: ${SEEN} };\n` },
+  { name: "a default-exported handler", file: "handler.ts", source: `export default ${SEEN};\n` },
 ];
 
 for (const app of APPS) {
