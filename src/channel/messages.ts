@@ -26,8 +26,10 @@ export interface ListeningReport {
   type: "listening";
   /** 0 for the program's first server. */
   index: number;
-  /** The loopback port it listens on. */
+  /** The loopback port it listens on (0 when it listens on `path`). */
   port: number;
+  /** The Unix socket it listens on instead, in the parent's private directory. */
+  path?: string;
   /** The public address the program was told. */
   public: HostPort;
   /** What the program asked for (`undefined` fields: nothing asked). */
@@ -218,6 +220,11 @@ export interface StartMessage {
   node: boolean;
   /** The parent serves HTTPS on every public port (`--cert`). */
   tls: boolean;
+  /**
+   * The private directory where the child's `Deno.serve` servers listen on
+   * Unix sockets; `null`: on loopback ports (Windows).
+   */
+  socketDir?: string | null;
 }
 
 /** What the parent tells the child. */
@@ -293,5 +300,6 @@ export function readChildReport(message: unknown): ChildReport | undefined {
 function isListeningReport(message: unknown): message is ListeningReport {
   const report = message as Partial<ListeningReport>;
   return Number.isInteger(report.index) && typeof report.port === "number" &&
+    (report.path === undefined || typeof report.path === "string") &&
     typeof report.public?.port === "number" && typeof report.requested === "object";
 }

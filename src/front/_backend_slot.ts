@@ -23,8 +23,8 @@ export const SESSION_CLOSED = "session closed";
 /** A backend connection and where it leads. */
 export interface Backend {
   readonly reader: BufferedConn;
-  readonly hostname: string;
-  readonly port: number;
+  /** Where it leads: a loopback TCP port or a Unix socket. */
+  readonly address: BackendAddress;
   /** Exchanges completed on it; more than 0 means it is reused. */
   exchanges: number;
 }
@@ -55,10 +55,14 @@ export interface HeldRequest {
  *
  * @param backend The connection.
  * @param address Where a route leads.
- * @returns `true` when host and port match.
+ * @returns `true` when host and port, or the socket path, match.
  */
 export function leadsTo(backend: Backend, address: BackendAddress): boolean {
-  return backend.port === address.port && backend.hostname === address.hostname;
+  const current = backend.address;
+  if ("path" in current || "path" in address) {
+    return "path" in current && "path" in address && current.path === address.path;
+  }
+  return current.port === address.port && current.hostname === address.hostname;
 }
 
 /** Holds a session's backend connection and finds one for each request. */
@@ -150,9 +154,17 @@ export class BackendSlot {
     const current = this.#current;
     if (current !== null && leadsTo(current, address)) return current;
     this.drop();
-    let conn: Deno.TcpConn;
+    let conn: Deno.Conn;
     try {
-      conn = await Deno.connect({ hostname: address.hostname, port: address.port });
+      if ("path" in address) {
+        conn = await Deno.connect({ transport: "unix", path: address.path });
+      } else {
+        const tcp = await Deno.connect({ hostname: address.hostname, port: address.port });
+        // Heads and bodies often leave in separate writes: never let
+        // Nagle's algorithm hold the second one back.
+        tcp.setNoDelay(true);
+        conn = tcp;
+      }
     } catch (error) {
       if (
         error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
@@ -163,9 +175,8 @@ export class BackendSlot {
       conn.close();
       return null;
     }
-    conn.setNoDelay(true);
     const reader = new BufferedConn(conn, MAX_RESPONSE_HEAD_BYTES);
-    this.#current = { reader, hostname: address.hostname, port: address.port, exchanges: 0 };
+    this.#current = { reader, address, exchanges: 0 };
     return this.#current;
   }
 }

@@ -10,12 +10,21 @@
 export type { RequestHead } from "./http1.ts";
 import type { RequestHead } from "./http1.ts";
 
-/** Where a backend listens. */
-export interface BackendAddress {
+/** Where a backend listens: a TCP port, or a Unix socket. */
+export type BackendAddress = TcpBackendAddress | UnixBackendAddress;
+
+/** A backend on a TCP port. */
+export interface TcpBackendAddress {
   /** Host name or IP address, e.g. `"127.0.0.1"`. */
   hostname: string;
   /** TCP port. */
   port: number;
+}
+
+/** A backend on a Unix socket (not on Windows). */
+export interface UnixBackendAddress {
+  /** The socket file's path. */
+  path: string;
 }
 
 /** What to do with one request, decided per request by the supervisor. */

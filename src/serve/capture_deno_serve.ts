@@ -112,6 +112,47 @@ function asHttps(handler: Handler): Handler {
   };
 }
 
+/** The part of Deno's URL for a request on a Unix socket that names the scheme. */
+const UNIX_SCHEME = "http+unix";
+
+/**
+ * Gives a handler served on a Unix socket (the parent's private link to
+ * this process) the request as it would see it on a loopback port: an
+ * `http:` (or `https:`) URL, not Deno's `http+unix:`, and a TCP-shaped
+ * `info.remoteAddr` of the loopback address. Own properties, so that
+ * nothing is copied per request.
+ */
+function asTcp(handler: Handler, scheme: "http" | "https"): Handler {
+  return (request, info) => {
+    if (request.url.startsWith(UNIX_SCHEME)) {
+      const url = scheme + request.url.slice(UNIX_SCHEME.length);
+      Object.defineProperty(request, "url", { value: url, configurable: true });
+    }
+    const remoteAddr = { transport: "tcp", hostname: "127.0.0.1", port: 0 };
+    Object.defineProperty(info, "remoteAddr", { value: remoteAddr, configurable: true });
+    return handler(request, info);
+  };
+}
+
+/**
+ * Makes `request.clone()` keep the URL a request was given as an own
+ * property (by {@linkcode asTcp} or {@linkcode asHttps}): Deno's copies the
+ * URL it received. Once per process, nothing per request.
+ * (`new Request(request)` still copies Deno's URL.)
+ */
+function cloneKeepingUrl(): void {
+  const clone = Request.prototype.clone;
+  Object.defineProperty(Request.prototype, "clone", {
+    ...Object.getOwnPropertyDescriptor(Request.prototype, "clone"),
+    value: function (this: Request): Request {
+      const copy = clone.call(this);
+      const own = Object.getOwnPropertyDescriptor(this, "url");
+      if (own) Object.defineProperty(copy, "url", own);
+      return copy;
+    },
+  });
+}
+
 /**
  * Counts each request until its handler answers, and makes a server-sent
  * events response one that a graceful stop can end.
@@ -253,6 +294,7 @@ export interface DenoServeCapture {
 export function captureDenoServe(registry: CapturedServers, capture: DenoServeCapture): void {
   const { wrap, mode, firstTls, activity } = capture;
   if (activity) trackWebSockets(activity);
+  if (mode === "hidden") cloneKeepingUrl();
   const captured = (...args: unknown[]) => {
     const { options, handler } = splitArguments(args);
     const badPort = options.port !== undefined && portOf(options.port) === undefined;
@@ -290,28 +332,28 @@ export function captureDenoServe(registry: CapturedServers, capture: DenoServeCa
     // Behind a parent that serves HTTPS (--cert), the public URL is https.
     const secure = mode === "hidden" &&
       (requested.tls !== undefined || capture.secureFront === true);
+    const socket = slot.socketPath;
+    const served = tracked(
+      wrap(secure && !socket ? asHttps(handler as Handler) : handler as Handler, onError),
+      activity,
+    );
     let server: Deno.HttpServer<Deno.NetAddr>;
     try {
       server = originalServe({
         ...rest,
         ...tls,
-        hostname: slot.bindTo.hostname,
-        port: slot.bindTo.port,
+        ...(socket
+          ? { path: socket, transport: "unix" }
+          : { hostname: slot.bindTo.hostname, port: slot.bindTo.port }),
         onListen: () => {},
-        handler: tracked(
-          wrap(
-            secure ? asHttps(handler as Handler) : handler as Handler,
-            onError,
-          ),
-          activity,
-        ),
+        handler: socket ? asTcp(served, secure ? "https" : "http") : served,
       });
     } catch (error) {
       slot.bindFailed(error);
       throw error;
     }
     graceful(server, activity, () => slot.closed());
-    const shown = slot.listening(server.addr, () => server.shutdown());
+    const shown = slot.listening(socket ? slot.bindTo : server.addr, () => server.shutdown());
     server.finished.then(() => slot.closed());
     const addr = { transport: "tcp" as const, hostname: shown.hostname, port: shown.port };
     Object.defineProperty(server, "addr", { value: addr, enumerable: true });

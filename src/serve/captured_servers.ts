@@ -11,6 +11,7 @@
  * @module
  */
 
+import { socketFile } from "../channel/backend_sockets.ts";
 import type { TlsFiles } from "../listen/tls_files.ts";
 import {
   type AddressOverrides,
@@ -44,8 +45,10 @@ export interface CapturedServer {
   readonly requested: ServerRequest;
   /** What the program is told (`server.addr`, `onListen`). */
   readonly public: Address;
-  /** Where it really listens. */
+  /** Where it really listens (unused when it listens on `socketPath`). */
   readonly bound: Address;
+  /** The Unix socket it listens on instead, in the `hidden` placement. */
+  readonly socketPath: string | undefined;
   /** Stops it: no new connections, in-flight requests finish. */
   stop(): Promise<void>;
 }
@@ -58,6 +61,11 @@ export interface Placement {
   readonly overrides: AddressOverrides;
   /** Public ports the parent already owns, by server index. */
   readonly assigned: readonly (number | null)[];
+  /**
+   * `hidden`: the private directory where `Deno.serve` servers listen on
+   * Unix sockets instead of loopback ports (`undefined`: loopback ports).
+   */
+  readonly socketDir?: string | undefined;
   /** Called once per server, when it listens. */
   onListening(server: CapturedServer): void;
   /**
@@ -80,6 +88,11 @@ export interface Slot {
   readonly index: number;
   /** Where to listen. */
   readonly bindTo: Address;
+  /**
+   * Where a `Deno.serve` server listens instead of `bindTo` in the `hidden`
+   * placement with a socket directory: a Unix socket path.
+   */
+  readonly socketPath: string | undefined;
   /**
    * What the program is told, known before it listens in the `hidden`
    * placement; `undefined` in the `public` one, where it is the bound address.
@@ -115,6 +128,8 @@ export class CapturedServers {
   #started = 0;
   /** Stops the program's Unix-socket servers, which run as the program started them. */
   #unixSockets: (() => Promise<void>)[] = [];
+  /** Socket files made so far: a server started again gets a new one. */
+  #sockets = 0;
 
   /** @param placement How to place and where to report. */
   constructor(placement: Placement) {
@@ -197,12 +212,16 @@ export class CapturedServers {
     if (reused === undefined) this.#started++;
     this.#closed.delete(index);
     const bindTo = hidden ? { hostname: "127.0.0.1", port: 0 } : { hostname: host, port };
+    const socketPath = hidden && placement.socketDir !== undefined && requested.kind !== "node"
+      ? socketFile(placement.socketDir, ++this.#sockets)
+      : undefined;
     return {
       index,
       bindTo,
+      socketPath,
       shown,
       listening: (bound, stop) => {
-        const server = { index, requested, public: shown ?? bound, bound, stop };
+        const server = { index, requested, public: shown ?? bound, bound, socketPath, stop };
         this.#servers.push(server);
         this.#reported.set(index, server.public.port);
         placement.onListening(server);

@@ -46,6 +46,7 @@ import {
 import { bindError } from "../listen/address.ts";
 import { FAILURE_EXIT_CODE } from "../errors.ts";
 import type { ProgramSettings } from "./program_settings.ts";
+import { mayUseSockets } from "../channel/backend_sockets.ts";
 
 /** Exit code of a child whose parent disappeared. */
 export const PARENT_GONE_EXIT_CODE = 0;
@@ -113,6 +114,7 @@ export function listeningReport(server: CapturedServer, begun: number) {
     type: "listening" as const,
     index: server.index,
     port: server.bound.port,
+    ...(server.socketPath === undefined ? {} : { path: server.socketPath }),
     public: server.public,
     requested: {
       ...(requested.hostname === undefined ? {} : { hostname: requested.hostname }),
@@ -134,8 +136,21 @@ export function listeningReport(server: CapturedServer, begun: number) {
 export function exitWhenParentIsGone(link: ParentLink): void {
   link.lost.then(() => {
     signalProcesses(descendantsOf(Deno.pid), "SIGKILL");
+    // A parent killed with SIGKILL could not remove its socket directory.
+    if (socketDirOfParent) removeQuietly(socketDirOfParent);
     Deno.exit(PARENT_GONE_EXIT_CODE);
   });
+}
+
+/** The parent's directory of Unix sockets, once "start" has named it. */
+let socketDirOfParent: string | undefined;
+
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch {
+    // Gone already (another child removed it), or not ours to remove: nothing left to do.
+  }
 }
 
 /** A program's servers and what they are busy with. */
@@ -169,12 +184,15 @@ export async function captureForChild(
   log: Logger,
 ): Promise<ProgramServers> {
   const begun = performance.now();
+  socketDirOfParent = start.socketDir ?? undefined;
   const activity = new Activity();
   const signals = new ProgramSignalListeners();
   const registry = new CapturedServers({
     mode: "hidden",
     overrides: { host: start.host ?? undefined, port: start.port ?? undefined },
     assigned: start.ports,
+    // A program run without read and write access there listens on loopback ports.
+    socketDir: start.socketDir && mayUseSockets(start.socketDir) ? start.socketDir : undefined,
     onListening: (server) => void link.send(listeningReport(server, begun)),
     onClosed: (server) => void link.send({ type: "closed", index: server.index }),
     onUnixSocket: (path) => void link.send({ type: "unixSocket", path }),

@@ -7,6 +7,7 @@
  */
 
 import type { FailureReport, ListeningReport, StoppingReport } from "../channel/messages.ts";
+import type { BackendAddress } from "../front/front.ts";
 import {
   descendantsOf,
   orphansOf,
@@ -49,8 +50,8 @@ export class ChildProcess {
   readonly spawnedAt = performance.now();
   /** When the parent told it to load the app (a standby boots earlier). */
   startedAt = this.spawnedAt;
-  /** The loopback port of each of its servers, by server index, as it reports them. */
-  readonly servers = new Map<number, number>();
+  /** Where each of its servers listens, by server index, as it reports them. */
+  readonly servers = new Map<number, BackendAddress>();
   /** Its program's main module has been evaluated (Deno's `load` event). */
   loaded = false;
   /** The child's own report that the app cannot be served, the last one. */
@@ -148,7 +149,12 @@ export class ChildProcess {
    * @param report The child's "listening".
    */
   listening(report: ListeningReport): void {
-    this.servers.set(report.index, report.port);
+    this.servers.set(
+      report.index,
+      report.path === undefined
+        ? { hostname: "127.0.0.1", port: report.port }
+        : { path: report.path },
+    );
     this.failure = undefined; // a report from before it served is out of date
     this.#settleOutcome({ kind: "ready", report });
   }

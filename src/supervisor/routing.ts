@@ -15,8 +15,8 @@ import type { Phase } from "./lifecycle.ts";
 
 /** What routing needs to know of a child. */
 export interface RoutedChild {
-  /** The loopback port of each of its servers, by server index. */
-  readonly servers: ReadonlyMap<number, number>;
+  /** Where each of its servers listens (a loopback port or a Unix socket), by server index. */
+  readonly servers: ReadonlyMap<number, BackendAddress>;
   /** Its program's main module has been evaluated: its servers so far are all it starts at load. */
   readonly loaded: boolean;
 }
@@ -51,8 +51,8 @@ export function routeRequest(
   if (isDevsrvPath(target)) return { kind: "forward", backend: context.pages };
   switch (phase.kind) {
     case "ready": {
-      const port = phase.child.servers.get(index);
-      if (port !== undefined) return { kind: "forward", backend: { hostname: "127.0.0.1", port } };
+      const backend = phase.child.servers.get(index);
+      if (backend !== undefined) return { kind: "forward", backend };
       // The program has loaded and this port's server is not running (it
       // was shut down, or this version does not start it): as a refused
       // connection would, answer at once rather than hold.

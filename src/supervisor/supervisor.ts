@@ -23,6 +23,7 @@ import {
   type StartMessage,
   type StoppingReport,
 } from "../channel/messages.ts";
+import { BackendSockets } from "../channel/backend_sockets.ts";
 import type { ChannelListener } from "../channel/parent_end.ts";
 import { DevsrvError, firstLine, UsageError } from "../errors.ts";
 import type { Route } from "../front/front.ts";
@@ -114,6 +115,8 @@ export class Supervisor {
   readonly #ports: PublicPorts;
   readonly #pages: Deno.HttpServer<Deno.NetAddr>;
   readonly #hub: LiveReloadHub;
+  /** Where the children's servers listen on Unix sockets. */
+  readonly #sockets = new BackendSockets();
   /** What to watch and what a change does (the module graph, the app's own writes). */
   readonly #policy: WatchPolicy;
   #watching: Watching | undefined;
@@ -284,6 +287,7 @@ export class Supervisor {
     this.#hub.close();
     this.#dispatch({ kind: "shutdown" });
     await this.#stoppingAll;
+    this.#sockets.remove();
     await this.#ports.close();
     await this.#pages.shutdown();
     await this.#channel.close();
@@ -414,6 +418,7 @@ export class Supervisor {
       this.#settleFirstLaunched();
       return;
     }
+    child.status.then(() => this.#sockets.sweep(child.pid));
     this.#dispatch({ kind: "spawned", child });
   }
 
@@ -649,6 +654,7 @@ export class Supervisor {
       port: options.port ?? null,
       node: this.#capturesNode,
       tls: tls !== undefined,
+      socketDir: this.#sockets.dir(),
     };
   }
 }
