@@ -105,6 +105,8 @@ export class BufferedConn {
     try {
       return await this.fill();
     } catch {
+      // Any read error ends this one connection, never the front: a reset,
+      // a broken pipe, and TLS failures, which Deno raises as plain Errors.
       return false;
     }
   }

@@ -157,6 +157,8 @@ export class RequestSender {
     try {
       await writeAll(target, piece);
     } catch {
+      // Any write error means the backend is gone (a reset, a broken pipe,
+      // a closed resource); the session tells the client, never crashes.
       this.#failed = true;
       throw new BackendGoneError();
     }
