@@ -38,7 +38,7 @@ interface Server {
   get(target: string, headers: [string, string][], version?: string): Promise<RawResponse>;
 }
 
-async function withServer(
+async function withGuardedApp(
   args: string[],
   body: (server: Server) => Promise<void>,
 ): Promise<void> {
@@ -80,7 +80,7 @@ function host(value: string): [string, string][] {
 
 for (const mode of SERVE_MODES) {
   Deno.test(`devsrv serve (${mode.name}) answers allowed hosts and refuses the rest`, async (t) => {
-    await withServer(mode.args, async ({ port, get }) => {
+    await withGuardedApp(mode.args, async ({ port, get }) => {
       await t.step("allowed hosts get the app", async () => {
         for (
           const good of [
@@ -177,7 +177,7 @@ for (const mode of SERVE_MODES) {
   });
 
   Deno.test(`devsrv serve (${mode.name}) keeps its own endpoints same-origin`, async (t) => {
-    await withServer(mode.args, async ({ port, get }) => {
+    await withGuardedApp(mode.args, async ({ port, get }) => {
       const local = host(`localhost:${port}`);
 
       await t.step("/__devsrv answers its own origin and other local pages", async () => {
@@ -249,7 +249,7 @@ for (const mode of SERVE_MODES) {
 }
 
 Deno.test("devsrv serve --allowed-host dev.test answers dev.test and nothing more", async () => {
-  await withServer(["--allowed-host", "dev.test"], async ({ port, get }) => {
+  await withGuardedApp(["--allowed-host", "dev.test"], async ({ port, get }) => {
     assertStatus(await get("/", host(`dev.test:${port}`)), 200, "dev.test");
     assertStatus(await get("/", host(`DEV.TEST:${port}`)), 200, "DEV.TEST");
     assertStatus(await get("/", host(`sub.dev.test:${port}`)), 403, "sub.dev.test");
@@ -264,7 +264,7 @@ Deno.test("devsrv serve --allowed-host dev.test answers dev.test and nothing mor
 
 for (const mode of SERVE_MODES) {
   Deno.test(`devsrv serve (${mode.name}) --host 0.0.0.0 still checks every Host`, async () => {
-    await withServer(["--host", "0.0.0.0", ...mode.args], async ({ port, get }) => {
+    await withGuardedApp(["--host", "0.0.0.0", ...mode.args], async ({ port, get }) => {
       assertStatus(await get("/", host(`evil.example:${port}`)), 403, "evil.example");
       assertStatus(await get("/", host("localhost evil")), 403, "localhost evil");
       assertStatus(await get("/", host(`192.168.1.5:${port}`)), 200, "a LAN address");
@@ -279,7 +279,7 @@ Deno.test("devsrv serve --no-reload --host 0.0.0.0 shows a loopback client the e
   // A LAN client's plain page cannot be reached from here; mayShowDetails'
   // unit tests cover it. Behind the reloader's front the child cannot tell
   // clients apart, so only --no-reload is checked for the positive case.
-  await withServer(["--host", "0.0.0.0", "--no-reload"], async ({ port, get }) => {
+  await withGuardedApp(["--host", "0.0.0.0", "--no-reload"], async ({ port, get }) => {
     const local = await get("/boom", host(`127.0.0.1:${port}`));
     assertStatus(local, 500, "boom from loopback");
     assert.ok(local.body.includes(SECRET), "a loopback client sees the error");

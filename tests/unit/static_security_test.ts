@@ -85,7 +85,7 @@ async function makeFixture(): Promise<Fixture> {
 }
 
 /** Runs `fn` against a real server on a free port, then stops it. */
-async function withServer(
+async function withStaticFixture(
   options: Partial<StaticOptions>,
   fn: (port: number, fixture: Fixture) => Promise<void>,
 ): Promise<void> {
@@ -181,7 +181,7 @@ async function expectStatus(
 }
 
 Deno.test("serveStatic() refuses traversal in every spelling", async () => {
-  await withServer({}, async (port) => {
+  await withStaticFixture({}, async (port) => {
     const cases: [string, number][] = [
       ["/../secret", 404],
       ["/../../../../../../etc/passwd", 404],
@@ -206,7 +206,7 @@ Deno.test("serveStatic() refuses traversal in every spelling", async () => {
 });
 
 Deno.test("serveStatic() refuses NUL and broken encodings with 400", async () => {
-  await withServer({}, async (port) => {
+  await withStaticFixture({}, async (port) => {
     for (
       const target of [
         "/%00",
@@ -225,7 +225,7 @@ Deno.test("serveStatic() refuses NUL and broken encodings with 400", async () =>
 });
 
 Deno.test("serveStatic() reads absolute-form targets raw", async () => {
-  await withServer({}, async (port) => {
+  await withStaticFixture({}, async (port) => {
     await expectStatus(port, "http://x/../secret", 404);
     await expectStatus(port, "http://x/%2e%2e/secret", 404);
     await expectStatus(port, "http://x/sub/page.txt", 200);
@@ -237,7 +237,7 @@ Deno.test("serveStatic() reads absolute-form targets raw", async () => {
 });
 
 Deno.test("serveStatic() follows symlinks only inside the root", async () => {
-  await withServer({}, async (port) => {
+  await withStaticFixture({}, async (port) => {
     await expectStatus(port, "/link-out-file", 404);
     await expectStatus(port, "/link-out-dir", 404);
     await expectStatus(port, "/link-out-dir/", 404);
@@ -260,7 +260,7 @@ Deno.test("serveStatic() follows symlinks only inside the root", async () => {
 });
 
 Deno.test("serveStatic() lists only links that stay inside", async () => {
-  await withServer({}, async (port, fixture) => {
+  await withStaticFixture({}, async (port, fixture) => {
     await Deno.remove(join(fixture.root, "index.html"));
     const listing = await expectStatus(port, "/", 200);
     for (const name of ["link-in", "link-in-dir/", "sub/", "a/"]) {
@@ -284,7 +284,7 @@ Deno.test("serveStatic() lists only links that stay inside", async () => {
 });
 
 Deno.test("serveStatic() hides dotfiles and key material", async () => {
-  await withServer({}, async (port) => {
+  await withStaticFixture({}, async (port) => {
     for (
       const target of [
         "/.env",
@@ -317,7 +317,7 @@ Deno.test("serveStatic() hides dotfiles and key material", async () => {
 });
 
 Deno.test("serveStatic() serves dotfiles when dotfiles is true", async () => {
-  await withServer({ dotfiles: true }, async (port) => {
+  await withStaticFixture({ dotfiles: true }, async (port) => {
     for (const target of ["/.env", "/.git/config", "/key.pem", "/x.pfx"]) {
       const response = await expectStatus(port, target, 200);
       assert.ok(response.text.endsWith(HIDDEN_MARKER), target);
@@ -330,7 +330,7 @@ Deno.test("serveStatic() serves dotfiles when dotfiles is true", async () => {
 });
 
 Deno.test("serveStatic() refuses names that Windows rewrites", async () => {
-  await withServer({}, async (port) => {
+  await withStaticFixture({}, async (port) => {
     for (
       const target of [
         "/index.html.",
@@ -351,7 +351,7 @@ Deno.test("serveStatic() refuses names that Windows rewrites", async () => {
 });
 
 Deno.test("serveStatic() never redirects to another host", async () => {
-  await withServer({}, async (port) => {
+  await withStaticFixture({}, async (port) => {
     const cases: [string, string][] = [
       ["//evil.com/dir", "/evil.com/dir/"],
       ["///evil.com/dir", "/evil.com/dir/"],
@@ -376,7 +376,7 @@ Deno.test("serveStatic() never redirects to another host", async () => {
 });
 
 Deno.test("serveStatic() copes with very long paths and many slashes", async () => {
-  await withServer({}, async (port) => {
+  await withStaticFixture({}, async (port) => {
     await expectStatus(port, "/" + "a".repeat(5000), 414);
     await expectStatus(port, "/" + "a/".repeat(2500), 414);
     await expectStatus(port, "/" + "a".repeat(300), 404);
@@ -392,7 +392,7 @@ Deno.test("serveStatic() copes with very long paths and many slashes", async () 
 Deno.test("serveStatic() answers 404 for special files", {
   ignore: Deno.build.os === "windows",
 }, async () => {
-  await withServer({}, async (port, fixture) => {
+  await withStaticFixture({}, async (port, fixture) => {
     const fifo = join(fixture.root, "pipe");
     const { success } = await new Deno.Command("mkfifo", { args: [fifo] })
       .output();
@@ -488,7 +488,7 @@ Deno.test("serveStatic() never leaks or fails on random hostile paths", async ()
   const random = mulberry32(seed);
   const targets = Array.from({ length: 3000 }, () => hostileTarget(random));
   const workers = 8;
-  await withServer({}, async (port) => {
+  await withStaticFixture({}, async (port) => {
     const statuses = new Map<number, number>();
     let next = 0;
     const work = async () => {

@@ -17,7 +17,7 @@ import {
   type Watching,
   type WatchOptions,
 } from "../../src/watch/watch.ts";
-import { missingOutsideCi } from "../_harness/devsrv.ts";
+import { missingOutsideCi, waitFor } from "../_harness/devsrv.ts";
 
 type Kind = "watchfs" | "poll";
 const KINDS: readonly Kind[] = ["watchfs", "poll"];
@@ -31,7 +31,6 @@ const DEBOUNCE_MS = 20;
 const BURST_DEBOUNCE_MS = 150;
 const POLL_INTERVAL_MS = 25;
 const DEADLINE_MS = 10_000;
-const WAIT_STEP_MS = 5;
 
 /** A temp tree being watched, and what the watch reported. */
 interface Harness {
@@ -100,28 +99,13 @@ function writeTree(dir: string, files: Record<string, string>): void {
   }
 }
 
-/** Waits for a condition, polling it, and fails after a deadline. */
-async function waitFor(
-  predicate: () => boolean,
-  what: string,
-  timeoutMs = DEADLINE_MS,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
-  }
-}
-
 /** Waits until every path has been reported; returns the index of the batch that completed them. */
 async function waitForPaths(h: Harness, paths: string[], from = 0) {
   const missing = () => {
     const seen = new Set(h.batches.slice(from).flat());
     return paths.filter((path) => !seen.has(path));
   };
-  await waitFor(() => missing().length === 0, "reported paths", DEADLINE_MS)
+  await waitFor("reported paths", () => missing().length === 0, DEADLINE_MS)
     .catch((error) => {
       const some = missing().slice(0, 3).join(", ");
       throw new Error(`${error.message}: ${missing().length} missing (${some})`);
@@ -551,7 +535,7 @@ for (const kind of KINDS) {
       }, (batch) => batches.push(batch.paths));
       try {
         Deno.writeTextFileSync(h.path("real", "app.ts"), "2");
-        await waitFor(() => batches.length > 0, "a batch");
+        await waitFor("a batch", () => batches.length > 0, DEADLINE_MS);
         assert.deepEqual(batches, [[h.path("link", "app.ts")]]);
       } finally {
         watching.close();
