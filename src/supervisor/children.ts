@@ -168,6 +168,15 @@ export class Children {
   }
 
   /**
+   * Waits until every child still stopping has exited.
+   *
+   * @returns Once none is left (at once when none is stopping).
+   */
+  async retired(): Promise<void> {
+    await Promise.all([...this.#retiring].map((child) => child.status));
+  }
+
+  /**
    * Stops every child at the end of the session and waits for each one's
    * whole process tree: what the app started must be gone before devsrv is.
    *

@@ -63,14 +63,24 @@ export interface Lifecycle<C> {
   readonly pending: RestartRequest | undefined;
   /** The next child was asked for (`spawn`) and is not there yet. */
   readonly spawning: boolean;
+  /**
+   * The restart under way started the next child while the old one was
+   * still stopping (see {@linkcode startsBeforeExit}). @default {false}
+   */
+  readonly overlapped?: boolean;
+  /** The restart under way already tried again after an overlapped start failed. @default {false} */
+  readonly retried?: boolean;
 }
 
 /** What can happen to the lifecycle. */
 export type LifecycleEvent<C> =
   /** A restart is asked for: the start of the session, a change, `rs`. */
   | { kind: "restart"; request: RestartRequest }
-  /** The old child is stopped, or stops far enough for the next one to start. */
-  | { kind: "stopped"; child: C }
+  /**
+   * The old child is stopped, or stops far enough for the next one to
+   * start; `early` when it still runs (it finishes requests meanwhile).
+   */
+  | { kind: "stopped"; child: C; early?: boolean }
   /** The next child is there (the standby, or a fresh process). */
   | { kind: "spawned"; child: C }
   /** No child could be started; `failure` is what to show, if anything. */
@@ -90,8 +100,18 @@ export type LifecycleEvent<C> =
 export type Effect<C> =
   /** A restart begins: the app is at work (its shutdown may write files); time it. */
   | { kind: "restartBegun"; request: RestartRequest }
-  /** Stop the child gracefully; report `stopped` once the next one may start. */
-  | { kind: "stop"; child: C }
+  /**
+   * Stop the child gracefully; report `stopped` once the next one may
+   * start, or, with `untilExit`, once it and every child still stopping
+   * have exited.
+   */
+  | { kind: "stop"; child: C; untilExit?: boolean }
+  /**
+   * A start that overlapped the old child's stop failed: the old child may
+   * have held what the app needs (a port of its own, a lock). It is tried
+   * again once every old child has exited, once per restart.
+   */
+  | { kind: "retryAfterOverlap"; child: C; failure: AppFailure }
   /** End a starting child at once: its start is pointless. Its outcome still comes. */
   | { kind: "abandon"; child: C }
   /** An abandoned child reported its outcome: report `gone` once it has exited. */
@@ -200,7 +220,7 @@ export function transition<C>(state: Lifecycle<C>, event: LifecycleEvent<C>): Tr
       if (phase.kind !== "stopping" || phase.child !== event.child || state.spawning) {
         return unchanged(state);
       }
-      return spawnNext(state);
+      return spawnNext({ ...state, overlapped: event.early === true });
     case "spawned":
       if (!state.spawning) return unchanged(state);
       return {
@@ -237,6 +257,20 @@ export function transition<C>(state: Lifecycle<C>, event: LifecycleEvent<C>): Tr
     case "startFailed": {
       if (phase.kind !== "starting" || phase.child !== event.child) return unchanged(state);
       if (phase.abandoned) return { state, effects: [{ kind: "awaitExit", child: event.child }] };
+      if (state.overlapped === true && state.retried !== true) {
+        return {
+          state: {
+            ...state,
+            phase: { kind: "stopping", child: event.child },
+            overlapped: false,
+            retried: true,
+          },
+          effects: [
+            { kind: "retryAfterOverlap", child: event.child, failure: event.failure },
+            { kind: "stop", child: event.child, untilExit: true },
+          ],
+        };
+      }
       const failed: Phase<C> = event.alive
         ? { kind: "failed", failure: event.failure, child: event.child }
         : { kind: "failed", failure: event.failure };
@@ -345,7 +379,7 @@ function spawnNext<C>(state: Lifecycle<C>): Transition<C> {
 /** Ends the restart under way, then begins the one waiting, if any. */
 function endRestart<C>(state: Lifecycle<C>, ok: boolean, before: Effect<C>[]): Transition<C> {
   const effects: Effect<C>[] = [...before, { kind: "restartEnded", request: state.restart!, ok }];
-  const ended = { ...state, restart: undefined };
+  const ended = { ...state, restart: undefined, overlapped: false, retried: false };
   if (ended.pending === undefined) return { state: ended, effects };
   return beginRestart(ended, effects);
 }

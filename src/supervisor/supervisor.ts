@@ -334,7 +334,14 @@ export class Supervisor {
         };
         return;
       case "stop":
-        void this.#stop(effect.child);
+        void this.#stop(effect.child, effect.untilExit === true);
+        return;
+      case "retryAfterOverlap":
+        this.#log.warn(
+          `Child pid ${effect.child.pid} failed while the old child was still stopping (${
+            firstLine(effect.failure.message)
+          }) · trying again once it has exited`,
+        );
         return;
       case "abandon":
         void effect.child.stop(0);
@@ -378,7 +385,7 @@ export class Supervisor {
    * meanwhile), or once it has exited when the app handles the signal
    * itself or has subprocesses (see {@linkcode startsBeforeExit}).
    */
-  async #stop(child: ChildProcess): Promise<void> {
+  async #stop(child: ChildProcess, untilExit: boolean): Promise<void> {
     const { graceMs } = this.#setup.options;
     const stopped = this.#children.retire(child, graceMs).then(({ killed }) => {
       if (!killed) return;
@@ -386,9 +393,15 @@ export class Supervisor {
         `Child pid ${child.pid} did not stop within ${graceMs} ms (--grace) · killed it`,
       );
     });
+    if (untilExit) {
+      await Promise.all([stopped, this.#children.retired()]);
+      this.#dispatch({ kind: "stopped", child });
+      return;
+    }
     const report = await Promise.race([child.stopReport, stopped.then(() => undefined)]);
-    if (!startsBeforeExit(report, child.subprocesses)) await stopped;
-    this.#dispatch({ kind: "stopped", child });
+    const early = startsBeforeExit(report, child.subprocesses);
+    if (!early) await stopped;
+    this.#dispatch({ kind: "stopped", child, early });
   }
 
   #spawn(fresh: boolean): void {

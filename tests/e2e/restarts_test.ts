@@ -17,6 +17,7 @@ import {
   processIsAlive,
   waitFor,
   waitForAppIdle,
+  withServer,
   withTempDir,
 } from "../_harness/devsrv.ts";
 
@@ -395,5 +396,36 @@ Deno.test("error pages name what happened and show no terminal codes; a crash is
     } finally {
       await stopAndCheck(server);
     }
+  });
+});
+
+Deno.test("an app that holds a port of its own is tried again once the old child, still finishing a request, has exited", async () => {
+  const admin = freePort();
+  const source = (version: string) =>
+    `const admin = Deno.listen({ hostname: "127.0.0.1", port: ${admin} });
+(async () => { for await (const conn of admin) conn.close(); })();
+export default {
+  async fetch(request: Request) {
+    if (new URL(request.url).pathname === "/slow") {
+      console.log("slow request started");
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    }
+    return new Response("${version}");
+  },
+};
+`;
+  await withServer({ "app.ts": source("v1") }, ["app.ts"], async (server, url, dir) => {
+    await waitFor("v1", async () => (await bodyAt(url)) === "v1");
+    const slow = fetchText(`${url}/slow`);
+    await server.waitForOutput(/slow request started/);
+    await Deno.writeTextFile(`${dir}/app.ts`, source("v2"));
+    assert.equal((await slow).body, "v1", "the request in flight finishes on the old code");
+    await waitFor("v2", async () => (await bodyAt(url)) === "v2");
+    // The new child starts while the old one finishes /slow, and finds the port taken.
+    assert.match(
+      server.output,
+      /failed while the old child was still stopping \(.*\) · trying again once it has exited/,
+    );
+    assert.doesNotMatch(server.output, /Waiting for a change to restart/);
   });
 });

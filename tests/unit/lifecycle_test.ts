@@ -315,6 +315,51 @@ Deno.test("transition() ends the session once, then does nothing", () => {
   assert.deepEqual(idle.effects, [{ kind: "stopAll", child: undefined }]);
 });
 
+Deno.test("transition() tries a start that overlapped the old child's stop again once, after the old one exits", () => {
+  const [first, second, third, fourth] = [child("1"), child("2"), child("3"), child("4")];
+  let step = run(
+    serving(first),
+    { kind: "restart", request: request("change", ["a.ts"]) },
+    { kind: "stopped", child: first, early: true },
+    { kind: "spawned", child: second },
+  );
+  step = transition(step.state, {
+    kind: "startFailed",
+    child: second,
+    failure: FAILURE,
+    alive: false,
+  });
+  assert.deepEqual(step.effects, [
+    { kind: "retryAfterOverlap", child: second, failure: FAILURE },
+    { kind: "stop", child: second, untilExit: true },
+  ]);
+  assert.deepEqual(step.state.phase, { kind: "stopping", child: second });
+  assert.notEqual(step.state.restart, undefined, "the restart is still under way");
+  step = run(
+    step.state,
+    { kind: "stopped", child: second },
+    { kind: "spawned", child: third },
+    { kind: "startFailed", child: third, failure: FAILURE, alive: false },
+  );
+  assert.deepEqual(kinds(step.effects), ["spawn", "launch", "fail", "restartEnded"]);
+  assert.deepEqual(step.state.phase, { kind: "failed", failure: FAILURE });
+  // The next restart may overlap, and retry, again.
+  step = run(
+    step.state,
+    { kind: "restart", request: request("change", ["a.ts"]) },
+    { kind: "spawned", child: fourth },
+  );
+  assert.equal(step.state.phase.kind, "starting");
+  const plain = run(
+    serving(first),
+    { kind: "restart", request: request("change", ["a.ts"]) },
+    { kind: "stopped", child: first, early: false },
+    { kind: "spawned", child: second },
+    { kind: "startFailed", child: second, failure: FAILURE, alive: false },
+  );
+  assert.equal(plain.state.phase.kind, "failed", "after a full stop a failure is the app's");
+});
+
 Deno.test("startsBeforeExit() starts the next child at once only when the old one waits for devsrv's own work", () => {
   const stopping = (requests: number, handler: Deno.Signal | null) =>
     ({ type: "stopping", requests, handler }) as const;
@@ -390,7 +435,7 @@ Deno.test("transition() keeps its rules through 2,000 random sessions, stale rep
               `${context()}: ${effect.child.name} stopped twice`,
             );
             stopped.add(effect.child);
-            owed.push({ kind: "stopped", child: effect.child });
+            owed.push({ kind: "stopped", child: effect.child, early: random() < 0.5 });
             break;
           case "spawn": {
             const spawned = child(`child ${children.length + 1}`);
