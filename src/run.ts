@@ -11,6 +11,8 @@ import { createLogger } from "./log.ts";
 import { isRunningFromReloader } from "./role.ts";
 import type { AppSource } from "./serve/app_source.ts";
 import { readTlsFiles, type TlsFiles } from "./listen/tls_files.ts";
+import { checkHostBindable } from "./listen/address.ts";
+import { UsageError } from "./errors.ts";
 
 function tlsFiles(options: ServeOptions): TlsFiles | undefined {
   if (options.cert === undefined || options.key === undefined) return undefined;
@@ -35,6 +37,7 @@ export async function runServe(
     return await runChild(source, options);
   }
   const tls = tlsFiles(options);
+  checkBeforeStart(options);
   if (!options.reload && source.path !== undefined && Deno.build.standalone !== true) {
     const { runProgramOnce } = await import("./supervisor/launch_program.ts");
     return await runProgramOnce(source.path, source.display, options, tls);
@@ -50,4 +53,21 @@ export async function runServe(
   }
   const { runReloader } = await import("./supervisor/reloader.ts");
   return await runReloader(source, options, tls);
+}
+
+/** What can be checked before any process starts, so that nothing runs first. */
+function checkBeforeStart(options: ServeOptions): void {
+  if (options.host !== undefined) checkHostBindable(options.host);
+  if (!options.reload) return;
+  for (const path of options.watch) {
+    try {
+      Deno.statSync(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new UsageError(
+        `a path to watch does not exist: ${path}`,
+        'give --watch (or DEVSRV_WATCH, or "watch" in deno.json) an existing file or directory',
+      );
+    }
+  }
 }

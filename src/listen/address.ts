@@ -86,3 +86,29 @@ export function bindError(
     'give an address of this machine, e.g. "--host 127.0.0.1"',
   );
 }
+
+/**
+ * Checks, before any process starts, that an interface can be bound: a
+ * name that does not resolve or an address of another machine fails here
+ * with one line, not later inside a child.
+ *
+ * @param host The `--host` (or `HOST`, or deno.json) value.
+ * @throws {DevsrvError} When no port can be bound on it.
+ */
+export function checkHostBindable(host: string): void {
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ hostname: host, port: 0 });
+  } catch (error) {
+    // A permission is asked for, and reported, where the port is bound.
+    if (error instanceof Deno.errors.NotCapable) return;
+    // Any other failure (a name that does not resolve is a plain Error,
+    // AddrNotAvailable for another machine's address) means no server can
+    // listen there.
+    throw new DevsrvError(
+      `cannot listen on ${host}: ${firstLine(error)}`,
+      'give an address of this machine, e.g. "--host 127.0.0.1"',
+    );
+  }
+  listener.close();
+}

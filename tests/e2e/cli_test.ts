@@ -172,8 +172,37 @@ Deno.test("devsrv serve reports a host it cannot bind", async () => {
     assert.equal(code, 1, output);
     assertOneLineError(
       output,
-      /cannot listen on 192\.0\.2\.1:0.*--host 127\.0\.0\.1/,
+      /cannot listen on 192\.0\.2\.1\b.*--host 127\.0\.0\.1/,
     );
+  });
+});
+
+Deno.test("a host that cannot be bound, or a missing --watch path, is one line before the program runs", async () => {
+  const program = `Deno.writeTextFileSync("ran", "yes");
+Deno.serve({ port: 0 }, () => new Response("hi"));
+`;
+  await withTempDir({ "main.ts": program }, async (dir) => {
+    const cases: [string[], Record<string, string>, RegExp, number][] = [
+      [
+        ["--host", "no-such-host.invalid"],
+        {},
+        /cannot listen on no-such-host\.invalid: .*--host 127\.0\.0\.1/,
+        1,
+      ],
+      [[], { HOST: "192.0.2.1" }, /cannot listen on 192\.0\.2\.1: .*--host 127\.0\.0\.1/, 1],
+      [
+        ["--watch", "no/such/dir"],
+        {},
+        /a path to watch does not exist: no\/such\/dir; give --watch/,
+        2,
+      ],
+    ];
+    for (const [args, env, pattern, exitCode] of cases) {
+      const { code, output } = await runDevsrv(["serve", "main.ts", ...args], dir, env);
+      assert.equal(code, exitCode, output);
+      assertOneLineError(output, pattern);
+      assert.equal(await Deno.stat(`${dir}/ran`).catch(() => null), null, "the program never ran");
+    }
   });
 });
 
