@@ -131,8 +131,13 @@ export class Supervisor {
   #settleFirstLaunched: () => void = () => {};
   /** The Unix sockets the program serves on, already noted in the log. */
   readonly #unixSockets = new Set<string>();
-  /** Called once, with the first URL, when the first child is ready (`--open`). */
+  /**
+   * Called once, with the first URL, when the first page can be shown: the
+   * first child is ready, or the first start failed and the 503 page says
+   * why (`--open`).
+   */
   onFirstReady: (url: string) => void = () => {};
+  #firstPageShown = false;
 
   /** @param setup What the session is made of. */
   constructor(setup: SupervisorOptions) {
@@ -506,9 +511,16 @@ export class Supervisor {
       })
     );
     if (this.#setup.options.liveReload) this.#hub.reload(child.generation);
-    const firstUrl = this.#ports.firstUrl;
-    if (child.generation === 1 && firstUrl) this.onFirstReady(firstUrl);
+    this.#firstPage();
     this.#children.prepareStandby();
+  }
+
+  /** Calls {@linkcode onFirstReady} once, when the first page can be shown. */
+  #firstPage(): void {
+    const url = this.#ports.firstUrl;
+    if (this.#firstPageShown || url === undefined) return;
+    this.#firstPageShown = true;
+    this.onFirstReady(url);
   }
 
   #fail(failure: AppFailure, child: ChildProcess | undefined): void {
@@ -519,6 +531,7 @@ export class Supervisor {
     }
     this.#ports.showFailurePage();
     this.#ports.changed();
+    this.#firstPage(); // --open shows the page that says why
     const who = child ? `Child pid ${child.pid}` : "Reloader";
     this.#log.error(
       `${who} ${failure.kind === "exit" ? "ended" : "failed"}: ${failure.message}${

@@ -21,6 +21,17 @@ export class RepeatedChanges {
   readonly #told = new Set<string>();
 
   /**
+   * Whether a file has been told about: it keeps changing by itself, so
+   * each further change of it alone goes without a line.
+   *
+   * @param path The file, absolute.
+   * @returns `true` once {@linkcode changed} has returned `true` for it.
+   */
+  told(path: string): boolean {
+    return this.#told.has(path);
+  }
+
+  /**
    * Records that a file changed alone and led to an action.
    *
    * @param path The file, absolute.

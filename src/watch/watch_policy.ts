@@ -389,6 +389,10 @@ export class WatchPolicy {
   }
 
   #lineFor(decision: ChangeDecision): string | undefined {
+    const alone = decision.files.length === 1;
+    if (decision.action === "reload" && alone && this.#repeated.told(decision.lead.path)) {
+      return undefined; // it keeps changing by itself, and one line said so
+    }
     if (decision.action !== "none") return decisionLine(decision, this.#cwd);
     const appWrite = decision.files.find((file) => file.reason.kind === "app-write");
     if (appWrite !== undefined && !this.#toldAboutAppWrites) {

@@ -186,3 +186,27 @@ Deno.test("devsrv serve --open opens $BROWSER at the served URL once ready", asy
     });
   }
 });
+
+Deno.test("devsrv serve --open opens the page that says why when the first start fails", async () => {
+  await withTempDir({
+    "app.ts": "export default { fetch: () => new Response('fixed') ;\n",
+    "browser.sh": '#!/bin/sh\necho "$1" > "$(dirname "$0")/opened.txt"\n',
+  }, async (dir) => {
+    await Deno.chmod(`${dir}/browser.sh`, 0o755);
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--open"], {
+      cwd: dir,
+      env: { BROWSER: `${dir}/browser.sh` },
+    });
+    try {
+      const url = await server.url();
+      const opened = await waitFor("the browser to be opened", async () => {
+        const text = await Deno.readTextFile(`${dir}/opened.txt`).catch(() => undefined);
+        return text?.trim();
+      });
+      assert.equal(opened, url);
+      assert.equal((await fetchText(opened)).status, 503);
+    } finally {
+      assert.equal((await server.stop()).code, 0);
+    }
+  });
+});

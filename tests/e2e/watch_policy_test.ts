@@ -579,10 +579,16 @@ let n = 0;
 setInterval(() => writeFileSync("out.html", \`<p>\${++n}</p>\`), 200);
 Deno.serve({ port: 0 }, () => new Response("n=" + n));
 `;
-  await withServer({ "main.ts": app }, ["main.ts"], async (server) => {
+  await withServer({ "main.ts": app }, ["main.ts"], async (server, url) => {
     await server.waitForOutput(
       / \* out\.html keeps changing \(4 times within 20 s\) and reloads the pages each time · if the app writes it, pass --ignore out\.html/,
     );
+    // Then it goes on without a line each time.
+    const decided = () => status(url).then((now) => now.decisions?.length ?? 0);
+    const before = await decided();
+    await waitFor("three more decisions", async () => (await decided()) >= before + 3);
+    const lines = server.output.match(/ \* out\.html (created|changed) · reloading pages\n/g) ?? [];
+    assert.equal(lines.length, 4, server.output);
   });
 });
 
