@@ -351,13 +351,17 @@ export function reportRefusedAddress(link: ParentLink, registry: CapturedServers
     if (!address || event.defaultPrevented) return;
     event.preventDefault();
     const problem = bindError(new Deno.errors.AddrInUse(), address.hostname, address.port);
+    // `--port` places the first server only: a later one's port is the program's.
+    const fix = registry.servers.length > 0
+      ? `stop the other server, or change the port this server asks for in the program (--port places the first server only)`
+      : problem.fix;
     const stack = error instanceof Error ? error.stack ?? "" : "";
     void link.send({
       type: "failed",
       kind: registry.servers.length > 0 ? "crash" : "load",
       addressInUse: true,
       message: problem.message,
-      ...(problem.fix ? { fix: problem.fix } : {}),
+      ...(fix ? { fix } : {}),
       detail: stack,
     }).finally(() => Deno.exit(FAILURE_EXIT_CODE));
   };

@@ -486,6 +486,7 @@ Deno.test("a later version that asks for a taken port is a failed start: the one
         );
         const page = await fetchText(url);
         assert.equal(page.status, 503);
+        assert.match(server.output, /change the port this server asks for in the program/);
         assert.doesNotMatch(server.output, /Uncaught|captured_servers/);
         await Deno.writeTextFile(`${dir}/main.ts`, first.replace("v1", "v2"));
         await waitFor("v2", async () => await bodyAt(url) === "v2", 30_000);
