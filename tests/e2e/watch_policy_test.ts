@@ -332,8 +332,8 @@ export default { fetch: () => new Response(word) };
   });
 });
 
-Deno.test("a new route file restarts the app, and is part of its graph then", async () => {
-  const app = `const routes = new Map();
+/** An app whose routes are the modules in routes/, imported as it starts. */
+const ROUTES_APP = `const routes = new Map();
 for (const entry of Deno.readDirSync("routes")) {
   const name = entry.name.replace(/\\.ts$/, "");
   routes.set("/" + name, (await import(\`./routes/\${name}.ts\`)).default);
@@ -345,6 +345,9 @@ export default {
   },
 };
 `;
+
+Deno.test("a new route file restarts the app, and is part of its graph then", async () => {
+  const app = ROUTES_APP;
   await withServer(
     {
       "app.ts": app,
@@ -371,18 +374,7 @@ export default {
 });
 
 Deno.test("a new route file restarts the app while a page polls it without pause", async () => {
-  const app = `const routes = new Map();
-for (const entry of Deno.readDirSync("routes")) {
-  const name = entry.name.replace(/\\.ts$/, "");
-  routes.set("/" + name, (await import(\`./routes/\${name}.ts\`)).default);
-}
-export default {
-  fetch(request: Request) {
-    const route = routes.get(new URL(request.url).pathname);
-    return route ? new Response(route()) : new Response("no such route", { status: 404 });
-  },
-};
-`;
+  const app = ROUTES_APP;
   await withServer(
     { "app.ts": app, "routes/home.ts": 'export default () => "home";\n' },
     ["app.ts"],
