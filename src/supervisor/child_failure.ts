@@ -101,3 +101,35 @@ export function failureFromExit(
     detail: "",
   };
 }
+
+/** Failures in the code itself: a second start of the same code fails the same way. */
+const CODE_FAILURES = [
+  / has a syntax error/,
+  / imports a module that cannot be found/,
+  /^the project configuration cannot be read/,
+  / starts no server and exports no request handler/,
+  / without starting a server/,
+];
+
+/**
+ * Whether a failed start may have been caused by the old child, which was
+ * still stopping (it held a port of the app's own, an exclusive lock, a
+ * file created with `createNew`): an exception at the top level, a taken
+ * address, an exit. A syntax error, a module that cannot be found, a
+ * broken configuration and a program without a server are the code's own.
+ *
+ * @param failure The failed start's report.
+ * @returns `true` when starting again once the old child has exited may help.
+ *
+ * @example
+ * ```ts
+ * import { mayBeOldChildsFault } from "./child_failure.ts";
+ *
+ * const threw = { message: 'app "a.ts" threw while loading: AddrInUse: …', detail: "" };
+ * const syntax = { message: 'app "a.ts" has a syntax error at a.ts:2:11: …', detail: "" };
+ * if (!mayBeOldChildsFault(threw) || mayBeOldChildsFault(syntax)) throw new Error();
+ * ```
+ */
+export function mayBeOldChildsFault(failure: Pick<FailureReport, "message">): boolean {
+  return !CODE_FAILURES.some((pattern) => pattern.test(failure.message));
+}

@@ -87,8 +87,12 @@ export type LifecycleEvent<C> =
   | { kind: "spawnFailed"; failure: AppFailure | undefined }
   /** A child's first server listens: a starting one, or a failed one that started late. */
   | { kind: "ready"; child: C }
-  /** A starting child cannot serve: it failed to load, or exited; `alive` if it still runs. */
-  | { kind: "startFailed"; child: C; failure: AppFailure; alive: boolean }
+  /**
+   * A starting child cannot serve: it failed to load, or exited; `alive` if
+   * it still runs; `retryable` when the old child may have caused it (see
+   * `mayBeOldChildsFault()`).
+   */
+  | { kind: "startFailed"; child: C; failure: AppFailure; alive: boolean; retryable?: boolean }
   /** A serving child exited by itself; `failure` says how, for a code other than 3. */
   | { kind: "exited"; child: C; code: number; failure: AppFailure }
   /** An abandoned child has exited. */
@@ -257,7 +261,7 @@ export function transition<C>(state: Lifecycle<C>, event: LifecycleEvent<C>): Tr
     case "startFailed": {
       if (phase.kind !== "starting" || phase.child !== event.child) return unchanged(state);
       if (phase.abandoned) return { state, effects: [{ kind: "awaitExit", child: event.child }] };
-      if (state.overlapped === true && state.retried !== true) {
+      if (state.overlapped === true && state.retried !== true && event.retryable === true) {
         return {
           state: {
             ...state,

@@ -42,7 +42,7 @@ import { VERSION } from "../version.ts";
 import type { AppEntry } from "../watch/change_decision.ts";
 import type { ChangeBatch, Watching } from "../watch/watch.ts";
 import { WatchPolicy } from "../watch/watch_policy.ts";
-import { failureFromExit } from "./child_failure.ts";
+import { failureFromExit, mayBeOldChildsFault } from "./child_failure.ts";
 import type { ChildProcess } from "./child_process.ts";
 import { type Children, runsProgram } from "./children.ts";
 import { ChildrenSetup } from "./first_child.ts";
@@ -475,19 +475,20 @@ export class Supervisor {
           child,
           failure: { ...outcome.report, output: child.outputTail },
           alive: !child.exited,
+          retryable: mayBeOldChildsFault(outcome.report),
         });
         return;
-      case "exited":
+      case "exited": {
+        const failure = failureFromExit(outcome.status, child.outputTail, display, false);
         this.#dispatch({
           kind: "startFailed",
           child,
-          failure: {
-            ...failureFromExit(outcome.status, child.outputTail, display, false),
-            output: child.outputTail,
-          },
+          failure: { ...failure, output: child.outputTail },
           alive: !child.exited,
+          retryable: mayBeOldChildsFault(failure),
         });
         return;
+      }
     }
   }
 

@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import {
+  appSource,
   childPids,
   DevsrvProcess,
   fetchText,
@@ -427,5 +428,18 @@ export default {
       /failed while the old child was still stopping \(.*\) · trying again once it has exited/,
     );
     assert.doesNotMatch(server.output, /Waiting for a change to restart/);
+  });
+});
+
+Deno.test("a save that breaks the code fails once: no second start for a syntax error or a missing module", async () => {
+  await withServer({ "app.ts": appSource("v1") }, ["app.ts"], async (server, url, dir) => {
+    await waitFor("v1", async () => (await bodyAt(url)) === "v1");
+    await Deno.writeTextFile(`${dir}/app.ts`, `${appSource("v2")}const x = ;\n`);
+    await server.waitForOutput(/failed: app "app\.ts" has a syntax error/);
+    await Deno.writeTextFile(`${dir}/app.ts`, `import "./gone.ts";\n${appSource("v3")}`);
+    await server.waitForOutput(/failed: app "app\.ts" imports a module that cannot be found/);
+    assert.doesNotMatch(server.output, /trying again once it has exited/);
+    await Deno.writeTextFile(`${dir}/app.ts`, appSource("v4"));
+    await waitFor("v4", async () => (await bodyAt(url)) === "v4");
   });
 });

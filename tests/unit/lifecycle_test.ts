@@ -323,11 +323,19 @@ Deno.test("transition() tries a start that overlapped the old child's stop again
     { kind: "stopped", child: first, early: true },
     { kind: "spawned", child: second },
   );
+  const codeError = transition(step.state, {
+    kind: "startFailed",
+    child: second,
+    failure: FAILURE,
+    alive: false,
+  });
+  assert.equal(codeError.state.phase.kind, "failed", "a failure of the code itself: no retry");
   step = transition(step.state, {
     kind: "startFailed",
     child: second,
     failure: FAILURE,
     alive: false,
+    retryable: true,
   });
   assert.deepEqual(step.effects, [
     { kind: "retryAfterOverlap", child: second, failure: FAILURE },
@@ -339,7 +347,7 @@ Deno.test("transition() tries a start that overlapped the old child's stop again
     step.state,
     { kind: "stopped", child: second },
     { kind: "spawned", child: third },
-    { kind: "startFailed", child: third, failure: FAILURE, alive: false },
+    { kind: "startFailed", child: third, failure: FAILURE, alive: false, retryable: true },
   );
   assert.deepEqual(kinds(step.effects), ["spawn", "launch", "fail", "restartEnded"]);
   assert.deepEqual(step.state.phase, { kind: "failed", failure: FAILURE });
@@ -355,7 +363,7 @@ Deno.test("transition() tries a start that overlapped the old child's stop again
     { kind: "restart", request: request("change", ["a.ts"]) },
     { kind: "stopped", child: first, early: false },
     { kind: "spawned", child: second },
-    { kind: "startFailed", child: second, failure: FAILURE, alive: false },
+    { kind: "startFailed", child: second, failure: FAILURE, alive: false, retryable: true },
   );
   assert.equal(plain.state.phase.kind, "failed", "after a full stop a failure is the app's");
 });
@@ -406,7 +414,13 @@ Deno.test("transition() keeps its rules through 2,000 random sessions, stale rep
         const someone = pick(random, children);
         event = pick<Event>(random, [
           { kind: "ready", child: someone },
-          { kind: "startFailed", child: someone, failure: FAILURE, alive: random() < 0.5 },
+          {
+            kind: "startFailed",
+            child: someone,
+            failure: FAILURE,
+            alive: random() < 0.5,
+            retryable: random() < 0.5,
+          },
           { kind: "exited", child: someone, code: pick(random, [0, 1, 3]), failure: CRASH },
           { kind: "stopped", child: someone },
           { kind: "gone", child: someone },
