@@ -50,18 +50,37 @@ export const SERVABLE_SHAPES =
 /** A module that loaded but has no request handler to serve. */
 export class NoHandlerError extends AppLoadError {}
 
-const FILE_LOCATION = /(file:\/\/[^\s)'"]+?):(\d+):(\d+)/;
+const FILE_LOCATIONS = /(file:\/\/[^\s)'"]+?):(\d+):(\d+)/g;
+/** devsrv's own source folder (`src/`), as a path. */
+const DEVSRV_SOURCE_DIR = filePath(new URL("../", import.meta.url).href);
 
 /**
- * Finds the first `file://...:line:col` in an error text.
+ * Finds the first `file://...:line:col` in an error text that is not in
+ * devsrv's own source.
  *
  * @param text Error message or stack, possibly with colour codes.
  * @returns The location, or `undefined`.
+ *
+ * @example A Deno file API that devsrv wraps threw at the app's top level
+ * ```ts
+ * import { findSourceLocation } from "./app_loader.ts";
+ *
+ * const wrapper = new URL("./write_reports.ts", import.meta.url).href;
+ * const text = `AlreadyExists: File exists\n    at wrapped (${wrapper}:122:38)\n` +
+ *   "    at file:///home/me/app/app.ts:1:6";
+ * const location = findSourceLocation(text);
+ * if (location?.file !== "/home/me/app/app.ts" || location.line !== 1) throw new Error();
+ * ```
  */
 export function findSourceLocation(text: string): SourceLocation | undefined {
-  const match = stripAnsi(text).match(FILE_LOCATION);
-  if (!match?.[1]) return undefined;
-  return { file: filePath(match[1]), line: Number(match[2]), column: Number(match[3]) };
+  for (const match of stripAnsi(text).matchAll(FILE_LOCATIONS)) {
+    const file = filePath(match[1]!);
+    // devsrv's own wrappers (of Deno's file APIs, of Deno.serve) are not
+    // where the user's code went wrong: the next frame is.
+    if (file.startsWith(DEVSRV_SOURCE_DIR)) continue;
+    return { file, line: Number(match[2]), column: Number(match[3]) };
+  }
+  return undefined;
 }
 
 function where(location: SourceLocation | undefined): string {
