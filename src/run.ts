@@ -65,7 +65,7 @@ function checkBeforeStart(options: ServeOptions): void {
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
       throw new UsageError(
-        `a path to watch does not exist: ${path}`,
+        `a path to watch does not exist: ${path === "" ? '""' : path}`,
         'give --watch (or DEVSRV_WATCH, or "watch" in deno.json) an existing file or directory',
       );
     }

@@ -73,6 +73,16 @@ function checkHost(host: string, where: Where): string {
       `give ${where.name} an interface such as 127.0.0.1 or 0.0.0.0`,
     );
   }
+  // `localhost:3000`, `[::1]:3000`: a port given with the host.
+  const withPort = trimmed.match(/^(\[[^\]]*\]|[^:]*):(\d+)$/);
+  if (withPort) {
+    throw new UsageError(
+      `${where.show(JSON.stringify(host))} has a port in it`,
+      `give the host alone and the port with --port, e.g. --host ${withPort[1]} --port ${
+        withPort[2]
+      }`,
+    );
+  }
   return trimmed.replace(/^\[(.*)\]$/, "$1");
 }
 
@@ -180,7 +190,8 @@ export function envName(spec: OptionSpec): string {
  * ```
  */
 export function parseInteger(text: string, min: number, max: number, where: Where): number {
-  const value = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  // A negative whole number is one, only out of range.
+  const value = /^-?\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
   if (!Number.isSafeInteger(value)) {
     throw new UsageError(
       `${where.show(JSON.stringify(text))} is not a whole number`,

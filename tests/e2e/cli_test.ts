@@ -69,12 +69,16 @@ Deno.test("devsrv rejects bad command lines with exit code 2", async () => {
     ],
     [["serve", "--port", "70000"], /--port 70000 is out of range/],
     [["serve", "--port", "-1"], /"--port" is followed by a value that starts with "-"/],
-    [["serve", "--port=-1"], /--port "-1" is not a whole number/],
+    [["serve", "--port=-1"], /--port -1 is out of range/],
     [["serve", "--debounce", "x"], /--debounce "x" is not a whole number/],
     [["serve", "--cert", "c.pem"], /--cert was given without --key/],
     [["serve", "a.ts", "b.ts"], /serve takes one ENTRY/],
     [["bogus"], /unknown command "bogus".*devsrv serve bogus/],
     [["serve", "--ext", ","], /--ext is empty/],
+    [
+      ["serve", "--host", "localhost:3000"],
+      /--host "localhost:3000" has a port in it.*--port 3000/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const { code, output } = await runDevsrv(args);

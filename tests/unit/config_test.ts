@@ -94,7 +94,7 @@ Deno.test("envLayer() names the variable whose value cannot be read", () => {
     [{ DEVSRV_RELOAD: "maybe" }, /^DEVSRV_RELOAD="maybe" is neither on nor off$/],
     [{ PORT: "http" }, /^PORT="http" is not a whole number$/],
     [{ DEVSRV_PORT: "70000" }, /^DEVSRV_PORT=70000 is out of range$/],
-    [{ DEVSRV_DEBOUNCE: "-1" }, /^DEVSRV_DEBOUNCE="-1" is not a whole number$/],
+    [{ DEVSRV_DEBOUNCE: "-1" }, /^DEVSRV_DEBOUNCE=-1 is out of range$/],
     [{ HOST: "a b" }, /^HOST="a b" is not a host name or address$/],
     [{ DEVSRV_EXT: "," }, /^DEVSRV_EXT is empty$/],
     [{ DEVSRV_CORS: "localhost:5173" }, /^DEVSRV_CORS="localhost:5173" is not an origin$/],
