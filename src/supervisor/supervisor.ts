@@ -132,12 +132,13 @@ export class Supervisor {
   /** The Unix sockets the program serves on, already noted in the log. */
   readonly #unixSockets = new Set<string>();
   /**
-   * Called once, with the first URL, when the first page can be shown: the
-   * first child is ready, or the first start failed and the 503 page says
-   * why (`--open`).
+   * Called with the first URL when the first page can be shown: the first
+   * child is ready, or the first start failed and the 503 page says why
+   * (`--open`); once more if the fixed program then serves on its own port.
    */
   onFirstReady: (url: string) => void = () => {};
-  #firstPageShown = false;
+  #firstPageUrl: string | undefined;
+  #firstPageMoved = false;
 
   /** @param setup What the session is made of. */
   constructor(setup: SupervisorOptions) {
@@ -516,11 +517,18 @@ export class Supervisor {
     this.#children.prepareStandby();
   }
 
-  /** Calls {@linkcode onFirstReady} once, when the first page can be shown. */
+  /**
+   * Calls {@linkcode onFirstReady} when the first page can be shown, and
+   * once more if the app then serves elsewhere: the error page of a first
+   * start that failed is on a provisional port (8000), which the program's
+   * own port replaces once it serves.
+   */
   #firstPage(): void {
     const url = this.#ports.firstUrl;
-    if (this.#firstPageShown || url === undefined) return;
-    this.#firstPageShown = true;
+    if (url === undefined || url === this.#firstPageUrl) return;
+    if (this.#firstPageUrl !== undefined && this.#firstPageMoved) return;
+    this.#firstPageMoved = this.#firstPageUrl !== undefined;
+    this.#firstPageUrl = url;
     this.onFirstReady(url);
   }
 

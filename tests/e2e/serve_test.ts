@@ -7,7 +7,14 @@
  */
 
 import assert from "node:assert/strict";
-import { DevsrvProcess, fetchText, waitFor, withServer, withTempDir } from "../_harness/devsrv.ts";
+import {
+  DevsrvProcess,
+  fetchText,
+  freePort,
+  waitFor,
+  withServer,
+  withTempDir,
+} from "../_harness/devsrv.ts";
 
 Deno.test("devsrv serve accepts every handler convention", async () => {
   const forms: Record<string, string> = {
@@ -205,6 +212,42 @@ Deno.test("devsrv serve --open opens the page that says why when the first start
       });
       assert.equal(opened, url);
       assert.equal((await fetchText(opened)).status, 503);
+    } finally {
+      assert.equal((await server.stop()).code, 0);
+    }
+  });
+});
+
+Deno.test("devsrv serve --open opens the program's own address too, once its fix serves there", async () => {
+  const port = freePort();
+  await withTempDir({
+    "main.ts": 'throw new Error("not yet");\n',
+    "browser.sh": '#!/bin/sh\necho "$1" >> "$(dirname "$0")/opened.txt"\n',
+  }, async (dir) => {
+    await Deno.chmod(`${dir}/browser.sh`, 0o755);
+    const server = new DevsrvProcess(["serve", "main.ts", "--open"], {
+      cwd: dir,
+      env: { BROWSER: `${dir}/browser.sh` },
+    });
+    const opened = async () =>
+      (await Deno.readTextFile(`${dir}/opened.txt`).catch(() => "")).trim().split("\n")
+        .filter((line) => line !== "");
+    try {
+      await server.waitForOutput(/Waiting for a change to restart/);
+      await Deno.writeTextFile(
+        `${dir}/main.ts`,
+        `Deno.serve({ port: ${port} }, () => new Response("fixed"));\n`,
+      );
+      const urls = await waitFor(
+        "the program's own address to be opened",
+        async () => {
+          const urls = await opened();
+          return urls.at(-1) === `http://127.0.0.1:${port}` ? urls : undefined;
+        },
+      );
+      // The error page's address first, where port 8000 was free to show it.
+      assert.ok(urls.length <= 2, urls.join("\n"));
+      assert.equal((await fetchText(urls.at(-1)!)).body, "fixed");
     } finally {
       assert.equal((await server.stop()).code, 0);
     }
