@@ -8,6 +8,21 @@
  */
 
 /**
+ * The extensions (without the dot) of the modules Deno runs as code:
+ * TypeScript and JavaScript, ES modules and CommonJS, with JSX.
+ */
+export const SOURCE_EXTENSIONS: readonly string[] = Object.freeze([
+  "ts",
+  "tsx",
+  "mts",
+  "cts",
+  "js",
+  "jsx",
+  "mjs",
+  "cjs",
+]);
+
+/**
  * Turns a `file:` URL into a path; anything else is returned as it is.
  *
  * @param location A URL or a path.

@@ -8,7 +8,7 @@
 
 import { basename, join, resolve } from "node:path";
 import { DevsrvError } from "../errors.ts";
-import { shownPath } from "../paths.ts";
+import { shownPath, SOURCE_EXTENSIONS } from "../paths.ts";
 import type { Entry } from "../serve/app_source.ts";
 
 export type { Entry } from "../serve/app_source.ts";
@@ -25,20 +25,11 @@ export const CONVENTIONAL_APP_FILES = [
 ] as const;
 
 /**
- * Extensions of the modules `deno run` runs as code: TypeScript and
- * JavaScript, ES modules and CommonJS, with JSX. A file without an
- * extension (a script with a shebang) is run too, as JavaScript.
+ * Extensions of the modules `deno run` runs as code, with their dot. A
+ * file without an extension (a script with a shebang) is run too, as
+ * JavaScript.
  */
-export const MODULE_EXTENSIONS = [
-  ".ts",
-  ".tsx",
-  ".mts",
-  ".cts",
-  ".js",
-  ".jsx",
-  ".mjs",
-  ".cjs",
-] as const;
+export const MODULE_EXTENSIONS: readonly string[] = SOURCE_EXTENSIONS.map((ext) => `.${ext}`);
 
 /** Whether `deno run` runs a file as a module: a known extension, or none (a script). */
 function isModulePath(path: string): boolean {

@@ -13,6 +13,7 @@
  */
 
 import { UsageError } from "../errors.ts";
+import { editDistance } from "./edit_distance.ts";
 import {
   CHANNEL_ADDRESS_ENV,
   CHANNEL_TOKEN_ENV,
@@ -110,27 +111,10 @@ export function checkDevsrvVariables(names: Iterable<string>): void {
   const known = new Set(OPTION_SPECS.map(envName));
   for (const name of names) {
     if (!name.startsWith("DEVSRV_") || known.has(name) || INTERNAL_VARIABLES.has(name)) continue;
-    const near = [...known].sort((a, b) => distance(name, a) - distance(name, b))[0];
+    const near = [...known].sort((a, b) => editDistance(name, a) - editDistance(name, b))[0];
     throw new UsageError(
       `environment variable ${name} sets no devsrv option`,
       `did you mean ${near}? Every option is DEVSRV_<OPTION>, e.g. DEVSRV_PORT, DEVSRV_RELOAD`,
     );
   }
-}
-
-/** How many single-character edits turn one name into the other (Levenshtein). */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j]! + 1,
-        current[j - 1]! + 1,
-        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }

@@ -12,6 +12,7 @@
 
 import { dirname, join, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
+import { editDistance } from "./edit_distance.ts";
 import { parseJsonc } from "./_jsonc.ts";
 import { type Layer, type Origin, setLayer } from "./layers.ts";
 import { OPTION_SPECS, type OptionSpec, valueFromJson, type Where } from "./option_table.ts";
@@ -148,21 +149,4 @@ function unknownKey(key: string, value: unknown, file: string): UsageError {
     fix = near ? `did you mean "${near}"? (${keys})` : keys;
   }
   return new UsageError(`unknown key "${key}" in the "${CONFIG_SECTION}" section of ${file}`, fix);
-}
-
-/** Levenshtein distance, for "did you mean" (keys are short). */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j]! + 1,
-        current[j - 1]! + 1,
-        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }

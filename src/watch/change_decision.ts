@@ -41,24 +41,12 @@
  */
 
 import { basename } from "node:path";
-import { shownPath } from "../paths.ts";
+import { shownPath, SOURCE_EXTENSIONS } from "../paths.ts";
 import { activityAt, type ActivitySpan, GRAPH_ACTIVITY, RESTART_ACTIVITY } from "./app_activity.ts";
 import type { ModuleGraph } from "./module_graph.ts";
 import type { FileChange } from "./watch.ts";
 import { isStartupFile } from "./startup_files.ts";
 import { DEFAULT_EXTENSIONS, hasCountedExtension, normalizeExtensions } from "./watch_filter.ts";
-
-/** The extensions of modules Deno runs. */
-export const SOURCE_EXTENSIONS: readonly string[] = Object.freeze([
-  "ts",
-  "tsx",
-  "js",
-  "jsx",
-  "mjs",
-  "cjs",
-  "mts",
-  "cts",
-]);
 
 /** The extensions of what pages are made of: markup, styles, templates, images, fonts. */
 export const PAGE_EXTENSIONS: readonly string[] = Object.freeze([

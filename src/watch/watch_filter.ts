@@ -16,19 +16,13 @@
  * @module
  */
 
+import { SOURCE_EXTENSIONS } from "../paths.ts";
 import { GitignoreRules } from "./gitignore_rules.ts";
 
 /** The file extensions (without dot) that a Deno web app is made of. */
 export const DEFAULT_EXTENSIONS: readonly string[] = Object.freeze([
   // code and configuration
-  "ts",
-  "tsx",
-  "js",
-  "jsx",
-  "mjs",
-  "cjs",
-  "mts",
-  "cts",
+  ...SOURCE_EXTENSIONS,
   "json",
   "jsonc",
   // markup, styles, content
