@@ -92,10 +92,14 @@ export class PublicPorts {
     return this.#open(0, hostOrDefault(options), options.port ?? DEFAULT_PORT, tls, false).addr;
   }
 
-  /** Prints where the first public port is reached (after the banner). */
+  /**
+   * Prints where the first public port is reached (after the banner),
+   * unless a program's server was published, and announced, before it.
+   */
   announceFirst(): void {
     const front = this.#fronts[0];
-    if (front) this.#announce(0, hostOrDefault(this.#session.options), front, this.#session.tls);
+    if (!front || this.#firstUrl !== undefined) return;
+    this.#announce(0, hostOrDefault(this.#session.options), front, this.#session.tls);
   }
 
   /**

@@ -165,6 +165,26 @@ Deno.test("devsrv serve DIR serves static files with the right headers", async (
   );
 });
 
+Deno.test("devsrv serve says where it runs once, even when the app serves before the tree is watched", async () => {
+  // 3,000 files: the first child serves while the parent still lists them.
+  const port = freePort();
+  const files: Record<string, string> = {
+    "main.ts": `Deno.serve({ port: ${port} }, () => new Response("hi"));\n`,
+  };
+  for (let i = 0; i < 3000; i++) files[`data/f${i}.txt`] = "x\n";
+  await withTempDir(files, async (dir) => {
+    const server = new DevsrvProcess(["serve", "main.ts"], { cwd: dir });
+    try {
+      await server.waitForOutput(/watching \. /);
+      const url = await server.url();
+      assert.equal((await fetchText(url)).body, "hi");
+      assert.equal(server.output.match(/Running on /g)?.length, 1, server.output);
+    } finally {
+      assert.equal((await server.stop()).code, 0);
+    }
+  });
+});
+
 Deno.test("devsrv serve --open opens $BROWSER at the served URL once ready", async () => {
   for (const mode of [[], ["--no-reload"]]) {
     await withTempDir({
