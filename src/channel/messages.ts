@@ -63,8 +63,12 @@ export type ChildMessage =
    * child runs the program, with no public port for it.
    */
   | { type: "unixSocket"; path: string }
-  /** The program's main module has been evaluated: its servers so far are all it starts at load. */
-  | { type: "loaded" }
+  /**
+   * The program's main module has been evaluated: its servers so far are
+   * all it starts at load; `handler` is the first shutdown signal it
+   * listens for itself, if any (absent: not known).
+   */
+  | { type: "loaded"; handler?: string | null }
   /** The program is about to write these files (absolute paths), at `at` (`Date.now()`). */
   | { type: "wrote"; paths: string[]; at: number }
   | StoppingReport
@@ -268,7 +272,9 @@ export function readChildReport(message: unknown): ChildReport | undefined {
     case "listening":
       return isListeningReport(report) ? report : undefined;
     case "loaded":
-      return { type: "loaded" };
+      return typeof report.handler === "string" || report.handler === null
+        ? { type: "loaded", handler: report.handler }
+        : { type: "loaded" };
     case "wrote":
       return Array.isArray(report.paths) && typeof report.at === "number"
         ? {

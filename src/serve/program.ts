@@ -33,6 +33,7 @@ import { detailsPolicy } from "../security/guard_filters.ts";
 import { clientScriptUrl } from "../live_reload/paths.ts";
 import { descendantsOf, signalProcesses } from "../process_tree.ts";
 import { onShutdownSignal, SHUTDOWN_SIGNALS } from "../signals.ts";
+import { warmUpRuntime } from "./warm_up.ts";
 import { captureDenoServe, type WrapHandler } from "./capture_deno_serve.ts";
 import { captureNodeHttp } from "./capture_node_http.ts";
 import { reportWrites } from "./write_reports.ts";
@@ -308,11 +309,13 @@ export async function prepareChild(settings: ProgramSettings): Promise<void> {
   // A standby child loads Node's HTTP layer while it waits, off the restart's path.
   const warming = settings.node ? captureNodeModules() : Promise.resolve();
   const standby = onShutdownSignal();
+  // While it waits: what Deno sets up on first use is then off the start's path.
+  const warm = warmUpRuntime();
   const start = await Promise.race([link.started, standby.signal.then(() => undefined)]);
   if (!start) Deno.exit(0);
   phase("told to start");
   standby.cancel();
-  await warming;
+  await Promise.all([warming, warm]);
   const servers = await captureForChild(link, start, settings, log);
   phase(
     `servers captured${start.node || settings.node ? " (node:http too)" : ""}; running the program`,
@@ -321,7 +324,12 @@ export async function prepareChild(settings: ProgramSettings): Promise<void> {
   const { registry } = servers;
   stopOnSignal(servers, settings.graceMs, (report) => void link.send(report));
   servers.signals.install();
-  globalThis.addEventListener("load", () => void link.send({ type: "loaded" }));
+  globalThis.addEventListener("load", () => {
+    // Whether the program handles a shutdown signal at load: the parent runs
+    // no head start (the next code loading beside this one) for such a program.
+    const handler = SHUTDOWN_SIGNALS.find((name) => servers.signals.handles(name)) ?? null;
+    void link.send({ type: "loaded", handler });
+  });
   const report = (error: NoHandlerError) =>
     link.send({ type: "failed", message: error.message, fix: error.fix ?? "", detail: "" });
   watchForNoServer(registry, settings.display, {

@@ -54,6 +54,11 @@ export class ChildProcess {
   readonly servers = new Map<number, BackendAddress>();
   /** Its program's main module has been evaluated (Deno's `load` event). */
   loaded = false;
+  /**
+   * The first shutdown signal its program listens for itself, as it said
+   * once loaded; `undefined` until then (or when it did not say).
+   */
+  handler: string | null | undefined;
   /** The child's own report that the app cannot be served, the last one. */
   failure: FailureReport | undefined;
   /** Settles with what the child waits for once it has been told to stop. */
@@ -66,6 +71,9 @@ export class ChildProcess {
   #linkWaiters: ((conn: Deno.Conn) => void)[] = [];
   #process: Deno.ChildProcess;
   #tail = "";
+  /** Output kept back while the child is a head start; `undefined` when passed through. */
+  #held: { sink: typeof Deno.stdout; chunk: Uint8Array }[] | undefined;
+  #dropping = false;
   #exited = false;
   #stopping = false;
   #subprocesses = 0;
@@ -205,7 +213,9 @@ export class ChildProcess {
     const decoder = new TextDecoder();
     try {
       for await (const chunk of source) {
-        writeAllSync(sink, chunk);
+        if (this.#dropping) continue;
+        if (this.#held) this.#held.push({ sink, chunk });
+        else writeAllSync(sink, chunk);
         this.#tail = (this.#tail + decoder.decode(chunk, { stream: true }))
           .slice(-OUTPUT_TAIL_BYTES);
       }
@@ -214,6 +224,32 @@ export class ChildProcess {
       // failed (a broken pipe, or EIO from a hung-up terminal, a plain Error);
       // nothing more can be relayed, and the child's status tells the rest.
     }
+  }
+
+  /**
+   * Keeps the child's output back from the terminal from now on, until
+   * {@linkcode ChildProcess.releaseOutput}: a head start's output is shown
+   * only if its code is the one that serves (its tail is kept all the same).
+   */
+  holdOutput(): void {
+    this.#held ??= [];
+  }
+
+  /** Writes the output kept back, in order, and passes the rest through as it comes. */
+  releaseOutput(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    try {
+      for (const { sink, chunk } of held) writeAllSync(sink, chunk);
+    } catch {
+      // Any error is fine here, as in the pump: our own output is gone.
+    }
+  }
+
+  /** Drops the output kept back, and whatever comes later: nobody is to see it. */
+  dropOutput(): void {
+    this.#held = undefined;
+    this.#dropping = true;
   }
 
   /** Sends a signal if the process still runs. */

@@ -113,6 +113,19 @@ export class Children {
   }
 
   /**
+   * Takes the standby for a head start, if it has booted and said hello:
+   * only then can it be told to load the app at once.
+   *
+   * @returns The standby, or `undefined` (none, still booting, or gone).
+   */
+  takeBooted(): ChildProcess | undefined {
+    const standby = this.#standby;
+    if (!standby || standby.exited || !standby.linked) return undefined;
+    this.#standby = undefined;
+    return standby;
+  }
+
+  /**
    * Spawns the session's first child at once, before the supervisor asks
    * for it: the first restart takes it as it would take a standby. Whatever
    * stops this spawn stops that restart's too, which reports it.

@@ -14,7 +14,10 @@
  * serving (`ready`) or cannot be (`startFailed`). One restart runs at a
  * time; those asked for meanwhile are merged into one that follows, and a
  * restart asked for while a child is still starting abandons that start
- * (its code is already old). Each transition first checks the state, and
+ * (its code is already old). A restart may come with a child that already
+ * loads the changed code (a head start, see `head_start.ts`): it takes the
+ * place of the spawned one, and its outcome is the restart's. Each
+ * transition first checks the state, and
  * does nothing when there is nothing to do: a report from a child that is
  * no longer the current one changes nothing.
  *
@@ -70,12 +73,20 @@ export interface Lifecycle<C> {
   readonly overlapped?: boolean;
   /** The restart under way already tried again after an overlapped start failed. @default {false} */
   readonly retried?: boolean;
+  /**
+   * A child that already loads the restart's code (a head start), taken
+   * instead of spawning one once the old child is out of the way.
+   */
+  readonly prepared?: C;
 }
 
 /** What can happen to the lifecycle. */
 export type LifecycleEvent<C> =
-  /** A restart is asked for: the start of the session, a change, `rs`. */
-  | { kind: "restart"; request: RestartRequest }
+  /**
+   * A restart is asked for: the start of the session, a change, `rs`;
+   * `prepared` is a child already loading the changed code (a head start).
+   */
+  | { kind: "restart"; request: RestartRequest; prepared?: C }
   /**
    * The old child is stopped, or stops far enough for the next one to
    * start; `early` when it still runs (it finishes requests meanwhile).
@@ -124,6 +135,14 @@ export type Effect<C> =
   | { kind: "spawn"; fresh: boolean }
   /** Tell the new child to load the app; report `ready` or `startFailed`. */
   | { kind: "launch"; child: C }
+  /**
+   * A head start becomes the restart's child: it was told to load the app
+   * before the restart; report its `ready` or `startFailed` (it may have
+   * come already).
+   */
+  | { kind: "adopt"; child: C }
+  /** End a head start that no restart takes (a restart is already under way). */
+  | { kind: "discard"; child: C }
   /** The child serves: route to it, reload the pages, watch for its exit, boot a standby. */
   | { kind: "serve"; child: C }
   /** The app cannot be served: show the failure (`child`: whose it is, if any). */
@@ -219,6 +238,9 @@ export function transition<C>(state: Lifecycle<C>, event: LifecycleEvent<C>): Tr
   if (phase.kind === "shutdown") return unchanged(state);
   switch (event.kind) {
     case "restart":
+      if (event.prepared !== undefined) {
+        return requestPrepared(state, event.request, event.prepared);
+      }
       return requestRestart(state, event.request, []);
     case "stopped":
       if (phase.kind !== "stopping" || phase.child !== event.child || state.spawning) {
@@ -306,7 +328,12 @@ export function transition<C>(state: Lifecycle<C>, event: LifecycleEvent<C>): Tr
           pending: undefined,
           spawning: false,
         },
-        effects: [{ kind: "stopAll", child: childOf(phase) }],
+        effects: [
+          ...(state.prepared === undefined
+            ? []
+            : [{ kind: "discard" as const, child: state.prepared }]),
+          { kind: "stopAll", child: childOf(phase) },
+        ],
       };
   }
 }
@@ -349,6 +376,26 @@ function requestRestart<C>(
   return { state: { ...state, pending }, effects: before };
 }
 
+/**
+ * Takes a restart that comes with a head start: it begins as any restart
+ * does, and the head start is its next child. While another restart is
+ * under way the head start is out of date before it is used: discarded,
+ * and the request waits as any other.
+ */
+function requestPrepared<C>(
+  state: Lifecycle<C>,
+  request: RestartRequest,
+  prepared: C,
+): Transition<C> {
+  if (state.restart !== undefined || state.pending !== undefined || state.prepared !== undefined) {
+    return requestRestart(state, request, [{ kind: "discard", child: prepared }]);
+  }
+  return beginRestart(
+    { ...state, pending: { ...request, files: [...request.files] }, prepared },
+    [],
+  );
+}
+
 /** Begins the waiting restart: stop the child there is, else start the next one at once. */
 function beginRestart<C>(state: Lifecycle<C>, before: Effect<C>[]): Transition<C> {
   const request = state.pending!;
@@ -374,6 +421,28 @@ function spawnNext<C>(state: Lifecycle<C>): Transition<C> {
   const restart = state.pending === undefined
     ? state.restart!
     : merge(state.restart, state.pending);
+  const prepared = state.prepared;
+  if (prepared !== undefined && state.pending !== undefined) {
+    // Changed again while the old child stopped: the head start's code is old.
+    const { prepared: _, ...rest } = state;
+    const next = spawnNext(rest);
+    return { state: next.state, effects: [{ kind: "discard", child: prepared }, ...next.effects] };
+  }
+  if (prepared !== undefined) {
+    // It loaded while the old child still served: a failure it reports may
+    // be the old child's doing, so it is retried as an overlapped start is.
+    const { prepared: _, ...rest } = state;
+    return {
+      state: {
+        ...rest,
+        restart,
+        pending: undefined,
+        phase: { kind: "starting", child: prepared, abandoned: false },
+        overlapped: true,
+      },
+      effects: [{ kind: "adopt", child: prepared }],
+    };
+  }
   return {
     state: { ...state, restart, pending: undefined, spawning: true },
     effects: [{ kind: "spawn", fresh: restart.startupFileChanged === true }],

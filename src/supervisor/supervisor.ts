@@ -42,10 +42,12 @@ import { VERSION } from "../version.ts";
 import type { AppEntry } from "../watch/change_decision.ts";
 import type { ChangeBatch, Watching } from "../watch/watch.ts";
 import { WatchPolicy } from "../watch/watch_policy.ts";
+import { descendantsOf } from "../process_tree.ts";
 import { failureFromExit, mayBeOldChildsFault } from "./child_failure.ts";
 import type { ChildProcess } from "./child_process.ts";
 import { type Children, runsProgram } from "./children.ts";
 import { ChildrenSetup } from "./first_child.ts";
+import { HEAD_START_QUIET_MS, mayStartAhead } from "./head_start.ts";
 import {
   childOf,
   type Effect,
@@ -139,6 +141,11 @@ export class Supervisor {
   onFirstReady: (url: string) => void = () => {};
   #firstPageUrl: string | undefined;
   #firstPageMoved = false;
+  /** The standby, told to load the code of a change before its batch is decided. */
+  #headStart: ChildProcess | undefined;
+  /** The changes seen since the last batch, until the head start begins. */
+  #aheadPaths: string[] = [];
+  #aheadTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param setup What the session is made of. */
   constructor(setup: SupervisorOptions) {
@@ -259,6 +266,7 @@ export class Supervisor {
       poll: options.poll,
       intervalMs: options.intervalMs,
       onWarning: (message) => this.#log.warn(message),
+      onEachChange: (paths) => this.#onEachChange(paths),
     }, (batch) => this.#onChange(batch));
     return this.#watching;
   }
@@ -289,6 +297,7 @@ export class Supervisor {
   /** Stops everything: watcher, children (gracefully), fronts, servers. */
   async shutdown(): Promise<void> {
     this.#watching?.close();
+    this.#dropHeadStart();
     const policyClosed = this.#policy.close();
     this.#hub.close();
     this.#dispatch({ kind: "shutdown" });
@@ -308,11 +317,92 @@ export class Supervisor {
     );
     if (line !== undefined) this.#log.info(line);
     if (hint !== undefined) this.#log.warn(hint);
+    const prepared = this.#headStart;
+    this.#headStart = undefined;
+    this.#aheadPaths = [];
+    clearTimeout(this.#aheadTimer);
     if (decision.action === "restart" || (decision.action === "reload" && failed)) {
-      this.restart({ reason: "change", files, startupFileChanged });
-    } else if (decision.action === "reload" && this.#setup.options.liveReload) {
+      const request = { reason: "change", files, startupFileChanged };
+      if (prepared && !startupFileChanged) {
+        this.#dispatch({ kind: "restart", request, prepared });
+        return;
+      }
+      if (prepared) this.#discard(prepared);
+      this.restart(request);
+      return;
+    }
+    if (prepared) this.#discard(prepared);
+    if (decision.action === "reload" && this.#setup.options.liveReload) {
       this.#hub.changed(reloadFiles);
     }
+  }
+
+  /**
+   * A change is seen, before its batch: once no other has come for
+   * {@linkcode HEAD_START_QUIET_MS}, the standby may begin loading the code
+   * (see `head_start.ts`). A change that would restart the app and comes
+   * after the head start began makes it out of date: it is discarded, and
+   * the batch's restart starts a child of its own.
+   */
+  #onEachChange(paths: string[]): void {
+    const head = this.#headStart;
+    if (head) {
+      if (this.#policy.preview(paths, this.phase.kind === "failed").decision.action === "none") {
+        return;
+      }
+      this.#step(`child ${head.generation}'s head start overtaken by another change · discarded`);
+      this.#headStart = undefined;
+      this.#discard(head);
+      return;
+    }
+    this.#aheadPaths.push(...paths);
+    clearTimeout(this.#aheadTimer);
+    this.#aheadTimer = setTimeout(() => this.#startAhead(), HEAD_START_QUIET_MS);
+  }
+
+  /** Tells the booted standby to load the app now, when the change may have a head start. */
+  #startAhead(): void {
+    const paths = this.#aheadPaths.splice(0);
+    if (paths.length === 0 || this.#headStart) return;
+    const phase = this.phase;
+    const serving = childOf(phase);
+    const { decision, startupFileChanged } = this.#policy.preview(paths, phase.kind === "failed");
+    const allowed = mayStartAhead({
+      runsProgram: runsProgram(this.#setup.source),
+      phase: phase.kind,
+      restartUnderWay: this.#state.restart !== undefined || this.#state.pending !== undefined ||
+        this.#state.spawning,
+      action: decision.action,
+      startupFileChanged,
+      ...(serving && !serving.exited
+        ? {
+          child: { handler: serving.handler, subprocesses: descendantsOf(serving.pid).length },
+        }
+        : {}),
+    });
+    if (!allowed) return;
+    const child = this.#children.takeBooted();
+    if (!child) return;
+    child.holdOutput();
+    this.#headStart = child;
+    child.startedAt = performance.now();
+    this.#tell(child, "ahead of the batch (head start)");
+  }
+
+  /** Ends a head start that no restart takes; its output is never shown. */
+  #discard(child: ChildProcess): void {
+    child.dropOutput();
+    void this.#children.retire(child, 0);
+    if (this.phase.kind === "ready") this.#children.prepareStandby();
+  }
+
+  /** Discards the head start under way, if any, and the one about to begin. */
+  #dropHeadStart(): void {
+    clearTimeout(this.#aheadTimer);
+    this.#aheadPaths = [];
+    const head = this.#headStart;
+    this.#headStart = undefined;
+    if (head) this.#discard(head);
   }
 
   /** Hands an event to the state machine and applies its effects; events they cause wait their turn. */
@@ -363,6 +453,12 @@ export class Supervisor {
         return;
       case "launch":
         void this.#launch(effect.child);
+        return;
+      case "adopt":
+        this.#adopt(effect.child);
+        return;
+      case "discard":
+        this.#discard(effect.child);
         return;
       case "serve":
         this.#serve(effect.child);
@@ -447,9 +543,23 @@ export class Supervisor {
     // Spawned first: deno info for the graph boots beside it, not before it.
     if (child.generation === 1) this.#learnModuleGraph();
     child.startedAt = performance.now();
+    this.#tell(child);
+    await this.#awaitOutcome(child);
+  }
+
+  /** A head start becomes the restart's child: its output is shown, its outcome reported. */
+  #adopt(child: ChildProcess): void {
+    this.#generation = child.generation;
+    child.releaseOutput();
+    this.#step(`child ${child.generation}'s head start taken`);
+    void this.#awaitOutcome(child);
+  }
+
+  /** Sends a child "start" once it has said hello (and the first start knows about node:http). */
+  #tell(child: ChildProcess, when = ""): void {
     Promise.all([child.link(), this.#nodeDecided]).then(([conn]) => {
       this.#step(
-        `child ${child.generation} told to start (node:http ${
+        `child ${child.generation} told to start${when ? ` ${when}` : ""} (node:http ${
           this.#capturesNode ? "captured" : "not used"
         })`,
       );
@@ -459,6 +569,10 @@ export class Supervisor {
       // exit settles the outcome. Anything else is a bug.
       if (!isLostConnection(error)) throw error;
     }).finally(() => this.#settleFirstLaunched());
+  }
+
+  /** Reports how a starting child's start ends: `ready` or `startFailed`. */
+  async #awaitOutcome(child: ChildProcess): Promise<void> {
     const outcome = await child.outcome;
     this.#settleFirstLaunched();
     const phase = this.phase;
@@ -634,6 +748,7 @@ export class Supervisor {
           break;
         case "loaded":
           child.loaded = true;
+          if (report.handler !== undefined) child.handler = report.handler;
           this.#ports.changed();
           break;
         case "stopping":

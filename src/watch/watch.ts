@@ -42,6 +42,12 @@ export interface WatchOptions {
   /** Receives one-line warnings, e.g. the fallback to polling and why. */
   onWarning?: (message: string) => void;
   /**
+   * Receives the files of each change as soon as it is seen, before the
+   * debounce gathers it into a batch: work that the batch will likely ask
+   * for may begin early (a head start), and the batch confirms or drops it.
+   */
+  onEachChange?: (paths: string[]) => void;
+  /**
    * Places the OS watches (non-recursive). A test hook: pass a function
    * that throws to exercise the fallback to polling.
    * @default {Deno.watchFs}
@@ -272,7 +278,7 @@ class WatchSession implements Watching {
   #tryEvents(): EventWatcher | undefined {
     try {
       return new EventWatcher(this.#tree, {
-        onChanges: (paths) => this.#debouncer.add(paths),
+        onChanges: (paths) => this.#changed(paths),
         onWorking: (working) => this.#holdBatch(working),
         onFailure: (error) => this.#fallBack(error),
         onWarning: this.#options.onWarning,
@@ -297,11 +303,17 @@ class WatchSession implements Watching {
     this.#poller = new Poller(this.#tree, {
       intervalMs,
       followUpMs: Math.min(intervalMs, Math.max(debounceMs, MIN_FOLLOW_UP_MS)),
-      onChanges: (paths) => this.#debouncer.add(paths),
+      onChanges: (paths) => this.#changed(paths),
       onWorking: (working) => this.#holdBatch(working),
       onWarning: this.#options.onWarning,
     });
     this.#poller.start(immediately);
+  }
+
+  #changed(paths: string[]): void {
+    if (paths.length === 0) return;
+    this.#debouncer.add(paths);
+    this.#options.onEachChange?.(paths);
   }
 
   #holdBatch(working: boolean): void {

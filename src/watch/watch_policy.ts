@@ -28,6 +28,7 @@ import { ActivityLog, GRAPH_ACTIVITY, RESTART_ACTIVITY } from "./app_activity.ts
 import { REPEAT_COUNT, REPEAT_WINDOW_MS, RepeatedChanges } from "./repeated_changes.ts";
 import {
   type AppEntry,
+  type AppKnowledge,
   type ChangeDecision,
   decideChanges,
   decisionLine,
@@ -35,7 +36,15 @@ import {
 } from "./change_decision.ts";
 import { loadModuleGraph, type ModuleGraph } from "./module_graph.ts";
 import { startupFilesFrom } from "./startup_files.ts";
-import { type ChangeBatch, startWatching, type Watching, type WatchOptions } from "./watch.ts";
+import {
+  type ChangeBatch,
+  changeWindow,
+  EVENT_LATENCY_MS,
+  type FileChange,
+  startWatching,
+  type Watching,
+  type WatchOptions,
+} from "./watch.ts";
 
 /** How long after a successful start, with no restart since, the module graph is worked out again. */
 export const GRAPH_REFRESH_QUIET_MS = 250;
@@ -170,8 +179,48 @@ export class WatchPolicy {
    * @returns The decision, the line to print, the files to pass on.
    */
   decide(batch: ChangeBatch, appFailing: boolean): PolicyAnswer {
+    const decision = decideChanges(batch.changes, this.#knowledge(appFailing));
+    this.#record(decision);
+    const files = (action: string) =>
+      decision.files.filter((file) => file.action === action).map((file) => file.path);
+    const acted = files(decision.action);
+    return {
+      decision,
+      line: this.#lineFor(decision),
+      ...this.#hintFor(decision),
+      files: acted.map((path) => shownPath(path, this.#cwd)),
+      reloadFiles: files("reload"),
+      startupFileChanged: startupFileIn(decision),
+    };
+  }
+
+  /**
+   * What a change seen just now would do if its batch ended now, without
+   * recording anything: a caller may begin the likely work early (a head
+   * start) and let {@linkcode WatchPolicy.decide} confirm it.
+   *
+   * @param paths Absolute paths of files that changed a moment ago.
+   * @param appFailing Whether the app's last start failed (or it died since).
+   * @returns The decision, and whether a file Deno reads at start changed.
+   */
+  preview(
+    paths: readonly string[],
+    appFailing: boolean,
+  ): { decision: ChangeDecision; startupFileChanged: boolean } {
+    const now = Date.now();
+    const changes = paths.map((path): FileChange => {
+      const mtime = mtimeOf(path);
+      const kind = mtime === undefined ? "deleted" : "modified";
+      return { path, kind, ...changeWindow(mtime, now, EVENT_LATENCY_MS) };
+    });
+    const decision = decideChanges(changes, this.#knowledge(appFailing));
+    return { decision, startupFileChanged: startupFileIn(decision) };
+  }
+
+  /** What the change decision knows of the app now. */
+  #knowledge(appFailing: boolean): AppKnowledge {
     const graph = this.#graph;
-    const decision = decideChanges(batch.changes, {
+    return {
       entry: this.#entry,
       graph: graph.kind === "known" ? graph.graph : undefined,
       ...(graph.kind === "unknown" ? { graphUnknownReason: graph.reason } : {}),
@@ -183,18 +232,6 @@ export class WatchPolicy {
       startupFiles: this.#startupFiles,
       ownOutput: this.#ownOutput,
       activity: this.activity.spans(),
-    });
-    this.#record(decision);
-    const files = (action: string) =>
-      decision.files.filter((file) => file.action === action).map((file) => file.path);
-    const acted = files(decision.action);
-    return {
-      decision,
-      line: this.#lineFor(decision),
-      ...this.#hintFor(decision),
-      files: acted.map((path) => shownPath(path, this.#cwd)),
-      reloadFiles: files("reload"),
-      startupFileChanged: decision.files.some((file) => file.reason.kind === "startup"),
     };
   }
 
@@ -445,4 +482,21 @@ export function ownOutputFiles(): string[] {
 function isUnreadable(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied ||
     error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.NotADirectory;
+}
+
+/** Whether a decision counts a file Deno reads at start (a configuration, an env file). */
+function startupFileIn(decision: ChangeDecision): boolean {
+  return decision.files.some((file) => file.reason.kind === "startup");
+}
+
+/** A file's mtime in ms since the epoch; `undefined` once it is gone. */
+function mtimeOf(path: string): number | undefined {
+  try {
+    return Deno.statSync(path).mtime?.getTime();
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
+    throw error;
+  }
 }

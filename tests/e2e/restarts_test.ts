@@ -305,6 +305,63 @@ Deno.test("a change while the app is still starting abandons that start: the nex
   });
 });
 
+const LOUD_APP = (version: string) =>
+  `console.log("loaded ${version}");
+export default { fetch: () => new Response("${version}") };
+`;
+
+Deno.test("a change's head start loads the code during the debounce, and is the restart's child", async () => {
+  await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--verbose"], { cwd: dir });
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => await bodyAt(url) === "v1");
+      await server.waitForOutput(/child 2 connected/); // the standby has booted
+      const from = server.output.length;
+      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
+      await waitFor("v2", async () => await bodyAt(url) === "v2");
+      await server.waitForOutput(/child 2's head start taken/, { from });
+      // Its output, kept back until it was taken, is shown once.
+      await server.waitForOutput(/loaded v2/, { from });
+      assert.equal(server.output.slice(from).match(/loaded v2/g)?.length, 1);
+      assert.equal(server.output.slice(from).match(/ serving app\.ts/g)?.length, 1);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
+Deno.test("a head start overtaken by the rest of a save is discarded unseen: one restart, with the whole save", async () => {
+  await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
+    // A long debounce: the second half of the save comes within it, after the head start began.
+    const server = new DevsrvProcess(
+      ["serve", "app.ts", "-p", "0", "--verbose", "--debounce", "400"],
+      { cwd: dir },
+    );
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => await bodyAt(url) === "v1");
+      await server.waitForOutput(/child 2 connected/);
+      const from = server.output.length;
+      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("half"));
+      await server.waitForOutput(/child 2 told to start ahead of the batch/, { from });
+      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
+      await server.waitForOutput(/child 2's head start overtaken by another change/, { from });
+      await waitFor("v2", async () => {
+        const body = await bodyAt(url);
+        assert.notEqual(body, "half", "the half save was served");
+        return body === "v2";
+      });
+      const after = server.output.slice(from);
+      assert.doesNotMatch(after, /loaded half/, "the discarded head start's output was shown");
+      assert.equal(after.match(/restarting/g)?.length, 1, after);
+      assert.equal(after.match(/ serving app\.ts/g)?.length, 1, after);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
 Deno.test("a library script that changes directory before serve() restarts", async () => {
   const modUrl = new URL("../../src/mod.ts", import.meta.url).href;
   const script = (version: string) =>

@@ -368,6 +368,80 @@ Deno.test("transition() tries a start that overlapped the old child's stop again
   assert.equal(plain.state.phase.kind, "failed", "after a full stop a failure is the app's");
 });
 
+Deno.test("transition() takes a head start as the restart's next child once the old one is out of the way", () => {
+  const [first, second, third] = [child("1"), child("2"), child("3")];
+  let step = run(serving(first), {
+    kind: "restart",
+    request: request("change", ["a.ts"]),
+    prepared: second,
+  });
+  assert.deepEqual(kinds(step.effects), ["restartBegun", "stop"]);
+  assert.deepEqual(step.state.phase, { kind: "stopping", child: first });
+  step = run(step.state, { kind: "stopped", child: first, early: true });
+  assert.deepEqual(step.effects, [{ kind: "adopt", child: second }], "no spawn, no launch");
+  assert.deepEqual(step.state.phase, { kind: "starting", child: second, abandoned: false });
+  assert.equal(step.state.prepared, undefined);
+  step = run(step.state, { kind: "ready", child: second });
+  assert.deepEqual(kinds(step.effects), ["serve", "restartEnded"]);
+  // Its failure may be the old child's doing (it loaded beside it): tried again once.
+  const failed = run(
+    serving(first),
+    { kind: "restart", request: request("change", ["a.ts"]), prepared: second },
+    { kind: "stopped", child: first, early: true },
+    { kind: "startFailed", child: second, failure: FAILURE, alive: false, retryable: true },
+    { kind: "stopped", child: second },
+    { kind: "spawned", child: third },
+  );
+  assert.deepEqual(kinds(failed.effects), [
+    "restartBegun",
+    "stop",
+    "adopt",
+    "retryAfterOverlap",
+    "stop",
+    "spawn",
+    "launch",
+  ]);
+  assert.deepEqual(failed.state.phase, { kind: "starting", child: third, abandoned: false });
+  // From a failed app with no child: taken at once.
+  const fromFailed = transition(
+    { ...initialLifecycle<Child>(), phase: { kind: "failed", failure: FAILURE } },
+    { kind: "restart", request: request("change", ["a.ts"]), prepared: second },
+  );
+  assert.deepEqual(kinds(fromFailed.effects), ["restartBegun", "adopt"]);
+});
+
+Deno.test("transition() discards a head start whose code is out of date before it is taken", () => {
+  const [first, second, third, fourth] = [child("1"), child("2"), child("3"), child("4")];
+  // Another restart is under way: the head start is discarded, its request waits.
+  const underWay = run(
+    serving(first),
+    { kind: "restart", request: request("rs") },
+    { kind: "restart", request: request("change", ["a.ts"]), prepared: second },
+  );
+  assert.deepEqual(kinds(underWay.effects), ["restartBegun", "stop", "discard"]);
+  assert.deepEqual(underWay.state.pending?.files, ["a.ts"]);
+  assert.equal(underWay.state.prepared, undefined);
+  // A change while the old child stops: the head start loaded the code before it.
+  const changedAgain = run(
+    serving(first),
+    { kind: "restart", request: request("change", ["a.ts"]), prepared: second },
+    { kind: "restart", request: request("change", ["b.ts"]) },
+    { kind: "stopped", child: first, early: true },
+  );
+  assert.deepEqual(kinds(changedAgain.effects), ["restartBegun", "stop", "discard", "spawn"]);
+  assert.deepEqual(changedAgain.state.restart?.files, ["a.ts", "b.ts"]);
+  // The session ends before it is taken.
+  const ended = run(
+    serving(third),
+    { kind: "restart", request: request("change", ["a.ts"]), prepared: fourth },
+    { kind: "shutdown" },
+  );
+  assert.deepEqual(ended.effects.slice(-2), [
+    { kind: "discard", child: fourth },
+    { kind: "stopAll", child: third },
+  ]);
+});
+
 Deno.test("startsBeforeExit() starts the next child at once only when the old one waits for devsrv's own work", () => {
   const stopping = (requests: number, handler: Deno.Signal | null) =>
     ({ type: "stopping", requests, handler }) as const;
@@ -398,6 +472,10 @@ Deno.test("transition() keeps its rules through 2,000 random sessions, stale rep
     let begun = 0;
     let ended = 0;
     const stopped = new Set<Child>();
+    /** Head starts given to the machine, and what became of them. */
+    const heads = new Set<Child>();
+    const adopted = new Set<Child>();
+    const discarded = new Set<Child>();
     const context = () => `seed ${seed} (DEVSRV_FUZZ_SEED=${seed}), session ${session}`;
     for (let step = 0; step < 60; step++) {
       const roll = random();
@@ -407,8 +485,14 @@ Deno.test("transition() keeps its rules through 2,000 random sessions, stale rep
         spawnAnswer = undefined;
       } else if (roll < 0.45 && owed.length > 0) {
         event = owed.splice(Math.floor(random() * owed.length), 1)[0]!;
-      } else if (roll < 0.7) {
+      } else if (roll < 0.6) {
         event = { kind: "restart", request: request(pick(random, ["change", "rs"]), ["a.ts"]) };
+      } else if (roll < 0.7) {
+        // A change with a head start: a child already loading its code.
+        const prepared = child(`child ${children.length + 1}`);
+        children.push(prepared);
+        heads.add(prepared);
+        event = { kind: "restart", request: request("change", ["a.ts"]), prepared };
       } else if (roll < 0.98 && children.length > 0) {
         // A stale or unsolicited report about any child.
         const someone = pick(random, children);
@@ -469,6 +553,27 @@ Deno.test("transition() keeps its rules through 2,000 random sessions, stale rep
           case "awaitExit":
             owed.push({ kind: "gone", child: effect.child });
             break;
+          case "adopt":
+            assert.ok(heads.has(effect.child), `${context()}: adopted a child never given`);
+            assert.ok(!discarded.has(effect.child), `${context()}: adopted a discarded head start`);
+            assert.ok(!adopted.has(effect.child), `${context()}: adopted twice`);
+            adopted.add(effect.child);
+            owed.push(
+              random() < 0.7 ? { kind: "ready", child: effect.child } : {
+                kind: "startFailed",
+                child: effect.child,
+                failure: FAILURE,
+                alive: false,
+                retryable: random() < 0.5,
+              },
+            );
+            break;
+          case "discard":
+            assert.ok(heads.has(effect.child), `${context()}: discarded a child never given`);
+            assert.ok(!adopted.has(effect.child), `${context()}: discarded an adopted child`);
+            assert.ok(!discarded.has(effect.child), `${context()}: discarded twice`);
+            discarded.add(effect.child);
+            break;
         }
       }
       // The rules that hold after every event:
@@ -482,6 +587,13 @@ Deno.test("transition() keeps its rules through 2,000 random sessions, stale rep
       }
       if (phase.kind === "ready") {
         assert.ok(!stopped.has(phase.child), `${context()}: a stopped child serves`);
+      }
+      const current = childOf(phase);
+      if (current !== undefined) {
+        assert.ok(!discarded.has(current), `${context()}: a discarded head start is current`);
+      }
+      if (state.prepared !== undefined) {
+        assert.notEqual(state.restart, undefined, `${context()}: a head start outside a restart`);
       }
       if (phase.kind === "shutdown") break;
     }
