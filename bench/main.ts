@@ -137,14 +137,17 @@ async function reloadLatency(): Promise<void> {
     await withBoth(app, async (devsrv, watch) => {
       const [ours, theirs] = await alternateEdits([{ running: devsrv }, { running: watch }], EDITS);
       const [a, b] = [ours!.latencies, theirs!.latencies];
+      // The targets are the hello app's and Hono's; the large graph shows
+      // what importing 116 packages costs, which both tools pay.
+      const targeted = app !== EXPRESS_FASTIFY;
       rows.push([
         app.name,
         p50p90(a),
         `(${iqr(a, 0)})`,
         p50p90(b),
         `(${iqr(b, 0)})`,
-        ratio(median(a) / median(b), TARGETS.reloadP50),
-        ratio(quantile(a, 0.9) / quantile(b, 0.9), TARGETS.reloadP90),
+        ratio(median(a) / median(b), targeted ? TARGETS.reloadP50 : undefined),
+        ratio(quantile(a, 0.9) / quantile(b, 0.9), targeted ? TARGETS.reloadP90 : undefined),
       ]);
       runnings.push(devsrv, watch);
     });

@@ -58,6 +58,11 @@ export interface ServeOptions {
   intervalMs: number;
   /** How long a stopping child may take before it is killed, in ms. */
   graceMs: number;
+  /**
+   * Let the booted standby begin loading a change's code before the
+   * debounce ends (see `supervisor/head_start.ts`).
+   */
+  headStart: boolean;
   /** Serve dotfiles and dot-folders from a static directory. */
   dotfiles: boolean;
   /** Inject the live-reload client into HTML responses. */
@@ -135,6 +140,7 @@ export function defaultServeOptions(): ServeOptions {
     poll: false,
     intervalMs: DEFAULT_POLL_INTERVAL_MS,
     graceMs: DEFAULT_GRACE_MS,
+    headStart: true,
     dotfiles: false,
     liveReload: true,
     open: false,

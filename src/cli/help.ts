@@ -70,6 +70,8 @@ Reloading:
   --interval MS          polling interval (default ${DEFAULT_POLL_INTERVAL_MS})
   --grace MS             time a stopping child has for in-flight requests
                          before it is killed (default ${DEFAULT_GRACE_MS})
+  --no-head-start        load a change's code only once the debounce is over,
+                         never beside the serving child before it
   --no-live-reload       do not inject the browser live-reload client
 
   --print-config         show every option's value and where it came from

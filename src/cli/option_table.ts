@@ -151,6 +151,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { name: "poll", key: "poll", kind: "boolean" },
   { name: "interval", key: "intervalMs", kind: "integer", range: [10, 60_000] },
   { name: "grace", key: "graceMs", kind: "integer", range: [0, 600_000] },
+  { name: "head-start", key: "headStart", kind: "boolean" },
   { name: "dotfiles", key: "dotfiles", kind: "boolean" },
   { name: "cors", key: "cors", kind: "list", check: checkCorsOrigin },
   { name: "live-reload", key: "liveReload", kind: "boolean" },

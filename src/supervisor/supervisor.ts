@@ -367,7 +367,7 @@ export class Supervisor {
     const phase = this.phase;
     const serving = childOf(phase);
     const { decision, startupFileChanged } = this.#policy.preview(paths, phase.kind === "failed");
-    const allowed = mayStartAhead({
+    const allowed = this.#setup.options.headStart && mayStartAhead({
       runsProgram: runsProgram(this.#setup.source),
       phase: phase.kind,
       restartUnderWay: this.#state.restart !== undefined || this.#state.pending !== undefined ||

@@ -362,6 +362,27 @@ Deno.test("a head start overtaken by the rest of a save is discarded unseen: one
   });
 });
 
+Deno.test("--no-head-start loads a change's code only once its batch is decided", async () => {
+  await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
+    const server = new DevsrvProcess(
+      ["serve", "app.ts", "-p", "0", "--verbose", "--no-head-start"],
+      { cwd: dir },
+    );
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => await bodyAt(url) === "v1");
+      await server.waitForOutput(/child 2 connected/);
+      const from = server.output.length;
+      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
+      await waitFor("v2", async () => await bodyAt(url) === "v2");
+      await server.waitForOutput(/child 2 told to start \(/, { from });
+      assert.doesNotMatch(server.output.slice(from), /head start/);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
 Deno.test("a library script that changes directory before serve() restarts", async () => {
   const modUrl = new URL("../../src/mod.ts", import.meta.url).href;
   const script = (version: string) =>
