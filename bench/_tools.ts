@@ -62,6 +62,17 @@ export const DENO_RUN_WATCH: Tool = {
   args: (app) => ["run", "--watch", "-A", app.watchEntry],
 };
 
+/**
+ * Two Deno processes in sequence, the first spawning the second (which runs
+ * the app) as its first act: the floor of a parent-and-child cold start.
+ */
+export const TWO_PROCESSES: Tool = {
+  name: "two Deno processes",
+  args: (
+    app,
+  ) => ["run", "-A", new URL("./_two_processes.ts", import.meta.url).pathname, app.watchEntry],
+};
+
 /** The pids devsrv's `/__devsrv` reports. */
 export interface DevsrvPids {
   parentPid: number;

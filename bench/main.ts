@@ -45,7 +45,14 @@ import {
 import { cleanUp, loadAverage } from "./_process.ts";
 import { alternateEdits, failuresAcrossReloads, verboseReload } from "./_reload.ts";
 import { counts, fmt, iqr, median, p50p90, print, ratio, table, type Target } from "./_report.ts";
-import { DENO_RUN_WATCH, DEVSRV, QUIET_MS, type Running, startApp } from "./_tools.ts";
+import {
+  DENO_RUN_WATCH,
+  DEVSRV,
+  QUIET_MS,
+  type Running,
+  startApp,
+  TWO_PROCESSES,
+} from "./_tools.ts";
 
 function envNumber(name: string, fallback: number): number {
   const value = Number(Deno.env.get(name) ?? fallback);
@@ -217,16 +224,26 @@ async function coldStart(): Promise<void> {
   print(
     `Cold start: spawn → first 200 through the public port, ${HELLO.name}, ms (${STARTS} starts each, alternating, after one uncounted)`,
   );
-  const [ours, theirs] = await coldStarts([DEVSRV, DENO_RUN_WATCH], HELLO, STARTS);
+  const [ours, theirs, floor] = await coldStarts(
+    [DEVSRV, DENO_RUN_WATCH, TWO_PROCESSES],
+    HELLO,
+    STARTS,
+  );
   table([
     ["command", "p50 / p90", "(p25–p75)"],
     ["deno run -A main.ts serve app.ts -p PORT", p50p90(ours!), `(${iqr(ours!, 0)})`],
     ["deno run --watch -A entry.ts", p50p90(theirs!), `(${iqr(theirs!, 0)})`],
+    ["floor: a Deno process spawning the app's", p50p90(floor!), `(${iqr(floor!, 0)})`],
   ]);
   print(
     `  ratio devsrv / deno run --watch, p50: ${
       ratio(median(ours!) / median(theirs!), TARGETS.coldStart)
     }`,
+  );
+  print(
+    `  ratio floor / deno run --watch, p50: ${
+      ratio(median(floor!) / median(theirs!))
+    } (a parent and a child, started one after the other, with nothing else done)`,
   );
   const verbose = await verboseColdStart(HELLO);
   print(
