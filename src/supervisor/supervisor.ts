@@ -42,6 +42,7 @@ import { VERSION } from "../version.ts";
 import type { AppEntry } from "../watch/change_decision.ts";
 import type { ChangeBatch, Watching } from "../watch/watch.ts";
 import { WatchPolicy } from "../watch/watch_policy.ts";
+import { type NodeUse, readSourceOrUndefined, scanForNode } from "../watch/node_scan.ts";
 import { descendantsOf } from "../process_tree.ts";
 import { failureFromExit, mayBeOldChildsFault } from "./child_failure.ts";
 import type { ChildProcess } from "./child_process.ts";
@@ -106,6 +107,10 @@ export class Supervisor {
   #lastRestart: RestartRecord | null = null;
   /** Settles once the first start knows whether to capture `node:http` (or stops waiting). */
   #nodeDecided: Promise<void> = Promise.resolve();
+  /** What a scan of the program's own modules says of `node:http`, for the first start. */
+  #scannedNode: NodeUse = "unknown";
+  /** The first scan found `node:` or `npm:` imports: a standby may load Node's layer early. */
+  #scanUsesNode = false;
   /** The children's stop at the end of the session. */
   #stoppingAll: Promise<void> = Promise.resolve();
   readonly #setup: SupervisorOptions;
@@ -125,12 +130,6 @@ export class Supervisor {
   /** Settles with a problem that ends the session (the first public port cannot be bound). */
   readonly fatal: Promise<DevsrvError>;
   #failSession: (error: DevsrvError) => void = () => {};
-  /**
-   * Settles once the first child has been told to load the app, or cannot
-   * be: the watch scan waits for it, so that the child's start comes first.
-   */
-  readonly firstLaunched: Promise<void>;
-  #settleFirstLaunched: () => void = () => {};
   /** The Unix sockets the program serves on, already noted in the log. */
   readonly #unixSockets = new Set<string>();
   /**
@@ -155,7 +154,6 @@ export class Supervisor {
     this.#log = log;
     this.#step = phaseTimer(log, options.verbose);
     this.fatal = new Promise((resolve) => this.#failSession = resolve);
-    this.firstLaunched = new Promise((resolve) => this.#settleFirstLaunched = resolve);
     this.#policy = new WatchPolicy({
       entry: appEntry(source, cwd),
       options,
@@ -173,7 +171,8 @@ export class Supervisor {
     this.#children = children.children;
     children.connect(
       (generation, messages, conn) => this.#listen(generation, messages, conn),
-      () => this.#policy.graph !== undefined && this.#capturesNode,
+      // Warming Node's layer up early is only worth it when it will be needed.
+      () => this.#policy.graph === undefined ? this.#scanUsesNode : this.#capturesNode,
     );
     this.#hub = new LiveReloadHub(
       () => this.#generation,
@@ -224,9 +223,14 @@ export class Supervisor {
     return this.#ports.bindFirst();
   }
 
-  /** Prints where the first public port is reached (after the banner). */
+  /**
+   * Prints where the first public port is reached (after the banner); the
+   * first page may be shown from then on, if the first start is over
+   * already (a long watch scan).
+   */
   announceFirst(): void {
     this.#ports.announceFirst();
+    if (this.phase.kind === "ready" || this.phase.kind === "failed") this.#firstPage();
   }
 
   /**
@@ -520,7 +524,6 @@ export class Supervisor {
           ),
         );
         this.#dispatch({ kind: "spawnFailed", failure: undefined });
-        this.#settleFirstLaunched();
         return;
       }
       // Not found, not executable, ... (a bug too): the page shows it until a change.
@@ -530,7 +533,6 @@ export class Supervisor {
         output: "",
       };
       this.#dispatch({ kind: "spawnFailed", failure });
-      this.#settleFirstLaunched();
       return;
     }
     child.status.then(() => this.#sockets.sweep(child.pid));
@@ -563,18 +565,24 @@ export class Supervisor {
           this.#capturesNode ? "captured" : "not used"
         })`,
       );
-      return sendMessage(conn, this.#startMessage());
+      const start = this.#startMessage();
+      // The scan speaks for the first start only: a later one goes by the graph.
+      this.#scannedNode = "unknown";
+      return sendMessage(conn, start);
     }).catch((error) => {
       // The write failed because the child went before it could start: its
       // exit settles the outcome. Anything else is a bug.
       if (!isLostConnection(error)) throw error;
-    }).finally(() => this.#settleFirstLaunched());
+    });
   }
 
   /** Reports how a starting child's start ends: `ready` or `startFailed`. */
   async #awaitOutcome(child: ChildProcess): Promise<void> {
     const outcome = await child.outcome;
-    this.#settleFirstLaunched();
+    // A start that succeeds works the graph out once it is over (see `restarting()`).
+    if (child.generation === 1 && outcome.kind !== "ready" && this.#policy.graph === undefined) {
+      void this.#policy.refreshGraph();
+    }
     const phase = this.phase;
     if (phase.kind === "starting" && phase.child === child && !phase.abandoned) {
       this.#step(`child ${child.generation}: ${outcome.kind}`);
@@ -776,17 +784,24 @@ export class Supervisor {
   get #capturesNode(): boolean {
     if (!runsProgram(this.#setup.source)) return false;
     const graph = this.#policy.graph;
+    if (graph === undefined && this.#scannedNode !== "unknown") return this.#scannedNode === "node";
     return graph === undefined || graph.npmPackages.length > 0 || graph.nodeBuiltins.length > 0 ||
       /\.c[jt]s$/.test(graph.entry);
   }
 
   /**
-   * Works out the module graph while the first child boots, so that its
-   * start knows whether to capture `node:http`; waits at most
-   * {@linkcode NODE_DECISION_WAIT_MS}.
+   * Decides whether the first start captures `node:http`: from a scan of
+   * the program's own modules when it can tell (no `deno info` then shares
+   * the CPU with the child's start: the graph is worked out once the start
+   * is over); else from the module graph, worked out while the first child
+   * boots, waiting at most {@linkcode NODE_DECISION_WAIT_MS}.
    */
   #learnModuleGraph(): void {
-    if (!runsProgram(this.#setup.source)) return;
+    const { source } = this.#setup;
+    if (!runsProgram(source)) return;
+    this.#scannedNode = scanForNode(resolve(INITIAL_CWD, source.path!), readSourceOrUndefined);
+    this.#scanUsesNode = this.#scannedNode === "node";
+    if (this.#scannedNode !== "unknown") return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     this.#nodeDecided = Promise.race([
       this.#policy.refreshGraph("normal"),
@@ -859,8 +874,9 @@ export async function superviseSession(
     supervisor.onFirstReady = (url) => openBrowser(url, (message) => log.warn(message));
   }
   supervisor.restart({ reason: "start", files: [] });
-  // The tree is listed and watched once the first child loads the app.
-  await Promise.race([supervisor.firstLaunched, signal, supervisor.fatal]);
+  // The tree is listed and watched while the first child boots: the parent
+  // has nothing else to do until the child says hello, and the scan yields
+  // (see `_watched_tree.ts`), so a long one does not hold the child's start.
   let watching: Watching;
   try {
     watching = await supervisor.watch();
