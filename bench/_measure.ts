@@ -25,10 +25,12 @@ import {
   removeTempDir,
   residentMb,
   ServerProcess,
+  waitForQuiet,
 } from "./_process.ts";
 import {
   DEVSRV,
   portWasTaken,
+  QUIET_MS,
   type Running,
   startApp,
   type Tool,
@@ -212,26 +214,79 @@ async function sampleMemory(running: Running): Promise<MemorySample> {
   };
 }
 
-/** Memory of each tool serving an app, started afresh per round, tools alternating. */
+/** One tool's memory samples, and its floor's: as many bare idle Deno processes. */
+export interface MemorySamples {
+  server: MemorySample[];
+  floor: MemorySample[];
+}
+
+/**
+ * Memory of each tool serving an app, started afresh per round, tools
+ * alternating; right after each sample, its floor (see
+ * {@linkcode bareIdleSample}), so that both see the same machine.
+ *
+ * @returns The samples of each tool, in the order of `tools`.
+ */
 export async function memorySamples(
   tools: Tool[],
   app: BenchApp,
   rounds: number,
-): Promise<MemorySample[][]> {
-  const samples = tools.map((): MemorySample[] => []);
-  for (let round = 0; round < rounds; round++) {
-    const order = tools.map((_, i) => i);
-    if (round % 2 === 1) order.reverse();
-    for (const i of order) {
-      const running = await startApp(tools[i]!, app);
-      try {
-        samples[i]!.push(await sampleMemory(running));
-      } finally {
-        await running.stop();
+): Promise<MemorySamples[]> {
+  const samples = tools.map((): MemorySamples => ({ server: [], floor: [] }));
+  const dir = await makeTempDir("devsrv_bench_bare_");
+  try {
+    await Deno.writeTextFile(join(dir, "idle.ts"), IDLE_PROGRAM);
+    await bareIdleSample(1, dir); // fills Deno's cache for it
+    for (let round = 0; round < rounds; round++) {
+      const order = tools.map((_, i) => i);
+      if (round % 2 === 1) order.reverse();
+      for (const i of order) {
+        const running = await startApp(tools[i]!, app);
+        let sample: MemorySample;
+        try {
+          sample = await sampleMemory(running);
+        } finally {
+          await running.stop();
+        }
+        samples[i]!.server.push(sample);
+        samples[i]!.floor.push(await bareIdleSample(sample.processes.length, dir));
       }
     }
+    return samples;
+  } finally {
+    await removeTempDir(dir);
   }
-  return samples;
+}
+
+/** A bare Deno program: it says it is up, then only keeps itself alive. */
+const IDLE_PROGRAM = 'console.log("up");\nsetInterval(() => {}, 100_000);\n';
+
+/**
+ * The floor for `count` processes: that many bare idle Deno processes
+ * running together, their PSS added up. They share Deno's executable as a
+ * server's processes share it, so no server of `count` Deno processes can
+ * use less.
+ */
+async function bareIdleSample(count: number, dir: string): Promise<MemorySample> {
+  const servers: ServerProcess[] = [];
+  try {
+    for (let i = 0; i < count; i++) servers.push(new ServerProcess(["run", "idle.ts"], dir));
+    for (const server of servers) await server.waitFor(/^up$/m, START_TIMEOUT_MS);
+    await waitForQuiet(servers.map((server) => server.pid), QUIET_MS);
+    const processes = servers.map((server) => ({
+      role: "bare",
+      pid: server.pid,
+      pssMb: pssMb(server.pid),
+      privateMb: privateMb(server.pid),
+    }));
+    return {
+      processes,
+      pssMb: processes.reduce((sum, p) => sum + p.pssMb, 0),
+      privateMb: processes.reduce((sum, p) => sum + p.privateMb, 0),
+    };
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+  }
 }
 
 // --- throughput ----------------------------------------------------------------

@@ -37,6 +37,7 @@ import {
   graphCost,
   idleCpu,
   MEMORY_SETTLE_MS,
+  type MemorySample,
   memorySamples,
   type ParentMemory,
   parentMemoryUnderLoad,
@@ -259,32 +260,43 @@ async function memory(): Promise<void> {
     `Memory: proportional set size (PSS, /proc/PID/smaps_rollup) of all of a server's processes, MB,`,
   );
   print(
-    `  idle after its start and 10 requests, ${HELLO.name} (median of ${MEMORY_ROUNDS} starts each, alternating)`,
+    `  idle after its start and 10 requests, ${HELLO.name} (median of ${MEMORY_ROUNDS} starts each, alternating);`,
   );
-  const [ours, theirs] = await memorySamples([DEVSRV, DENO_RUN_WATCH], HELLO, MEMORY_ROUNDS);
-  const roleMedian = (samples: typeof ours, role: string, key: "pssMb" | "privateMb") =>
-    median(samples!.flatMap((s) => s.processes.filter((p) => p.role === role).map((p) => p[key])));
+  print(
+    `  the floor: as many bare idle Deno processes (a timer, nothing else) running together`,
+  );
+  const [devsrv, watch] = await memorySamples([DEVSRV, DENO_RUN_WATCH], HELLO, MEMORY_ROUNDS);
+  const { server: ours, floor: oursFloor } = devsrv!;
+  const { server: theirs, floor: theirsFloor } = watch!;
+  const oursCount = median(ours.map((s) => s.processes.length));
+  const theirsCount = median(theirs.map((s) => s.processes.length));
+  const roleMedian = (samples: MemorySample[], role: string, key: "pssMb" | "privateMb") =>
+    median(samples.flatMap((s) => s.processes.filter((p) => p.role === role).map((p) => p[key])));
   const roleText = (role: string) =>
     `${role} ${fmt(roleMedian(ours, role, "pssMb"))} (${fmt(roleMedian(ours, role, "privateMb"))})`;
-  const roles = [...new Set(ours!.flatMap((s) => s.processes.map((p) => p.role)))];
-  const oursPss = median(ours!.map((s) => s.pssMb));
-  const theirsPss = median(theirs!.map((s) => s.pssMb));
+  const roles = [...new Set(ours.flatMap((s) => s.processes.map((p) => p.role)))];
+  const pss = (samples: MemorySample[]) => median(samples.map((s) => s.pssMb));
+  const row = (name: string, samples: MemorySample[], processes: string) => [
+    name,
+    fmt(pss(samples)),
+    `(${fmt(median(samples.map((s) => s.privateMb)))})`,
+    processes,
+  ];
+  const bare = (count: number) => `${count} bare Deno process${count === 1 ? "" : "es"}`;
   table([
     ["server", "PSS", "(private)", "processes"],
-    [
-      "devsrv",
-      fmt(oursPss),
-      `(${fmt(median(ours!.map((s) => s.privateMb)))})`,
-      roles.map(roleText).join(" + "),
-    ],
-    [
-      "deno run --watch",
-      fmt(theirsPss),
-      `(${fmt(median(theirs!.map((s) => s.privateMb)))})`,
-      `${Math.max(...theirs!.map((s) => s.processes.length))} process(es)`,
-    ],
+    row("devsrv", ours, roles.map(roleText).join(" + ")),
+    row("deno run --watch", theirs, `${theirsCount} process(es)`),
+    row(`floor of devsrv`, oursFloor, bare(oursCount)),
+    row(`floor of deno run --watch`, theirsFloor, bare(theirsCount)),
   ]);
-  print(`  ratio devsrv / deno run --watch: ${ratio(oursPss / theirsPss, TARGETS.memory)}`);
+  const watchPss = pss(theirs);
+  print(`  ratio devsrv / deno run --watch: ${ratio(pss(ours) / watchPss, TARGETS.memory)}`);
+  print(
+    `  the floor's ratio, ${bare(oursCount)} / deno run --watch: ${
+      fmt(pss(oursFloor) / watchPss, 2)
+    }; devsrv above its floor: ${fmt(pss(ours) - pss(oursFloor))} MB`,
+  );
   print(
     `  the standby's own PSS (its cost): ${fmt(roleMedian(ours, "standby", "pssMb"))} MB; ` +
       `PSS shares each shared page among all processes mapping it, this bench's deno included`,
