@@ -59,6 +59,12 @@ export class ChildProcess {
    * once loaded; `undefined` until then (or when it did not say).
    */
   handler: string | null | undefined;
+  /** Its program serves on a Unix socket path of its own, which the next one will ask for. */
+  servesUnixSocket = false;
+  /** Its output is kept back (see {@linkcode ChildProcess.holdOutput}). */
+  get holdsOutput(): boolean {
+    return this.#held !== undefined;
+  }
   /** The child's own report that the app cannot be served, the last one. */
   failure: FailureReport | undefined;
   /** Settles with what the child waits for once it has been told to stop. */
@@ -167,8 +173,9 @@ export class ChildProcess {
     this.#settleOutcome({ kind: "ready", report });
   }
 
-  /** Takes the child's report that its program serves, on a Unix socket only: it runs. */
+  /** Takes the child's report that its program serves on a Unix socket (which it holds): it runs. */
   running(): void {
+    this.servesUnixSocket = true;
     this.#settleOutcome({ kind: "ready" });
   }
 

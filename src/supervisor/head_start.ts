@@ -12,7 +12,8 @@
  * when a restart overlaps the old child's stop (`startsBeforeExit()` in
  * `lifecycle.ts`), and under the same rule: never for a program that
  * handles a shutdown signal itself or has subprocesses, which may hold
- * what the next one needs or leave files it reads.
+ * what the next one needs or leave files it reads; nor for one that serves
+ * on a Unix socket path, which the next one would find taken.
  *
  * @module
  */
@@ -46,6 +47,8 @@ export interface HeadStartInput {
     handler: string | null | undefined;
     /** How many subprocesses it has. */
     subprocesses: number;
+    /** It serves on a Unix socket path, which the next one would find taken. */
+    servesUnixSocket: boolean;
   };
 }
 
@@ -68,10 +71,11 @@ export interface HeadStartInput {
  *   restartUnderWay: false,
  *   action: "restart" as const,
  *   startupFileChanged: false,
- *   child: { handler: null, subprocesses: 0 },
+ *   child: { handler: null, subprocesses: 0, servesUnixSocket: false },
  * };
  * if (!mayStartAhead(input)) throw new Error();
- * if (mayStartAhead({ ...input, child: { handler: "SIGTERM", subprocesses: 0 } })) {
+ * const handles = { handler: "SIGTERM", subprocesses: 0, servesUnixSocket: false };
+ * if (mayStartAhead({ ...input, child: handles })) {
  *   throw new Error();
  * }
  * ```
@@ -83,5 +87,5 @@ export function mayStartAhead(input: HeadStartInput): boolean {
   if (input.action !== "restart" && !(failing && input.action === "reload")) return false;
   const child = input.child;
   if (child === undefined) return failing;
-  return child.handler === null && child.subprocesses === 0;
+  return child.handler === null && child.subprocesses === 0 && !child.servesUnixSocket;
 }

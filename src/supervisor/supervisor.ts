@@ -108,9 +108,6 @@ export class Supervisor {
   /** Settles once the first start knows whether to capture `node:http` (or stops waiting). */
   #nodeDecided: Promise<void> = Promise.resolve();
   /** What a scan of the program's own modules says of `node:http`, for the first start. */
-  #scannedNode: NodeUse = "unknown";
-  /** The first scan found `node:` or `npm:` imports: a standby may load Node's layer early. */
-  #scanUsesNode = false;
   /** The children's stop at the end of the session. */
   #stoppingAll: Promise<void> = Promise.resolve();
   readonly #setup: SupervisorOptions;
@@ -172,7 +169,7 @@ export class Supervisor {
     children.connect(
       (generation, messages, conn) => this.#listen(generation, messages, conn),
       // Warming Node's layer up early is only worth it when it will be needed.
-      () => this.#policy.graph === undefined ? this.#scanUsesNode : this.#capturesNode,
+      () => this.#policy.graph === undefined ? this.#scanForNode() === "node" : this.#capturesNode,
     );
     this.#hub = new LiveReloadHub(
       () => this.#generation,
@@ -380,7 +377,11 @@ export class Supervisor {
       startupFileChanged,
       ...(serving && !serving.exited
         ? {
-          child: { handler: serving.handler, subprocesses: descendantsOf(serving.pid).length },
+          child: {
+            handler: serving.handler,
+            subprocesses: descendantsOf(serving.pid).length,
+            servesUnixSocket: serving.servesUnixSocket,
+          },
         }
         : {}),
     });
@@ -549,10 +550,14 @@ export class Supervisor {
     await this.#awaitOutcome(child);
   }
 
-  /** A head start becomes the restart's child: its output is shown, its outcome reported. */
+  /**
+   * A head start becomes the restart's child: its outcome is reported, and
+   * its output shown once it serves or fails for good. A failure the old
+   * child may have caused is tried again by a fresh child (see
+   * `lifecycle.ts`), which shows its own output: this one's is dropped.
+   */
   #adopt(child: ChildProcess): void {
     this.#generation = child.generation;
-    child.releaseOutput();
     this.#step(`child ${child.generation}'s head start taken`);
     void this.#awaitOutcome(child);
   }
@@ -565,10 +570,7 @@ export class Supervisor {
           this.#capturesNode ? "captured" : "not used"
         })`,
       );
-      const start = this.#startMessage();
-      // The scan speaks for the first start only: a later one goes by the graph.
-      this.#scannedNode = "unknown";
-      return sendMessage(conn, start);
+      return sendMessage(conn, this.#startMessage());
     }).catch((error) => {
       // The write failed because the child went before it could start: its
       // exit settles the outcome. Anything else is a bug.
@@ -587,32 +589,25 @@ export class Supervisor {
     if (phase.kind === "starting" && phase.child === child && !phase.abandoned) {
       this.#step(`child ${child.generation}: ${outcome.kind}`);
     }
-    const display = this.#setup.source.display;
-    switch (outcome.kind) {
-      case "ready":
-        this.#dispatch({ kind: "ready", child });
-        return;
-      case "failed":
-        this.#dispatch({
-          kind: "startFailed",
-          child,
-          failure: { ...outcome.report, output: child.outputTail },
-          alive: !child.exited,
-          retryable: mayBeOldChildsFault(outcome.report),
-        });
-        return;
-      case "exited": {
-        const failure = failureFromExit(outcome.status, child.outputTail, display, false);
-        this.#dispatch({
-          kind: "startFailed",
-          child,
-          failure: { ...failure, output: child.outputTail },
-          alive: !child.exited,
-          retryable: mayBeOldChildsFault(failure),
-        });
-        return;
-      }
+    if (outcome.kind === "ready") {
+      if (child.holdsOutput) child.releaseOutput();
+      this.#dispatch({ kind: "ready", child });
+      return;
     }
+    const failure = outcome.kind === "failed"
+      ? outcome.report
+      : failureFromExit(outcome.status, child.outputTail, this.#setup.source.display, false);
+    const retryable = mayBeOldChildsFault(failure);
+    // A taken head start's output is shown, unless a fresh child tries again after it.
+    if (child.holdsOutput && retryable) child.dropOutput();
+    else if (child.holdsOutput) child.releaseOutput();
+    this.#dispatch({
+      kind: "startFailed",
+      child,
+      failure: { ...failure, output: child.outputTail },
+      alive: !child.exited,
+      retryable,
+    });
   }
 
   #serve(child: ChildProcess): void {
@@ -784,9 +779,20 @@ export class Supervisor {
   get #capturesNode(): boolean {
     if (!runsProgram(this.#setup.source)) return false;
     const graph = this.#policy.graph;
-    if (graph === undefined && this.#scannedNode !== "unknown") return this.#scannedNode === "node";
-    return graph === undefined || graph.npmPackages.length > 0 || graph.nodeBuiltins.length > 0 ||
+    if (graph === undefined) return this.#scanForNode() !== "none";
+    return graph.npmPackages.length > 0 || graph.nodeBuiltins.length > 0 ||
       /\.c[jt]s$/.test(graph.entry);
+  }
+
+  /**
+   * Scans the program's own modules as they are now, while the module graph
+   * is not known (until `deno info` has run after the first start, or when
+   * it fails): a fraction of a millisecond for a small app.
+   */
+  #scanForNode(): NodeUse {
+    const { source } = this.#setup;
+    if (!runsProgram(source)) return "none";
+    return scanForNode(resolve(INITIAL_CWD, source.path!), readSourceOrUndefined);
   }
 
   /**
@@ -797,11 +803,7 @@ export class Supervisor {
    * boots, waiting at most {@linkcode NODE_DECISION_WAIT_MS}.
    */
   #learnModuleGraph(): void {
-    const { source } = this.#setup;
-    if (!runsProgram(source)) return;
-    this.#scannedNode = scanForNode(resolve(INITIAL_CWD, source.path!), readSourceOrUndefined);
-    this.#scanUsesNode = this.#scannedNode === "node";
-    if (this.#scannedNode !== "unknown") return;
+    if (!runsProgram(this.#setup.source) || this.#scanForNode() !== "unknown") return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     this.#nodeDecided = Promise.race([
       this.#policy.refreshGraph("normal"),

@@ -509,6 +509,44 @@ export default {
   });
 });
 
+Deno.test("a head start that finds the serving child's own port taken is tried again fresh, its failure unseen", async () => {
+  const admin = freePort();
+  const source = (version: string) =>
+    `const admin = Deno.listen({ hostname: "127.0.0.1", port: ${admin} });
+(async () => { for await (const conn of admin) conn.close(); })();
+export default {
+  async fetch(request: Request) {
+    if (new URL(request.url).pathname === "/slow") {
+      console.log("slow request started");
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    return new Response("${version}");
+  },
+};
+`;
+  await withTempDir({ "app.ts": source("v1") }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--verbose"], { cwd: dir });
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => await bodyAt(url) === "v1");
+      await server.waitForOutput(/child 2 connected/);
+      // The old child holds its port until this request is answered.
+      const slow = fetchText(`${url}/slow`);
+      await server.waitForOutput(/slow request started/);
+      const from = server.output.length;
+      await Deno.writeTextFile(`${dir}/app.ts`, source("v2"));
+      assert.equal((await slow).body, "v1");
+      await waitFor("v2", async () => await bodyAt(url) === "v2");
+      const after = server.output.slice(from);
+      assert.match(after, /child 2's head start taken/);
+      assert.match(after, /failed while the old child was still stopping \(.*\) · trying again/);
+      assert.doesNotMatch(after, /error: Uncaught/, "the head start's own output");
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
 Deno.test("a save that breaks the code fails once: no second start for a syntax error or a missing module", async () => {
   await withServer({ "app.ts": appSource("v1") }, ["app.ts"], async (server, url, dir) => {
     await waitFor("v1", async () => (await bodyAt(url)) === "v1");
