@@ -17,6 +17,7 @@ import {
 } from "../role.ts";
 import {
   type ChildMessage,
+  isAskHooksMessage,
   isLostConnection,
   isStartMessage,
   readMessages,
@@ -41,6 +42,11 @@ export interface ParentLink {
   readonly lost: Promise<void>;
   /** Lets the process end while the channel is still open (see `Deno.Conn.unref`). */
   unref(): void;
+  /**
+   * Answers the parent's "askHooks" from now on (until then, with
+   * `"unknown"`: the program has not been set up).
+   */
+  answerHooks(answer: () => string | null): void;
 }
 
 /**
@@ -68,7 +74,7 @@ export async function connectToParent(): Promise<ParentLink> {
       fix,
     );
   }
-  let conn: Deno.Conn;
+  let conn: Deno.TcpConn;
   try {
     conn = await Deno.connect({ hostname: match[1], port: Number(match[2]) });
   } catch (error) {
@@ -79,12 +85,18 @@ export async function connectToParent(): Promise<ParentLink> {
       fix,
     );
   }
+  // Small messages both ways, each awaited: no Nagle delay on them.
+  conn.setNoDelay(true);
   await sendMessage(conn, { type: "hello", token, generation, pid: Deno.pid });
   let start = (_message: StartMessage) => {};
   const started = new Promise<StartMessage>((resolve) => start = resolve);
+  let hooks = (): string | null => "unknown";
   const lost = (async () => {
     for await (const message of readMessages(conn)) {
       if (isStartMessage(message)) start(message);
+      if (isAskHooksMessage(message)) {
+        void sendMessage(conn, { type: "hooks", hook: hooks() }).catch(ignoreLostPeer);
+      }
     }
   })();
   return {
@@ -93,5 +105,6 @@ export async function connectToParent(): Promise<ParentLink> {
     started,
     lost,
     unref: () => conn.unref(),
+    answerHooks: (answer) => hooks = answer,
   };
 }

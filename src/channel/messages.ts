@@ -63,12 +63,13 @@ export type ChildMessage =
    * child runs the program, with no public port for it.
    */
   | { type: "unixSocket"; path: string }
+  /** The program's main module has been evaluated: its servers so far are all it starts at load. */
+  | { type: "loaded" }
   /**
-   * The program's main module has been evaluated: its servers so far are
-   * all it starts at load; `handler` is the first shutdown signal it
-   * listens for itself, if any (absent: not known).
+   * The answer to "askHooks": what the program does as it ends, now
+   * (`"SIGTERM"`, `"unload"`, `"exit"`, ...), or `null` for nothing.
    */
-  | { type: "loaded"; handler?: string | null }
+  | { type: "hooks"; hook: string | null }
   /** The program is about to write these files (absolute paths), at `at` (`Date.now()`). */
   | { type: "wrote"; paths: string[]; at: number }
   | StoppingReport
@@ -231,8 +232,26 @@ export interface StartMessage {
   socketDir?: string | null;
 }
 
+/**
+ * "askHooks": what does the program do as it ends? The child answers with
+ * "hooks" (see `serve/shutdown_hooks.ts`).
+ */
+export interface AskHooksMessage {
+  type: "askHooks";
+}
+
 /** What the parent tells the child. */
-export type ParentMessage = StartMessage;
+export type ParentMessage = StartMessage | AskHooksMessage;
+
+/**
+ * Tells whether a message the child read is the parent's "askHooks".
+ *
+ * @param message A message as read.
+ * @returns `true` for "askHooks".
+ */
+export function isAskHooksMessage(message: unknown): message is AskHooksMessage {
+  return (message as Partial<AskHooksMessage> | null)?.type === "askHooks";
+}
 
 /**
  * Tells whether a message the child read is the parent's "start".
@@ -272,9 +291,11 @@ export function readChildReport(message: unknown): ChildReport | undefined {
     case "listening":
       return isListeningReport(report) ? report : undefined;
     case "loaded":
-      return typeof report.handler === "string" || report.handler === null
-        ? { type: "loaded", handler: report.handler }
-        : { type: "loaded" };
+      return { type: "loaded" };
+    case "hooks":
+      return typeof report.hook === "string" || report.hook === null
+        ? { type: "hooks", hook: report.hook }
+        : undefined;
     case "wrote":
       return Array.isArray(report.paths) && typeof report.at === "number"
         ? {

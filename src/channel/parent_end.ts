@@ -36,6 +36,8 @@ export class ChannelListener {
   async #accept(onChild: ChildConnected): Promise<void> {
     try {
       for await (const conn of this.#listener) {
+        // Small messages both ways, each awaited: no Nagle delay on them.
+        conn.setNoDelay(true);
         this.#conns.add(conn);
         this.#greet(conn, onChild);
       }

@@ -73,6 +73,8 @@ export interface DevsrvStatus {
   childPid: number | null;
   /** The booted child waiting for the next restart; `null` when there is none. */
   standbyPid: number | null;
+  /** The child loading a change's code before its batch is decided (a head start), if any. */
+  headStartPid?: number | null;
   /** How many children have been started. */
   generation: number;
   /** `starting`, `ready`, `restarting`, `failed`. */
@@ -155,6 +157,7 @@ function statusHtml(status: DevsrvStatus): string {
       status.childPid === null ? "none" : String(status.childPid),
     ),
     row("standby pid", status.standbyPid === null ? "none" : String(status.standbyPid)),
+    ...(status.headStartPid ? [row("head start pid", String(status.headStartPid))] : []),
     row("generation", String(status.generation)),
     row("state", status.state),
     row("serving", status.entry),

@@ -34,6 +34,7 @@ import { clientScriptUrl } from "../live_reload/paths.ts";
 import { descendantsOf, signalProcesses } from "../process_tree.ts";
 import { onShutdownSignal, SHUTDOWN_SIGNALS } from "../signals.ts";
 import { warmUpRuntime } from "./warm_up.ts";
+import { ShutdownHooks } from "./shutdown_hooks.ts";
 import { captureDenoServe, type WrapHandler } from "./capture_deno_serve.ts";
 import { captureNodeHttp } from "./capture_node_http.ts";
 import { reportWrites } from "./write_reports.ts";
@@ -324,12 +325,7 @@ export async function prepareChild(settings: ProgramSettings): Promise<void> {
   const { registry } = servers;
   stopOnSignal(servers, settings.graceMs, (report) => void link.send(report));
   servers.signals.install();
-  globalThis.addEventListener("load", () => {
-    // Whether the program handles a shutdown signal at load: the parent runs
-    // no head start (the next code loading beside this one) for such a program.
-    const handler = SHUTDOWN_SIGNALS.find((name) => servers.signals.handles(name)) ?? null;
-    void link.send({ type: "loaded", handler });
-  });
+  globalThis.addEventListener("load", () => void link.send({ type: "loaded" }));
   const report = (error: NoHandlerError) =>
     link.send({ type: "failed", message: error.message, fix: error.fix ?? "", detail: "" });
   watchForNoServer(registry, settings.display, {
@@ -341,6 +337,11 @@ export async function prepareChild(settings: ProgramSettings): Promise<void> {
   });
   noticeWhenNoServer(registry, settings, log);
   reportRefusedAddress(link, registry);
+  // Last: devsrv's own listeners above are not the program's.
+  const hooks = new ShutdownHooks();
+  hooks.install();
+  const nodeLoaded = start.node || settings.node;
+  link.answerHooks(() => hooks.hook(servers.signals, nodeLoaded));
   link.unref();
 }
 

@@ -6,7 +6,13 @@
  * @module
  */
 
-import type { FailureReport, ListeningReport, StoppingReport } from "../channel/messages.ts";
+import {
+  type FailureReport,
+  isLostConnection,
+  type ListeningReport,
+  sendMessage,
+  type StoppingReport,
+} from "../channel/messages.ts";
 import type { BackendAddress } from "../front/front.ts";
 import {
   descendantsOf,
@@ -50,15 +56,12 @@ export class ChildProcess {
   readonly spawnedAt = performance.now();
   /** When the parent told it to load the app (a standby boots earlier). */
   startedAt = this.spawnedAt;
+  /** When its first server listened (or it said it runs), `performance.now()`. */
+  readyAt: number | undefined;
   /** Where each of its servers listens, by server index, as it reports them. */
   readonly servers = new Map<number, BackendAddress>();
   /** Its program's main module has been evaluated (Deno's `load` event). */
   loaded = false;
-  /**
-   * The first shutdown signal its program listens for itself, as it said
-   * once loaded; `undefined` until then (or when it did not say).
-   */
-  handler: string | null | undefined;
   /** Its program serves on a Unix socket path of its own, which the next one will ask for. */
   servesUnixSocket = false;
   /** Its output is kept back (see {@linkcode ChildProcess.holdOutput}). */
@@ -75,6 +78,7 @@ export class ChildProcess {
   #settleOutcome: (outcome: StartOutcome) => void = () => {};
   #link: Deno.Conn | undefined;
   #linkWaiters: ((conn: Deno.Conn) => void)[] = [];
+  #hookWaiters: ((hook: string | null) => void)[] = [];
   #process: Deno.ChildProcess;
   #tail = "";
   /** Output kept back while the child is a head start; `undefined` when passed through. */
@@ -170,12 +174,14 @@ export class ChildProcess {
         : { path: report.path },
     );
     this.failure = undefined; // a report from before it served is out of date
+    this.readyAt ??= performance.now();
     this.#settleOutcome({ kind: "ready", report });
   }
 
   /** Takes the child's report that its program serves on a Unix socket (which it holds): it runs. */
   running(): void {
     this.servesUnixSocket = true;
+    this.readyAt ??= performance.now();
     this.#settleOutcome({ kind: "ready" });
   }
 
@@ -257,6 +263,44 @@ export class ChildProcess {
   dropOutput(): void {
     this.#held = undefined;
     this.#dropping = true;
+  }
+
+  /**
+   * Asks the child what its program does as it ends (see
+   * `serve/shutdown_hooks.ts`).
+   *
+   * @param timeoutMs How long to wait for the answer.
+   * @returns `"SIGTERM"`, `"unload"`, `"exit"`, ...; `null` for nothing;
+   *   `undefined` when no answer came in time (or the child is gone).
+   */
+  async askHooks(timeoutMs: number): Promise<string | null | undefined> {
+    const link = this.#link;
+    if (!link || this.#exited) return undefined;
+    const answer = new Promise<string | null>((resolve) => this.#hookWaiters.push(resolve));
+    try {
+      await sendMessage(link, { type: "askHooks" });
+    } catch (error) {
+      if (!isLostConnection(error)) throw error;
+      return undefined;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), timeoutMs);
+    });
+    try {
+      return await Promise.race([answer, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Takes the child's answer to "askHooks".
+   *
+   * @param hook What its program does as it ends, or `null`.
+   */
+  hooks(hook: string | null): void {
+    for (const waiter of this.#hookWaiters.splice(0)) waiter(hook);
   }
 
   /** Sends a signal if the process still runs. */

@@ -8,12 +8,17 @@
  * after the head start began (its code may be half a save), it is
  * discarded, unseen: its output is kept back until it is taken.
  *
- * The next code runs beside the serving child for a moment, as it does
- * when a restart overlaps the old child's stop (`startsBeforeExit()` in
- * `lifecycle.ts`), and under the same rule: never for a program that
- * handles a shutdown signal itself or has subprocesses, which may hold
- * what the next one needs or leave files it reads; nor for one that serves
- * on a Unix socket path, which the next one would find taken.
+ * The next code runs beside the serving child for a moment, so never for
+ * a program that does something as it ends (a shutdown signal handler of
+ * its own, an `unload` or Node `exit` listener: it may save state that its
+ * next start reads; the child is asked at that moment), or has
+ * subprocesses, which may hold what the next one needs; nor for one that
+ * serves on a Unix socket path, which the next one would find taken.
+ *
+ * An editor whose saves come as writes a few milliseconds apart would
+ * have most head starts overtaken, each costing a fresh child's boot: the
+ * wait before a head start follows the spread of the latest saves
+ * ({@linkcode headStartQuietMs}).
  *
  * @module
  */
@@ -29,6 +34,34 @@ import type { Phase } from "./lifecycle.ts";
  */
 export const HEAD_START_QUIET_MS = 2;
 
+/** How many of the latest batches' spreads {@linkcode headStartQuietMs} looks at. */
+export const SPREADS_KEPT = 8;
+
+/**
+ * How long no further change must come before a head start begins, in ms:
+ * 1.5 times the widest gap between two changes of one batch among the
+ * latest ones, at least {@linkcode HEAD_START_QUIET_MS}; a wait as long as
+ * the debounce means no head start (the batch comes as soon).
+ *
+ * @param spreads The widest gap between two changes of each of the latest
+ *   batches, in ms (0 for a batch of one change).
+ * @param debounceMs The debounce's quiet period, in ms.
+ * @returns The wait, in ms; `>= debounceMs` when a head start buys nothing.
+ *
+ * @example Single writes, then an editor that spreads its saves over 4 ms
+ * ```ts
+ * import { headStartQuietMs } from "./head_start.ts";
+ *
+ * if (headStartQuietMs([0, 0.4, 0], 10) !== 2) throw new Error();
+ * if (headStartQuietMs([0, 4, 0], 10) !== 6) throw new Error();
+ * if (headStartQuietMs([8], 10) < 10) throw new Error();
+ * ```
+ */
+export function headStartQuietMs(spreads: readonly number[], debounceMs: number): number {
+  const widest = Math.max(0, ...spreads.slice(-SPREADS_KEPT));
+  return Math.min(debounceMs, Math.max(HEAD_START_QUIET_MS, Math.ceil(1.5 * widest)));
+}
+
 /** What decides whether a change gets a head start. */
 export interface HeadStartInput {
   /** The child runs the user's program as its main module (`runsProgram()`). */
@@ -43,8 +76,11 @@ export interface HeadStartInput {
   startupFileChanged: boolean;
   /** The serving child, if one runs. */
   child?: {
-    /** The shutdown signal its program listens for; `undefined` if not known. */
-    handler: string | null | undefined;
+    /**
+     * What its program does as it ends (`"SIGTERM"`, `"unload"`, `"exit"`),
+     * `null` for nothing, `undefined` when it did not say.
+     */
+    hook: string | null | undefined;
     /** How many subprocesses it has. */
     subprocesses: number;
     /** It serves on a Unix socket path, which the next one would find taken. */
@@ -71,10 +107,10 @@ export interface HeadStartInput {
  *   restartUnderWay: false,
  *   action: "restart" as const,
  *   startupFileChanged: false,
- *   child: { handler: null, subprocesses: 0, servesUnixSocket: false },
+ *   child: { hook: null, subprocesses: 0, servesUnixSocket: false },
  * };
  * if (!mayStartAhead(input)) throw new Error();
- * const handles = { handler: "SIGTERM", subprocesses: 0, servesUnixSocket: false };
+ * const handles = { hook: "SIGTERM", subprocesses: 0, servesUnixSocket: false };
  * if (mayStartAhead({ ...input, child: handles })) {
  *   throw new Error();
  * }
@@ -87,5 +123,5 @@ export function mayStartAhead(input: HeadStartInput): boolean {
   if (input.action !== "restart" && !(failing && input.action === "reload")) return false;
   const child = input.child;
   if (child === undefined) return failing;
-  return child.handler === null && child.subprocesses === 0 && !child.servesUnixSocket;
+  return child.hook === null && child.subprocesses === 0 && !child.servesUnixSocket;
 }

@@ -48,7 +48,7 @@ import { failureFromExit, mayBeOldChildsFault } from "./child_failure.ts";
 import type { ChildProcess } from "./child_process.ts";
 import { type Children, runsProgram } from "./children.ts";
 import { ChildrenSetup } from "./first_child.ts";
-import { HEAD_START_QUIET_MS, mayStartAhead } from "./head_start.ts";
+import { headStartQuietMs, mayStartAhead, SPREADS_KEPT } from "./head_start.ts";
 import {
   childOf,
   type Effect,
@@ -67,6 +67,9 @@ import { routeRequest } from "./routing.ts";
 import { readTerminalLines } from "./stdin_commands.ts";
 
 export type { Phase, RestartRequest } from "./lifecycle.ts";
+
+/** How long a head start waits for the serving child to say what its program does as it ends, in ms. */
+const HOOKS_ANSWER_MS = 20;
 
 /** How long the first start waits for the module graph before it captures `node:http` anyway, in ms. */
 const NODE_DECISION_WAIT_MS = 500;
@@ -142,6 +145,12 @@ export class Supervisor {
   /** The changes seen since the last batch, until the head start begins. */
   #aheadPaths: string[] = [];
   #aheadTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When each change of the batch being gathered was seen (`performance.now()`). */
+  #batchTimes: number[] = [];
+  /** The widest gap between two changes of each of the latest batches, in ms. */
+  #spreads: number[] = [];
+  /** Batches decided so far. */
+  #batches = 0;
 
   /** @param setup What the session is made of. */
   constructor(setup: SupervisorOptions) {
@@ -283,6 +292,7 @@ export class Supervisor {
       parentPid: Deno.pid,
       childPid: child && !child.exited ? child.pid : null,
       standbyPid: this.#children.standbyPid,
+      headStartPid: this.#headStart?.pid ?? null,
       generation: this.#generation,
       state: phase.kind,
       entry: this.#setup.source.display,
@@ -318,57 +328,98 @@ export class Supervisor {
     );
     if (line !== undefined) this.#log.info(line);
     if (hint !== undefined) this.#log.warn(hint);
-    const prepared = this.#headStart;
-    this.#headStart = undefined;
-    this.#aheadPaths = [];
-    clearTimeout(this.#aheadTimer);
+    const prepared = this.#endBatch();
     if (decision.action === "restart" || (decision.action === "reload" && failed)) {
       const request = { reason: "change", files, startupFileChanged };
       if (prepared && !startupFileChanged) {
         this.#dispatch({ kind: "restart", request, prepared });
         return;
       }
-      if (prepared) this.#discard(prepared);
+      if (prepared) this.#discard(prepared, "a file Deno reads at start changed too");
       this.restart(request);
       return;
     }
-    if (prepared) this.#discard(prepared);
+    if (prepared) this.#discard(prepared, "the batch restarts nothing");
     if (decision.action === "reload" && this.#setup.options.liveReload) {
       this.#hub.changed(reloadFiles);
     }
   }
 
   /**
-   * A change is seen, before its batch: once no other has come for
-   * {@linkcode HEAD_START_QUIET_MS}, the standby may begin loading the code
-   * (see `head_start.ts`). A change that would restart the app and comes
-   * after the head start began makes it out of date: it is discarded, and
-   * the batch's restart starts a child of its own.
+   * A batch is decided: remembers how widely its changes were spread (see
+   * `headStartQuietMs()`), and hands over the head start, if any.
+   */
+  #endBatch(): ChildProcess | undefined {
+    const times = this.#batchTimes.splice(0);
+    const gaps = times.slice(1).map((time, i) => time - times[i]!);
+    this.#spreads = [...this.#spreads, Math.max(0, ...gaps)].slice(-SPREADS_KEPT);
+    this.#batches++;
+    const prepared = this.#headStart;
+    this.#headStart = undefined;
+    this.#aheadPaths = [];
+    clearTimeout(this.#aheadTimer);
+    return prepared;
+  }
+
+  /**
+   * A change is seen, before its batch: once no other has come for a
+   * moment (see `headStartQuietMs()`), the standby may begin loading the
+   * code (see `head_start.ts`). A change that would restart the app and
+   * comes after the head start began makes it out of date: it is
+   * discarded, and the batch's restart starts a child of its own.
    */
   #onEachChange(paths: string[]): void {
+    this.#batchTimes.push(performance.now());
     const head = this.#headStart;
     if (head) {
       if (this.#policy.preview(paths, this.phase.kind === "failed").decision.action === "none") {
         return;
       }
-      this.#step(`child ${head.generation}'s head start overtaken by another change · discarded`);
       this.#headStart = undefined;
-      this.#discard(head);
+      this.#discard(head, "overtaken by another change");
       return;
     }
     this.#aheadPaths.push(...paths);
     clearTimeout(this.#aheadTimer);
-    this.#aheadTimer = setTimeout(() => this.#startAhead(), HEAD_START_QUIET_MS);
+    const { debounceMs, headStart } = this.#setup.options;
+    const quietMs = headStartQuietMs(this.#spreads, debounceMs);
+    if (!headStart || quietMs >= debounceMs) return;
+    this.#aheadTimer = setTimeout(() => void this.#startAhead(), quietMs);
   }
 
-  /** Tells the booted standby to load the app now, when the change may have a head start. */
-  #startAhead(): void {
+  /**
+   * Tells the booted standby to load the app now, when the change may have
+   * a head start; the serving child is asked first what its program does
+   * as it ends.
+   */
+  async #startAhead(): Promise<void> {
     const paths = this.#aheadPaths.splice(0);
-    if (paths.length === 0 || this.#headStart) return;
+    if (paths.length === 0 || this.#headStart || !this.#mayStartAhead(paths, null)) return;
+    const batch = this.#batches;
+    const serving = childOf(this.phase);
+    const hook = serving && !serving.exited ? await serving.askHooks(HOOKS_ANSWER_MS) : null;
+    // The batch came meanwhile, or more changes (which have a wait of their own).
+    if (batch !== this.#batches || this.#headStart || this.#aheadPaths.length > 0) return;
+    if (!this.#mayStartAhead(paths, hook)) {
+      if (hook) {
+        this.#step(`no head start: the app has ${describeHook(hook)}, which may save state`);
+      }
+      return;
+    }
+    const child = this.#children.takeBooted();
+    if (!child) return;
+    child.holdOutput();
+    this.#headStart = child;
+    child.startedAt = performance.now();
+    this.#tell(child, "ahead of the batch (head start)");
+  }
+
+  /** Whether changed files may have a head start now (see `mayStartAhead()`). */
+  #mayStartAhead(paths: string[], hook: string | null | undefined): boolean {
     const phase = this.phase;
     const serving = childOf(phase);
     const { decision, startupFileChanged } = this.#policy.preview(paths, phase.kind === "failed");
-    const allowed = this.#setup.options.headStart && mayStartAhead({
+    return mayStartAhead({
       runsProgram: runsProgram(this.#setup.source),
       phase: phase.kind,
       restartUnderWay: this.#state.restart !== undefined || this.#state.pending !== undefined ||
@@ -378,24 +429,18 @@ export class Supervisor {
       ...(serving && !serving.exited
         ? {
           child: {
-            handler: serving.handler,
+            hook,
             subprocesses: descendantsOf(serving.pid).length,
             servesUnixSocket: serving.servesUnixSocket,
           },
         }
         : {}),
     });
-    if (!allowed) return;
-    const child = this.#children.takeBooted();
-    if (!child) return;
-    child.holdOutput();
-    this.#headStart = child;
-    child.startedAt = performance.now();
-    this.#tell(child, "ahead of the batch (head start)");
   }
 
   /** Ends a head start that no restart takes; its output is never shown. */
-  #discard(child: ChildProcess): void {
+  #discard(child: ChildProcess, why: string): void {
+    this.#step(`child ${child.generation}'s head start discarded: ${why}`);
     child.dropOutput();
     void this.#children.retire(child, 0);
     if (this.phase.kind === "ready") this.#children.prepareStandby();
@@ -407,7 +452,7 @@ export class Supervisor {
     this.#aheadPaths = [];
     const head = this.#headStart;
     this.#headStart = undefined;
-    if (head) this.#discard(head);
+    if (head) this.#discard(head, "the session ends");
   }
 
   /** Hands an event to the state machine and applies its effects; events they cause wait their turn. */
@@ -463,7 +508,7 @@ export class Supervisor {
         this.#adopt(effect.child);
         return;
       case "discard":
-        this.#discard(effect.child);
+        this.#discard(effect.child, "its code is out of date");
         return;
       case "serve":
         this.#serve(effect.child);
@@ -612,7 +657,8 @@ export class Supervisor {
 
   #serve(child: ChildProcess): void {
     this.#ports.changed();
-    const ms = Math.round(performance.now() - child.startedAt);
+    // From "start" to its first server: a head start may have been ready long before it was taken.
+    const ms = Math.round((child.readyAt ?? performance.now()) - child.startedAt);
     const marker = child.generation === 1 ? ` (${RUN_MAIN_ENV}=true)` : "";
     this.#log.info(
       `Child pid ${child.pid}${marker} serving ${this.#setup.source.display} · ready in ${ms} ms`,
@@ -665,6 +711,8 @@ export class Supervisor {
       }`,
     );
     this.#log.info("Waiting for a change to restart (or type rs and Enter)");
+    // The fix gets a booted child, and a head start.
+    if (child !== undefined) this.#children.prepareStandby();
     // Open pages reload into the 503 page, whose script names this same
     // generation, so it waits there for the fix instead of reloading again.
     if (this.#setup.options.liveReload) this.#hub.reload(this.#generation);
@@ -751,7 +799,6 @@ export class Supervisor {
           break;
         case "loaded":
           child.loaded = true;
-          if (report.handler !== undefined) child.handler = report.handler;
           this.#ports.changed();
           break;
         case "stopping":
@@ -764,6 +811,9 @@ export class Supervisor {
           break;
         case "failed":
           child.failed(report);
+          break;
+        case "hooks":
+          child.hooks(report.hook);
           break;
       }
     }
@@ -824,6 +874,13 @@ export class Supervisor {
       socketDir: this.#sockets.dir(),
     };
   }
+}
+
+/** A shutdown hook as the log names it: `a SIGTERM handler`, `an unload listener`, ... */
+function describeHook(hook: string): string {
+  if (hook === "unload") return "an unload listener";
+  if (hook === "exit") return "a process 'exit' listener";
+  return `a ${hook} handler`;
 }
 
 function plural(count: number, noun: string): string {

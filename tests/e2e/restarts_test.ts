@@ -34,6 +34,14 @@ async function bodyAt(url: string): Promise<string> {
   }
 }
 
+/** Waits until `/__devsrv` names a booted standby. */
+async function waitForStandby(url: string): Promise<void> {
+  await waitFor("a booted standby", async () => {
+    const response = await fetch(`${url}/__devsrv`, { headers: { accept: "application/json" } });
+    return (await response.json()).standbyPid !== null;
+  });
+}
+
 async function stopAndCheck(server: DevsrvProcess): Promise<void> {
   const status = await server.stop();
   assert.equal(status.code, 0, `exit code, output:\n${server.output}`);
@@ -346,7 +354,9 @@ Deno.test("a head start overtaken by the rest of a save is discarded unseen: one
       await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("half"));
       await server.waitForOutput(/child 2 told to start ahead of the batch/, { from });
       await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
-      await server.waitForOutput(/child 2's head start overtaken by another change/, { from });
+      await server.waitForOutput(/child 2's head start discarded: overtaken by another change/, {
+        from,
+      });
       await waitFor("v2", async () => {
         const body = await bodyAt(url);
         assert.notEqual(body, "half", "the half save was served");
@@ -356,6 +366,105 @@ Deno.test("a head start overtaken by the rest of a save is discarded unseen: one
       assert.doesNotMatch(after, /loaded half/, "the discarded head start's output was shown");
       assert.equal(after.match(/restarting/g)?.length, 1, after);
       assert.equal(after.match(/ serving app\.ts/g)?.length, 1, after);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
+/** Apps that save their state as they end, and read it as they start, each registering that differently. */
+const SAVES_ON_SHUTDOWN: Record<
+  string,
+  { hook: string; runs?: false; app: (version: string) => string }
+> = {
+  "a SIGTERM handler added in node:http's listen callback": {
+    hook: "SIGTERM",
+    app: (version) =>
+      `import http from "node:http";
+import fs from "node:fs";
+const n = fs.existsSync("state.json") ? JSON.parse(fs.readFileSync("state.json", "utf8")).n : 0;
+let hits = n;
+const server = http.createServer((_req, res) => { hits++; res.end("${version} " + hits); });
+server.listen(0, () => {
+  process.on("SIGTERM", () => {
+    fs.writeFileSync("state.json", JSON.stringify({ n: hits }));
+    server.close(() => process.exit(0));
+  });
+});
+`,
+  },
+  "an unload listener": {
+    hook: "unload",
+    app: (version) =>
+      `let hits = 0;
+try { hits = JSON.parse(Deno.readTextFileSync("state.json")).n; } catch { /* first start */ }
+globalThis.addEventListener("unload", () => Deno.writeTextFileSync("state.json", JSON.stringify({ n: hits })));
+export default { fetch: () => new Response("${version} " + ++hits) };
+`,
+  },
+  // Node runs no 'exit' listener on SIGTERM, and neither does devsrv's stop: held all the same.
+  "a process.on('exit') listener": {
+    hook: "exit",
+    runs: false,
+    app: (version) =>
+      `let hits = 0;
+try { hits = JSON.parse(Deno.readTextFileSync("state.json")).n; } catch { /* first start */ }
+process.on("exit", () => Deno.writeTextFileSync("state.json", JSON.stringify({ n: hits })));
+export default { fetch: () => new Response("${version} " + ++hits) };
+`,
+  },
+};
+
+for (const [name, { hook, runs, app }] of Object.entries(SAVES_ON_SHUTDOWN)) {
+  Deno.test(`no head start for an app with ${name}: its next start reads what it saved`, async () => {
+    await withTempDir({ "app.ts": app("v1") }, async (dir) => {
+      const server = new DevsrvProcess(
+        ["serve", "app.ts", "-p", "0", "--verbose", "--ignore", "state.json"],
+        { cwd: dir },
+      );
+      try {
+        const url = await server.url();
+        await waitFor("v1", async () => (await bodyAt(url)).startsWith("v1"));
+        let saved = 0;
+        for (let i = 0; i < 5; i++) saved = Number((await bodyAt(url)).split(" ")[1]);
+        await server.waitForOutput(/child 2 connected/);
+        const from = server.output.length;
+        await Deno.writeTextFile(`${dir}/app.ts`, app("v2"));
+        await waitFor("v2", async () => (await bodyAt(url)).startsWith("v2"));
+        // v2 counts on from what v1 saved as it ended: it read it after v1 had stopped.
+        const next = Number((await bodyAt(url)).split(" ")[1]);
+        if (runs !== false) {
+          assert.ok(next > saved, `v2 counted from ${next}, v1 had reached ${saved}`);
+        }
+        const after = server.output.slice(from);
+        assert.match(after, new RegExp(`no head start: the app has an? [^,]*${hook}`));
+        assert.doesNotMatch(after, /head start taken/);
+      } finally {
+        await stopAndCheck(server);
+      }
+    });
+  });
+}
+
+Deno.test("saves spread over a few ms: the head start learns to wait for the whole save", async () => {
+  await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--verbose"], { cwd: dir });
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => await bodyAt(url) === "v1");
+      let from = 0;
+      for (const version of ["v2", "v3", "v4"]) {
+        await waitForStandby(url);
+        from = server.output.length;
+        // An editor's save in two writes 4 ms apart (a busy wait: timers fire late).
+        await Deno.writeTextFile(`${dir}/app.ts`, "");
+        const until = performance.now() + 4;
+        while (performance.now() < until) { /* the editor's own work */ }
+        await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP(version));
+        await waitFor(version, async () => await bodyAt(url) === version);
+      }
+      // The first save taught it the spread: the last one's head start (if any) was not overtaken.
+      assert.doesNotMatch(server.output.slice(from), /discarded: overtaken/);
     } finally {
       await stopAndCheck(server);
     }
