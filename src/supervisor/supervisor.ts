@@ -68,6 +68,20 @@ import { readTerminalLines } from "./stdin_commands.ts";
 
 export type { Phase, RestartRequest } from "./lifecycle.ts";
 
+/**
+ * How long after the first start is over the tree is scanned, in ms: the
+ * requests held for the first child are answered first (measured: a scan
+ * of 257 files right at "ready" held the first response 30–40 ms).
+ */
+const SCAN_DELAY_MS = 50;
+
+/**
+ * How long after the first child was told to start the tree is scanned
+ * anyway, while it has neither served nor failed (a slow top level, a
+ * program that starts its server late or never), in ms.
+ */
+const FIRST_START_WAIT_MS = 500;
+
 /** How long a head start waits for the serving child to say what its program does as it ends, in ms. */
 const HOOKS_ANSWER_MS = 20;
 
@@ -129,6 +143,13 @@ export class Supervisor {
   #watching: Watching | undefined;
   /** Settles with a problem that ends the session (the first public port cannot be bound). */
   readonly fatal: Promise<DevsrvError>;
+  /**
+   * Settles once the first start is over: the app serves, or cannot, or
+   * {@linkcode FIRST_START_WAIT_MS} after it was told to start (the watch
+   * scan waits for it, so that the first requests do not).
+   */
+  readonly firstSettled: Promise<void>;
+  #settleFirst: () => void = () => {};
   #failSession: (error: DevsrvError) => void = () => {};
   /** The Unix sockets the program serves on, already noted in the log. */
   readonly #unixSockets = new Set<string>();
@@ -140,6 +161,8 @@ export class Supervisor {
   onFirstReady: (url: string) => void = () => {};
   #firstPageUrl: string | undefined;
   #firstPageMoved = false;
+  /** When the first child was told to load the program, ms since the epoch. */
+  #firstToldAt: number | undefined;
   /** The standby, told to load the code of a change before its batch is decided. */
   #headStart: ChildProcess | undefined;
   /** The changes seen since the last batch, until the head start begins. */
@@ -160,6 +183,7 @@ export class Supervisor {
     this.#log = log;
     this.#step = phaseTimer(log, options.verbose);
     this.fatal = new Promise((resolve) => this.#failSession = resolve);
+    this.firstSettled = new Promise((resolve) => this.#settleFirst = resolve);
     this.#policy = new WatchPolicy({
       entry: appEntry(source, cwd),
       options,
@@ -277,6 +301,7 @@ export class Supervisor {
       intervalMs: options.intervalMs,
       onWarning: (message) => this.#log.warn(message),
       onEachChange: (paths) => this.#onEachChange(paths),
+      ...(this.#firstToldAt === undefined ? {} : { changedSince: this.#firstToldAt }),
     }, (batch) => this.#onChange(batch));
     return this.#watching;
   }
@@ -570,6 +595,7 @@ export class Supervisor {
           ),
         );
         this.#dispatch({ kind: "spawnFailed", failure: undefined });
+        this.#settleFirst();
         return;
       }
       // Not found, not executable, ... (a bug too): the page shows it until a change.
@@ -610,6 +636,11 @@ export class Supervisor {
   /** Sends a child "start" once it has said hello (and the first start knows about node:http). */
   #tell(child: ChildProcess, when = ""): void {
     Promise.all([child.link(), this.#nodeDecided]).then(([conn]) => {
+      if (child.generation === 1) {
+        this.#firstToldAt = Date.now();
+        // A program that starts no server (yet) is watched all the same.
+        Deno.unrefTimer(setTimeout(() => this.#settleFirst(), FIRST_START_WAIT_MS));
+      }
       this.#step(
         `child ${child.generation} told to start${when ? ` ${when}` : ""} (node:http ${
           this.#capturesNode ? "captured" : "not used"
@@ -677,6 +708,7 @@ export class Supervisor {
     );
     if (this.#setup.options.liveReload) this.#hub.reload(child.generation);
     this.#firstPage();
+    this.#settleFirst();
     this.#children.prepareStandby();
   }
 
@@ -704,6 +736,7 @@ export class Supervisor {
     this.#ports.showFailurePage();
     this.#ports.changed();
     this.#firstPage(); // --open shows the page that says why
+    this.#settleFirst();
     const who = child ? `Child pid ${child.pid}` : "Reloader";
     this.#log.error(
       `${who} ${failure.kind === "exit" ? "ended" : "failed"}: ${failure.message}${
@@ -933,9 +966,13 @@ export async function superviseSession(
     supervisor.onFirstReady = (url) => openBrowser(url, (message) => log.warn(message));
   }
   supervisor.restart({ reason: "start", files: [] });
-  // The tree is listed and watched while the first child boots: the parent
-  // has nothing else to do until the child says hello, and the scan yields
-  // (see `_watched_tree.ts`), so a long one does not hold the child's start.
+  // The tree is listed, fingerprinted and watched once the first start is
+  // over: the scan (hashing every file) would hold the child's "start" and
+  // the first requests. A file saved since the child began loading the
+  // program is taken as a change (`changedSince`).
+  await Promise.race([supervisor.firstSettled, signal, supervisor.fatal]);
+  // ...and the first requests it held have been answered.
+  await new Promise((resolve) => setTimeout(resolve, SCAN_DELAY_MS));
   let watching: Watching;
   try {
     watching = await supervisor.watch();

@@ -212,6 +212,24 @@ export class WatchedTree {
     return [...new Set([...first, ...this.#dirs.keys()])];
   }
 
+  /**
+   * Takes the files written since a moment (by their mtime) as changed, as
+   * if events had named them: what was saved after the program began
+   * loading, but before the scan fingerprinted it, must still restart it.
+   *
+   * @param sinceMs The moment, ms since the epoch.
+   * @returns Their paths, for the batch.
+   */
+  changedSince(sinceMs: number): string[] {
+    const paths: string[] = [];
+    for (const [path, state] of this.#files) {
+      if (state.mtimeMs < sinceMs) continue;
+      this.#baselines.set(path, { path, existed: true, hash: undefined, seenAtMs: Date.now() });
+      paths.push(path);
+    }
+    return paths;
+  }
+
   /** The counted files (real paths), for tests and diagnostics. */
   get files(): string[] {
     return [...this.#files.keys()];

@@ -48,6 +48,12 @@ export interface WatchOptions {
    */
   onEachChange?: (paths: string[]) => void;
   /**
+   * Files whose mtime is this recent (ms since the epoch) when the scan
+   * finds them are changes (see `WatchedTree.changedSince`): the program
+   * began loading before the watch did.
+   */
+  changedSince?: number;
+  /**
    * Places the OS watches (non-recursive). A test hook: pass a function
    * that throws to exercise the fallback to polling.
    * @default {Deno.watchFs}
@@ -84,6 +90,8 @@ export interface ChangeBatch {
  * event's trip, and a check that waits behind others.
  */
 export const EVENT_LATENCY_MS = 250;
+/** How far behind the clock a file system may stamp an mtime (a kernel tick), in ms. */
+const MTIME_TICK_MS = 10;
 /** How much a file system's clock may differ from this process's, in ms. */
 const MTIME_SLACK_MS = 50;
 /** A file system that keeps mtimes in whole seconds (FAT: two) rounds them down by up to this. */
@@ -263,6 +271,9 @@ class WatchSession implements Watching {
     });
     if (this.#events) this.#events.start();
     else this.#startPolling(false);
+    const since = this.#options.changedSince;
+    // A file system's mtime may lag the clock by a tick (ext4: up to 10 ms).
+    if (since !== undefined) this.#changed(this.#tree.changedSince(since - MTIME_TICK_MS));
   }
 
   addFiles(paths: readonly string[]): void {

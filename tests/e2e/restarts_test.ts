@@ -419,7 +419,8 @@ for (const [name, { hook, runs, app }] of Object.entries(SAVES_ON_SHUTDOWN)) {
   Deno.test(`no head start for an app with ${name}: its next start reads what it saved`, async () => {
     await withTempDir({ "app.ts": app("v1") }, async (dir) => {
       const server = new DevsrvProcess(
-        ["serve", "app.ts", "-p", "0", "--verbose", "--ignore", "state.json"],
+        // A long debounce: the child's answer always comes before the batch, however busy the machine.
+        ["serve", "app.ts", "-p", "0", "--verbose", "--ignore", "state.json", "--debounce", "300"],
         { cwd: dir },
       );
       try {
@@ -486,6 +487,21 @@ Deno.test("--no-head-start loads a change's code only once its batch is decided"
       await waitFor("v2", async () => await bodyAt(url) === "v2");
       await server.waitForOutput(/child 2 told to start \(/, { from });
       assert.doesNotMatch(server.output.slice(from), /head start/);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
+Deno.test("a save while the first start loads the program restarts it, though the watch begins after", async () => {
+  await withTempDir({ "app.ts": SLOW_START_APP("v1") }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--verbose"], { cwd: dir });
+    try {
+      await server.waitForOutput(/child 1 told to start/);
+      await Deno.writeTextFile(`${dir}/app.ts`, SLOW_START_APP("v2"));
+      const url = await server.url();
+      await waitFor("v2", async () => await bodyAt(url) === "v2");
+      assert.match(server.output, /app\.ts changed/);
     } finally {
       await stopAndCheck(server);
     }
