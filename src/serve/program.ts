@@ -311,7 +311,7 @@ export async function prepareChild(settings: ProgramSettings): Promise<void> {
   const warming = settings.node ? captureNodeModules() : Promise.resolve();
   const standby = onShutdownSignal();
   // While it waits: what Deno sets up on first use is then off the start's path.
-  const warm = warmUpRuntime();
+  const warm = warmUpRuntime(settings.standby === true);
   const start = await Promise.race([link.started, standby.signal.then(() => undefined)]);
   if (!start) Deno.exit(0);
   phase("told to start");

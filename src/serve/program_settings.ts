@@ -46,6 +46,11 @@ export interface ProgramSettings {
   tls: TlsFiles | null;
   /** Open the browser once the first server listens (single process; the parent does it for a child). */
   open: boolean;
+  /**
+   * A standby: a child that waits (for a restart) before it is told to
+   * start, with time to set Deno's lazily loaded parts up. @default {false}
+   */
+  standby?: boolean;
 }
 
 /**

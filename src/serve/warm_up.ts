@@ -12,13 +12,17 @@
  */
 
 /**
- * Uses each of these once: a timer, a request and a response, and a
- * server on a loopback port that closes at once.
+ * Uses each of these once: a timer, a request and a response, and (with
+ * `http`) a server on a loopback port that closes at once.
  *
+ * @param http Also the HTTP side (about 8 ms): for a standby, which waits
+ *   for long; a child that is about to be told to start (the first, or a
+ *   fresh one) would only delay its start with it.
  * @returns Once the server is closed.
  */
-export async function warmUpRuntime(): Promise<void> {
+export async function warmUpRuntime(http: boolean): Promise<void> {
   clearTimeout(setTimeout(() => {}, 0));
+  if (!http) return;
   new Request("http://127.0.0.1/");
   await new Response("").text();
   const server = Deno.serve(

@@ -109,7 +109,7 @@ export class Children {
     this.#standby = undefined;
     if (standby && !standby.exited && !fresh) return standby;
     standby?.signal("SIGTERM");
-    return this.#spawn();
+    return this.#spawn(false);
   }
 
   /**
@@ -132,7 +132,7 @@ export class Children {
    */
   spawnFirst(): void {
     if (this.#standby || this.#spawned > 0) return;
-    this.#spawnStandby();
+    this.#spawnStandby(false);
   }
 
   /**
@@ -146,7 +146,7 @@ export class Children {
     if (this.#standby || this.#standbyTimer || this.#options.source.kind !== "module") return;
     this.#standbyTimer = setTimeout(() => {
       this.#standbyTimer = undefined;
-      this.#spawnStandby();
+      this.#spawnStandby(true);
     }, STANDBY_DELAY_MS);
   }
 
@@ -155,10 +155,11 @@ export class Children {
     this.#standbyTimer = undefined;
   }
 
-  #spawnStandby(): void {
+  /** @param waits It waits for a restart; the first child is told to start at once. */
+  #spawnStandby(waits: boolean): void {
     if (this.#standby) return;
     try {
-      this.#standby = this.#spawn();
+      this.#standby = this.#spawn(waits);
     } catch {
       // Whatever stops this spawn stops the next restart's too, which reports
       // it (a bug included): a standby only saves time, so none is no error.
@@ -208,7 +209,8 @@ export class Children {
     ]);
   }
 
-  #spawn(): ChildProcess {
+  /** @param standby It waits for a restart (else it is told to start at once). */
+  #spawn(standby: boolean): ChildProcess {
     const { source, options, command, fromEnvFiles, channel } = this.#options;
     const env = childEnvironment(Deno.env.toObject(), fromEnvFiles);
     Object.assign(env, relayedColorEnv());
@@ -218,7 +220,10 @@ export class Children {
       const node = this.#options.preloadsNode();
       Object.assign(
         env,
-        programSettingsEnv(programSettings(options, source.display, "child", node)),
+        programSettingsEnv({
+          ...programSettings(options, source.display, "child", node),
+          standby,
+        }),
         { [AUTO_SERVE_ENV]: "1" },
         node ? { [NODE_CAPTURE_ENV]: "1" } : {},
       );
