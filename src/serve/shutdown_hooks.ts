@@ -26,29 +26,33 @@ export class ShutdownHooks {
   readonly #listeners = new Set<unknown>();
   #processTouched = false;
 
-  /** Wraps `addEventListener`, `removeEventListener` and the `process` getter from now on. */
+  /** Wraps `EventTarget`'s `addEventListener` and `removeEventListener`, and the `process` getter, from now on. */
   install(): void {
-    const add = globalThis.addEventListener;
-    const remove = globalThis.removeEventListener;
+    // On the prototype: `addEventListener(...)`, `globalThis.addEventListener(...)`
+    // and `EventTarget.prototype.addEventListener.call(globalThis, ...)` alike.
+    const prototype = EventTarget.prototype;
+    const add = prototype.addEventListener;
+    const remove = prototype.removeEventListener;
     const listeners = this.#listeners;
-    globalThis.addEventListener = function (
-      this: unknown,
+    const global = (target: unknown) => target === globalThis || target == null;
+    prototype.addEventListener = function (
+      this: EventTarget,
       type: string,
-      listener: EventListenerOrEventListenerObject,
+      listener: EventListenerOrEventListenerObject | null,
       options?: boolean | AddEventListenerOptions,
     ) {
-      if (UNLOAD_EVENTS.has(type) && listener) listeners.add(listener);
-      return add.call(this, type, listener, options);
-    } as typeof globalThis.addEventListener;
-    globalThis.removeEventListener = function (
-      this: unknown,
+      if (UNLOAD_EVENTS.has(type) && listener && global(this)) listeners.add(listener);
+      return add.call(this ?? globalThis, type, listener, options);
+    };
+    prototype.removeEventListener = function (
+      this: EventTarget,
       type: string,
-      listener: EventListenerOrEventListenerObject,
+      listener: EventListenerOrEventListenerObject | null,
       options?: boolean | EventListenerOptions,
     ) {
-      if (UNLOAD_EVENTS.has(type)) listeners.delete(listener);
-      return remove.call(this, type, listener, options);
-    } as typeof globalThis.removeEventListener;
+      if (UNLOAD_EVENTS.has(type) && global(this)) listeners.delete(listener);
+      return remove.call(this ?? globalThis, type, listener, options);
+    };
     const descriptor = Object.getOwnPropertyDescriptor(globalThis, "process");
     const get = descriptor?.get;
     if (!get || !descriptor.configurable) return;

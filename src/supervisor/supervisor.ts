@@ -174,6 +174,8 @@ export class Supervisor {
   #spreads: number[] = [];
   /** Batches decided so far. */
   #batches = 0;
+  /** Why this session has no more head starts, once one failed beside the old child. */
+  #noHeadStart: string | undefined;
 
   /** @param setup What the session is made of. */
   constructor(setup: SupervisorOptions) {
@@ -271,6 +273,9 @@ export class Supervisor {
    * @returns Forward to the child or the page server, hold, or answer 503.
    */
   route(index: number, target: string): Route {
+    // While a head start loads, the app's state stays as it read it: a new
+    // request waits for the batch (then the new child, or the old one again).
+    if (this.#headStart && !isDevsrvPath(target)) return { kind: "hold" };
     return routeRequest(this.phase, index, target, {
       pages: { hostname: "127.0.0.1", port: this.#pages.addr.port },
       display: this.#setup.source.display,
@@ -408,7 +413,7 @@ export class Supervisor {
     clearTimeout(this.#aheadTimer);
     const { debounceMs, headStart } = this.#setup.options;
     const quietMs = headStartQuietMs(this.#spreads, debounceMs);
-    if (!headStart || quietMs >= debounceMs) return;
+    if (!headStart || this.#noHeadStart !== undefined || quietMs >= debounceMs) return;
     this.#aheadTimer = setTimeout(() => void this.#startAhead(), quietMs);
   }
 
@@ -466,6 +471,7 @@ export class Supervisor {
   /** Ends a head start that no restart takes; its output is never shown. */
   #discard(child: ChildProcess, why: string): void {
     this.#step(`child ${child.generation}'s head start discarded: ${why}`);
+    this.#ports.changed(); // requests held for it go on
     child.dropOutput();
     void this.#children.retire(child, 0);
     if (this.phase.kind === "ready") this.#children.prepareStandby();
@@ -533,7 +539,7 @@ export class Supervisor {
         this.#adopt(effect.child);
         return;
       case "discard":
-        this.#discard(effect.child, "its code is out of date");
+        this.#discard(effect.child, "another restart is under way");
         return;
       case "serve":
         this.#serve(effect.child);
@@ -675,8 +681,15 @@ export class Supervisor {
       : failureFromExit(outcome.status, child.outputTail, this.#setup.source.display, false);
     const retryable = mayBeOldChildsFault(failure);
     // A taken head start's output is shown, unless a fresh child tries again after it.
-    if (child.holdsOutput && retryable) child.dropOutput();
-    else if (child.holdsOutput) child.releaseOutput();
+    if (child.holdsOutput && retryable) {
+      child.dropOutput();
+      // The app holds something of its own (a port, a lock) that its next
+      // start needs: head starts would fail every time, and cost a fresh child.
+      this.#noHeadStart = `the last one failed while the old child ran (${
+        firstLine(failure.message)
+      })`;
+      this.#step(`no head starts from now on: ${this.#noHeadStart}`);
+    } else if (child.holdsOutput) child.releaseOutput();
     this.#dispatch({
       kind: "startFailed",
       child,

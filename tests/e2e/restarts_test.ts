@@ -402,6 +402,16 @@ globalThis.addEventListener("unload", () => Deno.writeTextFileSync("state.json",
 export default { fetch: () => new Response("${version} " + ++hits) };
 `,
   },
+  "an unload listener added through EventTarget's prototype": {
+    hook: "unload",
+    app: (version) =>
+      `let hits = 0;
+try { hits = JSON.parse(Deno.readTextFileSync("state.json")).n; } catch { /* first start */ }
+EventTarget.prototype.addEventListener.call(globalThis, "unload", () =>
+  Deno.writeTextFileSync("state.json", JSON.stringify({ n: hits })));
+export default { fetch: () => new Response("${version} " + ++hits) };
+`,
+  },
   // Node runs no 'exit' listener on SIGTERM, and neither does devsrv's stop: held all the same.
   "a process.on('exit') listener": {
     hook: "exit",
@@ -466,6 +476,41 @@ Deno.test("saves spread over a few ms: the head start learns to wait for the who
       }
       // The first save taught it the spread: the last one's head start (if any) was not overtaken.
       assert.doesNotMatch(server.output.slice(from), /discarded: overtaken/);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
+const COUNTING_APP = (version: string) =>
+  `let count = 0;
+try { count = JSON.parse(Deno.readTextFileSync("state.json")).count; } catch { /* first start */ }
+export default {
+  fetch() {
+    Deno.writeTextFileSync("state.json", JSON.stringify({ count: ++count }));
+    return new Response("${version} " + count);
+  },
+};
+`;
+
+Deno.test("a request that comes while a head start loads waits for the batch: no update is lost", async () => {
+  await withTempDir({ "app.ts": COUNTING_APP("v1") }, async (dir) => {
+    // A long debounce: the request surely comes while the head start waits for the batch.
+    const server = new DevsrvProcess(
+      ["serve", "app.ts", "-p", "0", "--verbose", "--debounce", "400", "--ignore", "state.json"],
+      { cwd: dir },
+    );
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => (await bodyAt(url)).startsWith("v1"));
+      const before = Number((await bodyAt(url)).split(" ")[1]);
+      await waitForStandby(url);
+      const from = server.output.length;
+      await Deno.writeTextFile(`${dir}/app.ts`, COUNTING_APP("v2"));
+      await server.waitForOutput(/told to start ahead of the batch/, { from });
+      // Held, then answered by the new code, which read every update the old one made.
+      assert.equal(await bodyAt(url), `v2 ${before + 1}`);
+      assert.match(server.output.slice(from), /head start taken/);
     } finally {
       await stopAndCheck(server);
     }
@@ -666,6 +711,16 @@ export default {
       assert.match(after, /child 2's head start taken/);
       assert.match(after, /failed while the old child was still stopping \(.*\) · trying again/);
       assert.doesNotMatch(after, /error: Uncaught/, "the head start's own output");
+      // It would fail every time: the next change gets no head start.
+      assert.match(
+        after,
+        /no head starts from now on: the last one failed while the old child ran/,
+      );
+      await waitForStandby(url);
+      const next = server.output.length;
+      await Deno.writeTextFile(`${dir}/app.ts`, source("v3"));
+      await waitFor("v3", async () => await bodyAt(url) === "v3");
+      assert.doesNotMatch(server.output.slice(next), /head start|failed while/);
     } finally {
       await stopAndCheck(server);
     }
