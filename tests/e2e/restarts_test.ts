@@ -648,10 +648,9 @@ Deno.test("error pages name what happened and show no terminal codes; a crash is
   });
 });
 
-Deno.test("an app that holds a port of its own is tried again once the old child, still finishing a request, has exited", async () => {
-  const admin = freePort();
-  const source = (version: string) =>
-    `const admin = Deno.listen({ hostname: "127.0.0.1", port: ${admin} });
+/** An app that holds a port of its own, with a slow request that keeps its process up. */
+const OWN_PORT_APP = (admin: number, version: string) =>
+  `const admin = Deno.listen({ hostname: "127.0.0.1", port: ${admin} });
 (async () => { for await (const conn of admin) conn.close(); })();
 export default {
   async fetch(request: Request) {
@@ -663,6 +662,10 @@ export default {
   },
 };
 `;
+
+Deno.test("an app that holds a port of its own is tried again once the old child, still finishing a request, has exited", async () => {
+  const admin = freePort();
+  const source = (version: string) => OWN_PORT_APP(admin, version);
   await withServer({ "app.ts": source("v1") }, ["app.ts"], async (server, url, dir) => {
     await waitFor("v1", async () => (await bodyAt(url)) === "v1");
     const slow = fetchText(`${url}/slow`);
@@ -681,19 +684,7 @@ export default {
 
 Deno.test("a head start that finds the serving child's own port taken is tried again fresh, its failure unseen", async () => {
   const admin = freePort();
-  const source = (version: string) =>
-    `const admin = Deno.listen({ hostname: "127.0.0.1", port: ${admin} });
-(async () => { for await (const conn of admin) conn.close(); })();
-export default {
-  async fetch(request: Request) {
-    if (new URL(request.url).pathname === "/slow") {
-      console.log("slow request started");
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
-    return new Response("${version}");
-  },
-};
-`;
+  const source = (version: string) => OWN_PORT_APP(admin, version);
   await withTempDir({ "app.ts": source("v1") }, async (dir) => {
     const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--verbose"], { cwd: dir });
     try {
