@@ -125,3 +125,153 @@ export function mayStartAhead(input: HeadStartInput): boolean {
   if (child === undefined) return failing;
   return child.hook === null && child.subprocesses === 0 && !child.servesUnixSocket;
 }
+
+/** What {@linkcode HeadStarts} needs from the supervisor. `C` is its handle of a child. */
+export interface HeadStartHooks<C> {
+  /** The session's debounce, in ms. */
+  debounceMs: number;
+  /** Whether changed files would do anything at all (restart or reload pages). */
+  matters(paths: string[]): boolean;
+  /**
+   * Whether changed files may have a head start now (see
+   * {@linkcode mayStartAhead}); `hook` as the serving child answered.
+   */
+  allowed(paths: string[], hook: string | null | undefined): boolean;
+  /** Asks the serving child what its program does as it ends; `null` when none serves. */
+  askHook(): Promise<string | null | undefined>;
+  /** Takes the booted standby and tells it to start; `undefined` when there is none. */
+  start(): C | undefined;
+  /** Ends a head start that no restart takes. */
+  discard(child: C, why: string): void;
+  /** Marks a step in the log with `--verbose`. */
+  step(line: string): void;
+}
+
+/**
+ * The head starts of one session: the changes seen since the last batch,
+ * the wait before a head start, the one under way, and whether the session
+ * still has them.
+ */
+export class HeadStarts<C> {
+  readonly #hooks: HeadStartHooks<C>;
+  #current: C | undefined;
+  /** The changes seen since the last batch, until the head start begins. */
+  #paths: string[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When each change of the batch being gathered was seen (`performance.now()`). */
+  #times: number[] = [];
+  /** The widest gap between two changes of each of the latest batches, in ms. */
+  #spreads: number[] = [];
+  /** Batches decided so far. */
+  #batches = 0;
+  /** Why this session has no more head starts. */
+  #off: string | undefined;
+
+  /**
+   * @param hooks What it needs from the supervisor.
+   * @param enabled `--head-start`: when `false`, there is none.
+   */
+  constructor(hooks: HeadStartHooks<C>, enabled: boolean) {
+    this.#hooks = hooks;
+    if (!enabled) this.#off = "--no-head-start";
+  }
+
+  /** The child loading a change's code before its batch is decided, if any. */
+  get current(): C | undefined {
+    return this.#current;
+  }
+
+  /**
+   * A change is seen, before its batch: once no other has come for
+   * {@linkcode headStartQuietMs}, the standby may begin loading the code.
+   * A change that matters and comes after the head start began makes it
+   * out of date: it is discarded, and the batch's restart starts a child
+   * of its own.
+   *
+   * @param paths The changed files.
+   */
+  seen(paths: string[]): void {
+    this.#times.push(performance.now());
+    const head = this.#current;
+    if (head !== undefined) {
+      if (!this.#hooks.matters(paths)) return;
+      this.#current = undefined;
+      this.#hooks.discard(head, "overtaken by another change");
+      return;
+    }
+    this.#paths.push(...paths);
+    clearTimeout(this.#timer);
+    const { debounceMs } = this.#hooks;
+    const quietMs = headStartQuietMs(this.#spreads, debounceMs);
+    if (this.#off !== undefined || quietMs >= debounceMs) return;
+    this.#timer = setTimeout(() => void this.#begin(), quietMs);
+  }
+
+  /**
+   * A batch is decided: remembers how widely its changes were spread, and
+   * hands over the head start, if any (the caller takes or discards it).
+   *
+   * @returns The head start, if any.
+   */
+  endBatch(): C | undefined {
+    const times = this.#times.splice(0);
+    const gaps = times.slice(1).map((time, i) => time - times[i]!);
+    this.#spreads = [...this.#spreads, Math.max(0, ...gaps)].slice(-SPREADS_KEPT);
+    this.#batches++;
+    const head = this.#current;
+    this.#current = undefined;
+    this.#paths = [];
+    clearTimeout(this.#timer);
+    return head;
+  }
+
+  /**
+   * A taken head start failed with an error the old child may have caused
+   * (a port or a lock of the app's own): every head start would, and cost
+   * a fresh child, so the session has no more of them.
+   *
+   * @param why The failure, as the log says it.
+   */
+  failedBesideOld(why: string): void {
+    this.#off = `the last one failed while the old child ran (${why})`;
+    this.#hooks.step(`no head starts from now on: ${this.#off}`);
+  }
+
+  /**
+   * Discards the head start under way, if any, and the one about to begin.
+   *
+   * @param why What the log says.
+   */
+  drop(why: string): void {
+    clearTimeout(this.#timer);
+    this.#paths = [];
+    const head = this.#current;
+    this.#current = undefined;
+    if (head !== undefined) this.#hooks.discard(head, why);
+  }
+
+  /** Tells the booted standby to load the app now, once the serving child has said it may. */
+  async #begin(): Promise<void> {
+    const paths = this.#paths.splice(0);
+    const hooks = this.#hooks;
+    if (paths.length === 0 || this.#current !== undefined || !hooks.allowed(paths, null)) return;
+    const batch = this.#batches;
+    const hook = await hooks.askHook();
+    // The batch came meanwhile, or more changes (which have a wait of their own).
+    if (batch !== this.#batches || this.#current !== undefined || this.#paths.length > 0) return;
+    if (!hooks.allowed(paths, hook)) {
+      if (hook) {
+        hooks.step(`no head start: the app has ${describeHook(hook)}, which may save state`);
+      }
+      return;
+    }
+    this.#current = hooks.start();
+  }
+}
+
+/** A shutdown hook as the log names it: `a SIGTERM handler`, `an unload listener`, ... */
+function describeHook(hook: string): string {
+  if (hook === "unload") return "an unload listener";
+  if (hook === "exit") return "a process 'exit' listener";
+  return `a ${hook} handler`;
+}

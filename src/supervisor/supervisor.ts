@@ -48,7 +48,7 @@ import { failureFromExit, mayBeOldChildsFault } from "./child_failure.ts";
 import type { ChildProcess } from "./child_process.ts";
 import { type Children, runsProgram } from "./children.ts";
 import { ChildrenSetup } from "./first_child.ts";
-import { headStartQuietMs, mayStartAhead, SPREADS_KEPT } from "./head_start.ts";
+import { HeadStarts, mayStartAhead } from "./head_start.ts";
 import {
   childOf,
   type Effect,
@@ -163,19 +163,8 @@ export class Supervisor {
   #firstPageMoved = false;
   /** When the first child was told to load the program, ms since the epoch. */
   #firstToldAt: number | undefined;
-  /** The standby, told to load the code of a change before its batch is decided. */
-  #headStart: ChildProcess | undefined;
-  /** The changes seen since the last batch, until the head start begins. */
-  #aheadPaths: string[] = [];
-  #aheadTimer: ReturnType<typeof setTimeout> | undefined;
-  /** When each change of the batch being gathered was seen (`performance.now()`). */
-  #batchTimes: number[] = [];
-  /** The widest gap between two changes of each of the latest batches, in ms. */
-  #spreads: number[] = [];
-  /** Batches decided so far. */
-  #batches = 0;
-  /** Why this session has no more head starts, once one failed beside the old child. */
-  #noHeadStart: string | undefined;
+  /** The standby told to load a change's code before its batch is decided (`head_start.ts`). */
+  readonly #headStarts: HeadStarts<ChildProcess>;
 
   /** @param setup What the session is made of. */
   constructor(setup: SupervisorOptions) {
@@ -186,6 +175,19 @@ export class Supervisor {
     this.#step = phaseTimer(log, options.verbose);
     this.fatal = new Promise((resolve) => this.#failSession = resolve);
     this.firstSettled = new Promise((resolve) => this.#settleFirst = resolve);
+    this.#headStarts = new HeadStarts<ChildProcess>({
+      debounceMs: options.debounceMs,
+      matters: (paths) =>
+        this.#policy.preview(paths, this.phase.kind === "failed").decision.action !== "none",
+      allowed: (paths, hook) => this.#mayStartAhead(paths, hook),
+      askHook: async () => {
+        const serving = childOf(this.phase);
+        return serving && !serving.exited ? await serving.askHooks(HOOKS_ANSWER_MS) : null;
+      },
+      start: () => this.#startAhead(),
+      discard: (child, why) => this.#discard(child, why),
+      step: this.#step,
+    }, options.headStart);
     this.#policy = new WatchPolicy({
       entry: appEntry(source, cwd),
       options,
@@ -275,7 +277,7 @@ export class Supervisor {
   route(index: number, target: string): Route {
     // While a head start loads, the app's state stays as it read it: a new
     // request waits for the batch (then the new child, or the old one again).
-    if (this.#headStart && !isDevsrvPath(target)) return { kind: "hold" };
+    if (this.#headStarts.current && !isDevsrvPath(target)) return { kind: "hold" };
     return routeRequest(this.phase, index, target, {
       pages: { hostname: "127.0.0.1", port: this.#pages.addr.port },
       display: this.#setup.source.display,
@@ -305,7 +307,7 @@ export class Supervisor {
       poll: options.poll,
       intervalMs: options.intervalMs,
       onWarning: (message) => this.#log.warn(message),
-      onEachChange: (paths) => this.#onEachChange(paths),
+      onEachChange: (paths) => this.#headStarts.seen(paths),
       ...(this.#firstToldAt === undefined ? {} : { changedSince: this.#firstToldAt }),
     }, (batch) => this.#onChange(batch));
     return this.#watching;
@@ -322,7 +324,7 @@ export class Supervisor {
       parentPid: Deno.pid,
       childPid: child && !child.exited ? child.pid : null,
       standbyPid: this.#children.standbyPid,
-      headStartPid: this.#headStart?.pid ?? null,
+      headStartPid: this.#headStarts.current?.pid ?? null,
       generation: this.#generation,
       state: phase.kind,
       entry: this.#setup.source.display,
@@ -338,7 +340,7 @@ export class Supervisor {
   /** Stops everything: watcher, children (gracefully), fronts, servers. */
   async shutdown(): Promise<void> {
     this.#watching?.close();
-    this.#dropHeadStart();
+    this.#headStarts.drop("the session ends");
     const policyClosed = this.#policy.close();
     this.#hub.close();
     this.#dispatch({ kind: "shutdown" });
@@ -358,7 +360,7 @@ export class Supervisor {
     );
     if (line !== undefined) this.#log.info(line);
     if (hint !== undefined) this.#log.warn(hint);
-    const prepared = this.#endBatch();
+    const prepared = this.#headStarts.endBatch();
     if (decision.action === "restart" || (decision.action === "reload" && failed)) {
       const request = { reason: "change", files, startupFileChanged };
       if (prepared && !startupFileChanged) {
@@ -375,73 +377,13 @@ export class Supervisor {
     }
   }
 
-  /**
-   * A batch is decided: remembers how widely its changes were spread (see
-   * `headStartQuietMs()`), and hands over the head start, if any.
-   */
-  #endBatch(): ChildProcess | undefined {
-    const times = this.#batchTimes.splice(0);
-    const gaps = times.slice(1).map((time, i) => time - times[i]!);
-    this.#spreads = [...this.#spreads, Math.max(0, ...gaps)].slice(-SPREADS_KEPT);
-    this.#batches++;
-    const prepared = this.#headStart;
-    this.#headStart = undefined;
-    this.#aheadPaths = [];
-    clearTimeout(this.#aheadTimer);
-    return prepared;
-  }
-
-  /**
-   * A change is seen, before its batch: once no other has come for a
-   * moment (see `headStartQuietMs()`), the standby may begin loading the
-   * code (see `head_start.ts`). A change that would restart the app and
-   * comes after the head start began makes it out of date: it is
-   * discarded, and the batch's restart starts a child of its own.
-   */
-  #onEachChange(paths: string[]): void {
-    this.#batchTimes.push(performance.now());
-    const head = this.#headStart;
-    if (head) {
-      if (this.#policy.preview(paths, this.phase.kind === "failed").decision.action === "none") {
-        return;
-      }
-      this.#headStart = undefined;
-      this.#discard(head, "overtaken by another change");
-      return;
-    }
-    this.#aheadPaths.push(...paths);
-    clearTimeout(this.#aheadTimer);
-    const { debounceMs, headStart } = this.#setup.options;
-    const quietMs = headStartQuietMs(this.#spreads, debounceMs);
-    if (!headStart || this.#noHeadStart !== undefined || quietMs >= debounceMs) return;
-    this.#aheadTimer = setTimeout(() => void this.#startAhead(), quietMs);
-  }
-
-  /**
-   * Tells the booted standby to load the app now, when the change may have
-   * a head start; the serving child is asked first what its program does
-   * as it ends.
-   */
-  async #startAhead(): Promise<void> {
-    const paths = this.#aheadPaths.splice(0);
-    if (paths.length === 0 || this.#headStart || !this.#mayStartAhead(paths, null)) return;
-    const batch = this.#batches;
-    const serving = childOf(this.phase);
-    const hook = serving && !serving.exited ? await serving.askHooks(HOOKS_ANSWER_MS) : null;
-    // The batch came meanwhile, or more changes (which have a wait of their own).
-    if (batch !== this.#batches || this.#headStart || this.#aheadPaths.length > 0) return;
-    if (!this.#mayStartAhead(paths, hook)) {
-      if (hook) {
-        this.#step(`no head start: the app has ${describeHook(hook)}, which may save state`);
-      }
-      return;
-    }
-    const child = this.#children.takeBooted();
-    if (!child) return;
-    child.holdOutput();
-    this.#headStart = child;
-    child.startedAt = performance.now();
-    this.#tell(child, "ahead of the batch (head start)");
+  /** Ends a head start that no restart takes; its output is never shown. */
+  #discard(child: ChildProcess, why: string): void {
+    this.#step(`child ${child.generation}'s head start discarded: ${why}`);
+    this.#ports.changed(); // requests held for it go on
+    child.dropOutput();
+    void this.#children.retire(child, 0);
+    if (this.phase.kind === "ready") this.#children.prepareStandby();
   }
 
   /** Whether changed files may have a head start now (see `mayStartAhead()`). */
@@ -468,22 +410,14 @@ export class Supervisor {
     });
   }
 
-  /** Ends a head start that no restart takes; its output is never shown. */
-  #discard(child: ChildProcess, why: string): void {
-    this.#step(`child ${child.generation}'s head start discarded: ${why}`);
-    this.#ports.changed(); // requests held for it go on
-    child.dropOutput();
-    void this.#children.retire(child, 0);
-    if (this.phase.kind === "ready") this.#children.prepareStandby();
-  }
-
-  /** Discards the head start under way, if any, and the one about to begin. */
-  #dropHeadStart(): void {
-    clearTimeout(this.#aheadTimer);
-    this.#aheadPaths = [];
-    const head = this.#headStart;
-    this.#headStart = undefined;
-    if (head) this.#discard(head, "the session ends");
+  /** Takes the booted standby and tells it to load the app now, its output kept back. */
+  #startAhead(): ChildProcess | undefined {
+    const child = this.#children.takeBooted();
+    if (!child) return undefined;
+    child.holdOutput();
+    child.startedAt = performance.now();
+    this.#tell(child, "ahead of the batch (head start)");
+    return child;
   }
 
   /** Hands an event to the state machine and applies its effects; events they cause wait their turn. */
@@ -685,10 +619,7 @@ export class Supervisor {
       child.dropOutput();
       // The app holds something of its own (a port, a lock) that its next
       // start needs: head starts would fail every time, and cost a fresh child.
-      this.#noHeadStart = `the last one failed while the old child ran (${
-        firstLine(failure.message)
-      })`;
-      this.#step(`no head starts from now on: ${this.#noHeadStart}`);
+      this.#headStarts.failedBesideOld(firstLine(failure.message));
     } else if (child.holdsOutput) child.releaseOutput();
     this.#dispatch({
       kind: "startFailed",
@@ -920,13 +851,6 @@ export class Supervisor {
       socketDir: this.#sockets.dir(),
     };
   }
-}
-
-/** A shutdown hook as the log names it: `a SIGTERM handler`, `an unload listener`, ... */
-function describeHook(hook: string): string {
-  if (hook === "unload") return "an unload listener";
-  if (hook === "exit") return "a process 'exit' listener";
-  return `a ${hook} handler`;
 }
 
 function plural(count: number, noun: string): string {
