@@ -308,6 +308,10 @@ export class Supervisor {
       intervalMs: options.intervalMs,
       onWarning: (message) => this.#log.warn(message),
       onEachChange: (paths) => this.#headStarts.seen(paths),
+      onEmptyBatch: () => {
+        const prepared = this.#headStarts.endBatch();
+        if (prepared) this.#discard(prepared, "the files are back as they were");
+      },
       ...(this.#firstToldAt === undefined ? {} : { changedSince: this.#firstToldAt }),
     }, (batch) => this.#onChange(batch));
     return this.#watching;

@@ -48,6 +48,11 @@ export interface WatchOptions {
    */
   onEachChange?: (paths: string[]) => void;
   /**
+   * Called when a batch turns out to change nothing (its files are back as
+   * they were before it): what `onEachChange` began must end.
+   */
+  onEmptyBatch?: () => void;
+  /**
    * Files whose mtime is this recent (ms since the epoch) when the scan
    * finds them are changes (see `WatchedTree.changedSince`): the program
    * began loading before the watch did.
@@ -243,6 +248,7 @@ class WatchSession implements Watching {
         ...changeWindow(mtimeMs, seenAtMs, latencyMs),
       }));
       if (changes.length > 0) onChange({ paths: changes.map((c) => c.path), changes });
+      else options.onEmptyBatch?.();
     }, {
       quietMs: options.debounceMs,
     });

@@ -517,6 +517,30 @@ Deno.test("a request that comes while a head start loads waits for the batch: no
   });
 });
 
+Deno.test("a save undone within the debounce discards its head start, and requests go on to the old child", async () => {
+  await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
+    const server = new DevsrvProcess(
+      ["serve", "app.ts", "-p", "0", "--verbose", "--debounce", "300"],
+      { cwd: dir },
+    );
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => await bodyAt(url) === "v1");
+      await waitForStandby(url);
+      const from = server.output.length;
+      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
+      await server.waitForOutput(/told to start ahead of the batch/, { from });
+      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v1")); // undone
+      await server.waitForOutput(/head start discarded/, { from });
+      // Held while the head start loaded, then answered by the old child: never stuck.
+      assert.equal(await bodyAt(url), "v1");
+      assert.doesNotMatch(server.output.slice(from), /restarting|serving app\.ts/);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
 Deno.test("--no-head-start loads a change's code only once its batch is decided", async () => {
   await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
     const server = new DevsrvProcess(
