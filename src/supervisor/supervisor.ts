@@ -657,6 +657,7 @@ export class Supervisor {
     if (this.#setup.options.liveReload) this.#hub.reload(child.generation);
     this.#firstPage();
     this.#settleFirst();
+    this.#headStarts.startEnded(true);
     this.#children.prepareStandby();
   }
 
@@ -685,6 +686,7 @@ export class Supervisor {
     this.#ports.changed();
     this.#firstPage(); // --open shows the page that says why
     this.#settleFirst();
+    this.#headStarts.startEnded(false);
     const who = child ? `Child pid ${child.pid}` : "Reloader";
     this.#log.error(
       `${who} ${failure.kind === "exit" ? "ended" : "failed"}: ${failure.message}${

@@ -541,6 +541,28 @@ Deno.test("a save undone within the debounce discards its head start, and reques
   });
 });
 
+Deno.test("a top-level throw fails its head start and the retry: the code's fault, so head starts go on", async () => {
+  await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--verbose"], { cwd: dir });
+    try {
+      const url = await server.url();
+      await waitFor("v1", async () => await bodyAt(url) === "v1");
+      await waitForStandby(url);
+      let from = server.output.length;
+      await Deno.writeTextFile(`${dir}/app.ts`, 'throw new Error("boom");\n' + LOUD_APP("v2"));
+      await server.waitForOutput(/Waiting for a change to restart/, { from });
+      await waitForStandby(url); // a failing app boots one too
+      from = server.output.length;
+      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v3"));
+      await waitFor("v3", async () => await bodyAt(url) === "v3");
+      assert.match(server.output.slice(from), /head start taken/);
+      assert.doesNotMatch(server.output, /no head starts from now on/);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+});
+
 Deno.test("--no-head-start loads a change's code only once its batch is decided", async () => {
   await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
     const server = new DevsrvProcess(
@@ -722,15 +744,15 @@ Deno.test("a head start that finds the serving child's own port taken is tried a
       await Deno.writeTextFile(`${dir}/app.ts`, source("v2"));
       assert.equal((await slow).body, "v1");
       await waitFor("v2", async () => await bodyAt(url) === "v2");
+      // The fresh child served: the old one held the port, and every head start would fail.
+      await server.waitForOutput(
+        /no head starts from now on: the last one failed while the old child ran/,
+        { from },
+      );
       const after = server.output.slice(from);
       assert.match(after, /child 2's head start taken/);
       assert.match(after, /failed while the old child was still stopping \(.*\) · trying again/);
       assert.doesNotMatch(after, /error: Uncaught/, "the head start's own output");
-      // It would fail every time: the next change gets no head start.
-      assert.match(
-        after,
-        /no head starts from now on: the last one failed while the old child ran/,
-      );
       await waitForStandby(url);
       const next = server.output.length;
       await Deno.writeTextFile(`${dir}/app.ts`, source("v3"));
