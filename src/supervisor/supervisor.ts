@@ -585,12 +585,14 @@ export class Supervisor {
         // A program that starts no server (yet) is watched all the same.
         Deno.unrefTimer(setTimeout(() => this.#settleFirst(), FIRST_START_WAIT_MS));
       }
+      // Decided once: while the graph is unknown, it scans the program's modules.
+      const node = this.#capturesNode;
       this.#step(
         `child ${child.generation} told to start${when ? ` ${when}` : ""} (node:http ${
-          this.#capturesNode ? "captured" : "not used"
+          node ? "captured" : "not used"
         })`,
       );
-      return sendMessage(conn, this.#startMessage());
+      return sendMessage(conn, this.#startMessage(node));
     }).catch((error) => {
       // The write failed because the child went before it could start: its
       // exit settles the outcome. Anything else is a bug.
@@ -844,15 +846,15 @@ export class Supervisor {
     ]).finally(() => clearTimeout(timer));
   }
 
-  /** What the next child is told when it starts: where its servers are served. */
-  #startMessage(): StartMessage {
+  /** What the next child is told when it starts: where its servers are served; `node`: capture `node:http`. */
+  #startMessage(node: boolean): StartMessage {
     const { options, tls } = this.#setup;
     return {
       type: "start",
       ports: this.#ports.ports,
       host: options.host ?? null,
       port: options.port ?? null,
-      node: this.#capturesNode,
+      node,
       tls: tls !== undefined,
       socketDir: this.#sockets.dir(),
     };
