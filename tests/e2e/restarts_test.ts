@@ -34,6 +34,27 @@ async function bodyAt(url: string): Promise<string> {
   }
 }
 
+/**
+ * Serves `source` as app.ts in a temporary directory with `--verbose` and
+ * `flags`, runs `body`, then stops devsrv and checks that nothing outlives it.
+ */
+async function withVerboseApp(
+  source: string,
+  flags: string[],
+  body: (server: DevsrvProcess, url: string, dir: string) => Promise<void>,
+): Promise<void> {
+  await withTempDir({ "app.ts": source }, async (dir) => {
+    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--verbose", ...flags], {
+      cwd: dir,
+    });
+    try {
+      await body(server, await server.url(), dir);
+    } finally {
+      await stopAndCheck(server);
+    }
+  });
+}
+
 /** Waits until `/__devsrv` names a booted standby. */
 async function waitForStandby(url: string): Promise<void> {
   await waitFor("a booted standby", async () => {
@@ -319,56 +340,41 @@ export default { fetch: () => new Response("${version}") };
 `;
 
 Deno.test("a change's head start loads the code during the debounce, and is the restart's child", async () => {
-  await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
-    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--verbose"], { cwd: dir });
-    try {
-      const url = await server.url();
-      await waitFor("v1", async () => await bodyAt(url) === "v1");
-      await server.waitForOutput(/child 2 connected/); // the standby has booted
-      const from = server.output.length;
-      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
-      await waitFor("v2", async () => await bodyAt(url) === "v2");
-      await server.waitForOutput(/child 2's head start taken/, { from });
-      // Its output, kept back until it was taken, is shown once.
-      await server.waitForOutput(/loaded v2/, { from });
-      assert.equal(server.output.slice(from).match(/loaded v2/g)?.length, 1);
-      assert.equal(server.output.slice(from).match(/ serving app\.ts/g)?.length, 1);
-    } finally {
-      await stopAndCheck(server);
-    }
+  await withVerboseApp(LOUD_APP("v1"), [], async (server, url, dir) => {
+    await waitFor("v1", async () => await bodyAt(url) === "v1");
+    await server.waitForOutput(/child 2 connected/); // the standby has booted
+    const from = server.output.length;
+    await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
+    await waitFor("v2", async () => await bodyAt(url) === "v2");
+    await server.waitForOutput(/child 2's head start taken/, { from });
+    // Its output, kept back until it was taken, is shown once.
+    await server.waitForOutput(/loaded v2/, { from });
+    assert.equal(server.output.slice(from).match(/loaded v2/g)?.length, 1);
+    assert.equal(server.output.slice(from).match(/ serving app\.ts/g)?.length, 1);
   });
 });
 
 Deno.test("a head start overtaken by the rest of a save is discarded unseen: one restart, with the whole save", async () => {
-  await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
-    // A long debounce: the second half of the save comes within it, after the head start began.
-    const server = new DevsrvProcess(
-      ["serve", "app.ts", "-p", "0", "--verbose", "--debounce", "400"],
-      { cwd: dir },
-    );
-    try {
-      const url = await server.url();
-      await waitFor("v1", async () => await bodyAt(url) === "v1");
-      await server.waitForOutput(/child 2 connected/);
-      const from = server.output.length;
-      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("half"));
-      await server.waitForOutput(/child 2 told to start ahead of the batch/, { from });
-      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
-      await server.waitForOutput(/child 2's head start discarded: overtaken by another change/, {
-        from,
-      });
-      await waitFor("v2", async () => {
-        const body = await bodyAt(url);
-        assert.notEqual(body, "half", "the half save was served");
-        return body === "v2";
-      });
-      const after = server.output.slice(from);
-      assert.doesNotMatch(after, /loaded half/, "the discarded head start's output was shown");
-      assert.equal(after.match(/restarting/g)?.length, 1, after);
-      assert.equal(after.match(/ serving app\.ts/g)?.length, 1, after);
-    } finally {
-      await stopAndCheck(server);
-    }
+  // A long debounce: the second half of the save comes within it, after the head start began.
+  await withVerboseApp(LOUD_APP("v1"), ["--debounce", "400"], async (server, url, dir) => {
+    await waitFor("v1", async () => await bodyAt(url) === "v1");
+    await server.waitForOutput(/child 2 connected/);
+    const from = server.output.length;
+    await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("half"));
+    await server.waitForOutput(/child 2 told to start ahead of the batch/, { from });
+    await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
+    await server.waitForOutput(/child 2's head start discarded: overtaken by another change/, {
+      from,
+    });
+    await waitFor("v2", async () => {
+      const body = await bodyAt(url);
+      assert.notEqual(body, "half", "the half save was served");
+      return body === "v2";
+    });
+    const after = server.output.slice(from);
+    assert.doesNotMatch(after, /loaded half/, "the discarded head start's output was shown");
+    assert.equal(after.match(/restarting/g)?.length, 1, after);
+    assert.equal(after.match(/ serving app\.ts/g)?.length, 1, after);
   });
 });
 
@@ -458,27 +464,21 @@ for (const [name, { hook, runs, app }] of Object.entries(SAVES_ON_SHUTDOWN)) {
 }
 
 Deno.test("saves spread over a few ms: the head start learns to wait for the whole save", async () => {
-  await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
-    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--verbose"], { cwd: dir });
-    try {
-      const url = await server.url();
-      await waitFor("v1", async () => await bodyAt(url) === "v1");
-      let from = 0;
-      for (const version of ["v2", "v3", "v4"]) {
-        await waitForStandby(url);
-        from = server.output.length;
-        // An editor's save in two writes 4 ms apart (a busy wait: timers fire late).
-        await Deno.writeTextFile(`${dir}/app.ts`, "");
-        const until = performance.now() + 4;
-        while (performance.now() < until) { /* the editor's own work */ }
-        await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP(version));
-        await waitFor(version, async () => await bodyAt(url) === version);
-      }
-      // The first save taught it the spread: the last one's head start (if any) was not overtaken.
-      assert.doesNotMatch(server.output.slice(from), /discarded: overtaken/);
-    } finally {
-      await stopAndCheck(server);
+  await withVerboseApp(LOUD_APP("v1"), [], async (server, url, dir) => {
+    await waitFor("v1", async () => await bodyAt(url) === "v1");
+    let from = 0;
+    for (const version of ["v2", "v3", "v4"]) {
+      await waitForStandby(url);
+      from = server.output.length;
+      // An editor's save in two writes 4 ms apart (a busy wait: timers fire late).
+      await Deno.writeTextFile(`${dir}/app.ts`, "");
+      const until = performance.now() + 4;
+      while (performance.now() < until) { /* the editor's own work */ }
+      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP(version));
+      await waitFor(version, async () => await bodyAt(url) === version);
     }
+    // The first save taught it the spread: the last one's head start (if any) was not overtaken.
+    assert.doesNotMatch(server.output.slice(from), /discarded: overtaken/);
   });
 });
 
@@ -494,14 +494,11 @@ export default {
 `;
 
 Deno.test("a request that comes while a head start loads waits for the batch: no update is lost", async () => {
-  await withTempDir({ "app.ts": COUNTING_APP("v1") }, async (dir) => {
-    // A long debounce: the request surely comes while the head start waits for the batch.
-    const server = new DevsrvProcess(
-      ["serve", "app.ts", "-p", "0", "--verbose", "--debounce", "400", "--ignore", "state.json"],
-      { cwd: dir },
-    );
-    try {
-      const url = await server.url();
+  // A long debounce: the request surely comes while the head start waits for the batch.
+  await withVerboseApp(
+    COUNTING_APP("v1"),
+    ["--debounce", "400", "--ignore", "state.json"],
+    async (server, url, dir) => {
       await waitFor("v1", async () => (await bodyAt(url)).startsWith("v1"));
       const before = Number((await bodyAt(url)).split(" ")[1]);
       await waitForStandby(url);
@@ -511,76 +508,50 @@ Deno.test("a request that comes while a head start loads waits for the batch: no
       // Held, then answered by the new code, which read every update the old one made.
       assert.equal(await bodyAt(url), `v2 ${before + 1}`);
       assert.match(server.output.slice(from), /head start taken/);
-    } finally {
-      await stopAndCheck(server);
-    }
-  });
+    },
+  );
 });
 
 Deno.test("a save undone within the debounce discards its head start, and requests go on to the old child", async () => {
-  await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
-    const server = new DevsrvProcess(
-      ["serve", "app.ts", "-p", "0", "--verbose", "--debounce", "300"],
-      { cwd: dir },
-    );
-    try {
-      const url = await server.url();
-      await waitFor("v1", async () => await bodyAt(url) === "v1");
-      await waitForStandby(url);
-      const from = server.output.length;
-      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
-      await server.waitForOutput(/told to start ahead of the batch/, { from });
-      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v1")); // undone
-      await server.waitForOutput(/head start discarded/, { from });
-      // Held while the head start loaded, then answered by the old child: never stuck.
-      assert.equal(await bodyAt(url), "v1");
-      assert.doesNotMatch(server.output.slice(from), /restarting|serving app\.ts/);
-    } finally {
-      await stopAndCheck(server);
-    }
+  await withVerboseApp(LOUD_APP("v1"), ["--debounce", "300"], async (server, url, dir) => {
+    await waitFor("v1", async () => await bodyAt(url) === "v1");
+    await waitForStandby(url);
+    const from = server.output.length;
+    await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
+    await server.waitForOutput(/told to start ahead of the batch/, { from });
+    await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v1")); // undone
+    await server.waitForOutput(/head start discarded/, { from });
+    // Held while the head start loaded, then answered by the old child: never stuck.
+    assert.equal(await bodyAt(url), "v1");
+    assert.doesNotMatch(server.output.slice(from), /restarting|serving app\.ts/);
   });
 });
 
 Deno.test("a top-level throw fails its head start and the retry: the code's fault, so head starts go on", async () => {
-  await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
-    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--verbose"], { cwd: dir });
-    try {
-      const url = await server.url();
-      await waitFor("v1", async () => await bodyAt(url) === "v1");
-      await waitForStandby(url);
-      let from = server.output.length;
-      await Deno.writeTextFile(`${dir}/app.ts`, 'throw new Error("boom");\n' + LOUD_APP("v2"));
-      await server.waitForOutput(/Waiting for a change to restart/, { from });
-      await waitForStandby(url); // a failing app boots one too
-      from = server.output.length;
-      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v3"));
-      await waitFor("v3", async () => await bodyAt(url) === "v3");
-      assert.match(server.output.slice(from), /head start taken/);
-      assert.doesNotMatch(server.output, /no head starts from now on/);
-    } finally {
-      await stopAndCheck(server);
-    }
+  await withVerboseApp(LOUD_APP("v1"), [], async (server, url, dir) => {
+    await waitFor("v1", async () => await bodyAt(url) === "v1");
+    await waitForStandby(url);
+    let from = server.output.length;
+    await Deno.writeTextFile(`${dir}/app.ts`, 'throw new Error("boom");\n' + LOUD_APP("v2"));
+    await server.waitForOutput(/Waiting for a change to restart/, { from });
+    await waitForStandby(url); // a failing app boots one too
+    from = server.output.length;
+    await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v3"));
+    await waitFor("v3", async () => await bodyAt(url) === "v3");
+    assert.match(server.output.slice(from), /head start taken/);
+    assert.doesNotMatch(server.output, /no head starts from now on/);
   });
 });
 
 Deno.test("--no-head-start loads a change's code only once its batch is decided", async () => {
-  await withTempDir({ "app.ts": LOUD_APP("v1") }, async (dir) => {
-    const server = new DevsrvProcess(
-      ["serve", "app.ts", "-p", "0", "--verbose", "--no-head-start"],
-      { cwd: dir },
-    );
-    try {
-      const url = await server.url();
-      await waitFor("v1", async () => await bodyAt(url) === "v1");
-      await server.waitForOutput(/child 2 connected/);
-      const from = server.output.length;
-      await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
-      await waitFor("v2", async () => await bodyAt(url) === "v2");
-      await server.waitForOutput(/child 2 told to start \(/, { from });
-      assert.doesNotMatch(server.output.slice(from), /head start/);
-    } finally {
-      await stopAndCheck(server);
-    }
+  await withVerboseApp(LOUD_APP("v1"), ["--no-head-start"], async (server, url, dir) => {
+    await waitFor("v1", async () => await bodyAt(url) === "v1");
+    await server.waitForOutput(/child 2 connected/);
+    const from = server.output.length;
+    await Deno.writeTextFile(`${dir}/app.ts`, LOUD_APP("v2"));
+    await waitFor("v2", async () => await bodyAt(url) === "v2");
+    await server.waitForOutput(/child 2 told to start \(/, { from });
+    assert.doesNotMatch(server.output.slice(from), /head start/);
   });
 });
 
@@ -731,36 +702,30 @@ Deno.test("an app that holds a port of its own is tried again once the old child
 Deno.test("a head start that finds the serving child's own port taken is tried again fresh, its failure unseen", async () => {
   const admin = freePort();
   const source = (version: string) => OWN_PORT_APP(admin, version);
-  await withTempDir({ "app.ts": source("v1") }, async (dir) => {
-    const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--verbose"], { cwd: dir });
-    try {
-      const url = await server.url();
-      await waitFor("v1", async () => await bodyAt(url) === "v1");
-      await server.waitForOutput(/child 2 connected/);
-      // The old child holds its port until this request is answered.
-      const slow = fetchText(`${url}/slow`);
-      await server.waitForOutput(/slow request started/);
-      const from = server.output.length;
-      await Deno.writeTextFile(`${dir}/app.ts`, source("v2"));
-      assert.equal((await slow).body, "v1");
-      await waitFor("v2", async () => await bodyAt(url) === "v2");
-      // The fresh child served: the old one held the port, and every head start would fail.
-      await server.waitForOutput(
-        /no head starts from now on: the last one failed while the old child ran/,
-        { from },
-      );
-      const after = server.output.slice(from);
-      assert.match(after, /child 2's head start taken/);
-      assert.match(after, /failed while the old child was still stopping \(.*\) · trying again/);
-      assert.doesNotMatch(after, /error: Uncaught/, "the head start's own output");
-      await waitForStandby(url);
-      const next = server.output.length;
-      await Deno.writeTextFile(`${dir}/app.ts`, source("v3"));
-      await waitFor("v3", async () => await bodyAt(url) === "v3");
-      assert.doesNotMatch(server.output.slice(next), /head start|failed while/);
-    } finally {
-      await stopAndCheck(server);
-    }
+  await withVerboseApp(source("v1"), [], async (server, url, dir) => {
+    await waitFor("v1", async () => await bodyAt(url) === "v1");
+    await server.waitForOutput(/child 2 connected/);
+    // The old child holds its port until this request is answered.
+    const slow = fetchText(`${url}/slow`);
+    await server.waitForOutput(/slow request started/);
+    const from = server.output.length;
+    await Deno.writeTextFile(`${dir}/app.ts`, source("v2"));
+    assert.equal((await slow).body, "v1");
+    await waitFor("v2", async () => await bodyAt(url) === "v2");
+    // The fresh child served: the old one held the port, and every head start would fail.
+    await server.waitForOutput(
+      /no head starts from now on: the last one failed while the old child ran/,
+      { from },
+    );
+    const after = server.output.slice(from);
+    assert.match(after, /child 2's head start taken/);
+    assert.match(after, /failed while the old child was still stopping \(.*\) · trying again/);
+    assert.doesNotMatch(after, /error: Uncaught/, "the head start's own output");
+    await waitForStandby(url);
+    const next = server.output.length;
+    await Deno.writeTextFile(`${dir}/app.ts`, source("v3"));
+    await waitFor("v3", async () => await bodyAt(url) === "v3");
+    assert.doesNotMatch(server.output.slice(next), /head start|failed while/);
   });
 });
 
