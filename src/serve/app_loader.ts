@@ -47,6 +47,23 @@ export class AppLoadError extends DevsrvError {
 export const SERVABLE_SHAPES =
   'start a server (Deno.serve(handler), app.listen(port)) or export one: export default { fetch(req) { return new Response("Hello") } }';
 
+/** How long a program may run without a server before the log says so, in ms. */
+export const NO_SERVER_NOTICE_MS = 10_000;
+
+/**
+ * The log's notice for a program that has started no server after
+ * {@linkcode NO_SERVER_NOTICE_MS}: it may still start one (after a database
+ * connection, a timer), and is served as soon as it does.
+ *
+ * @param display The entry as shown.
+ * @returns The line.
+ */
+export function noServerNotice(display: string): string {
+  return `${display} has started no server after ${
+    NO_SERVER_NOTICE_MS / 1000
+  } s; devsrv serves it once it does (${SERVABLE_SHAPES})`;
+}
+
 /** A module that loaded but has no request handler to serve. */
 export class NoHandlerError extends AppLoadError {}
 

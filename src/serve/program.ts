@@ -27,7 +27,13 @@ import {
   NODE_CAPTURE_ENV,
   PROGRAM_SETTINGS_ENV,
 } from "../role.ts";
-import { findHandler, type NoHandlerError, noHandlerError, SERVABLE_SHAPES } from "./app_loader.ts";
+import {
+  findHandler,
+  NO_SERVER_NOTICE_MS,
+  type NoHandlerError,
+  noHandlerError,
+  noServerNotice,
+} from "./app_loader.ts";
 import { type HandlerOptions, wrapHandler } from "./app_server.ts";
 import { detailsPolicy } from "../security/guard_filters.ts";
 import { clientScriptUrl } from "../live_reload/paths.ts";
@@ -52,9 +58,6 @@ import { mayUseSockets } from "../channel/backend_sockets.ts";
 
 /** Exit code of a child whose parent disappeared. */
 export const PARENT_GONE_EXIT_CODE = 0;
-
-/** How long a program may run without a server before the log says so, in ms. */
-const NO_SERVER_NOTICE_MS = 10_000;
 
 /**
  * Removes devsrv's secrets and switches from the environment the program
@@ -310,8 +313,9 @@ export async function prepareChild(settings: ProgramSettings): Promise<void> {
   // A standby child loads Node's HTTP layer while it waits, off the restart's path.
   const warming = settings.node ? captureNodeModules() : Promise.resolve();
   const standby = onShutdownSignal();
-  // While it waits: what Deno sets up on first use is then off the start's path.
-  const warm = warmUpRuntime(settings.standby === true);
+  // A standby, while it waits: what Deno sets up on first use is then off
+  // the restart's path. A child told to start at once has nothing to wait for.
+  const warm = settings.standby === true ? warmUpRuntime() : Promise.resolve();
   const start = await Promise.race([link.started, standby.signal.then(() => undefined)]);
   if (!start) Deno.exit(0);
   phase("told to start");
@@ -335,7 +339,6 @@ export async function prepareChild(settings: ProgramSettings): Promise<void> {
       Deno.exit(0);
     },
   });
-  noticeWhenNoServer(registry, settings, log);
   reportRefusedAddress(link, registry);
   // Last: devsrv's own listeners above are not the program's.
   const hooks = new ShutdownHooks();
@@ -443,7 +446,12 @@ export function watchForNoServer(
 }
 
 /**
- * Says once, after a while, that the program has started no server yet.
+ * Says once, after {@linkcode NO_SERVER_NOTICE_MS}, that the program has
+ * started no server yet: for the single process (`--no-reload`). A
+ * reloader's child leaves it to the parent, which waits for the child's
+ * "ready" anyway: the child's first timer would start Deno's Node layer
+ * (about 10 ms, see `warm_up.ts`) on every start of a program that never
+ * uses one.
  *
  * @param registry The captured servers.
  * @param settings What devsrv was told.
@@ -456,11 +464,7 @@ export function noticeWhenNoServer(
 ): void {
   const timer = setTimeout(() => {
     if (registry.anyStarted) return;
-    log.warn(
-      `${settings.display} has started no server after ${
-        NO_SERVER_NOTICE_MS / 1000
-      } s; devsrv serves it once it does (${SERVABLE_SHAPES})`,
-    );
+    log.warn(noServerNotice(settings.display));
   }, NO_SERVER_NOTICE_MS);
   Deno.unrefTimer(timer);
 }

@@ -36,6 +36,7 @@ import type { ServeOptions } from "../options.ts";
 import type { AppFailure } from "../pages/failure_page.ts";
 import type { DevsrvStatus, RestartRecord } from "../pages/status_page.ts";
 import { INITIAL_CWD, RUN_MAIN_ENV } from "../role.ts";
+import { NO_SERVER_NOTICE_MS, noServerNotice } from "../serve/app_loader.ts";
 import type { AppSource } from "../serve/app_source.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { VERSION } from "../version.ts";
@@ -602,7 +603,9 @@ export class Supervisor {
 
   /** Reports how a starting child's start ends: `ready` or `startFailed`. */
   async #awaitOutcome(child: ChildProcess): Promise<void> {
+    const notice = this.#noticeWhenNoServer(child);
     const outcome = await child.outcome;
+    clearTimeout(notice);
     // A start that succeeds works the graph out once it is over (see `restarting()`).
     if (child.generation === 1 && outcome.kind !== "ready" && this.#policy.graph === undefined) {
       void this.#policy.refreshGraph();
@@ -634,6 +637,24 @@ export class Supervisor {
       alive: !child.exited,
       retryable,
     });
+  }
+
+  /**
+   * Says once that a program still starting has started no server after
+   * {@linkcode NO_SERVER_NOTICE_MS} (it waits on a database, say): here,
+   * not in the child, whose timer would start Deno's Node layer on every
+   * start (see `serve/warm_up.ts`).
+   */
+  #noticeWhenNoServer(child: ChildProcess): ReturnType<typeof setTimeout> | undefined {
+    const { source } = this.#setup;
+    if (!runsProgram(source)) return undefined;
+    const timer = setTimeout(() => {
+      const phase = this.phase;
+      if (phase.kind !== "starting" || phase.child !== child || phase.abandoned) return;
+      this.#log.warn(noServerNotice(source.display));
+    }, NO_SERVER_NOTICE_MS);
+    Deno.unrefTimer(timer);
+    return timer;
   }
 
   #serve(child: ChildProcess): void {

@@ -305,6 +305,43 @@ Deno.test("a program that starts no server gets one clear line and a 503 page wi
   );
 });
 
+Deno.test("a program still waiting before its server gets one notice after 10 s, and is served once it starts", async () => {
+  const port = freePort();
+  await withTempDir(
+    {
+      // A top-level await that outlasts the notice: the load event never comes before it.
+      "main.ts": `await new Promise<void>((resolve) => {
+  const poll = setInterval(() => {
+    try {
+      Deno.statSync("go");
+      clearInterval(poll);
+      resolve();
+    } catch { /* not yet */ }
+  }, 20);
+});
+Deno.serve((_req) => new Response("late server"));
+`,
+    },
+    async (dir) => {
+      const server = new DevsrvProcess(["serve", "main.ts", "--port", String(port)], { cwd: dir });
+      try {
+        await server.waitForOutput(
+          /main\.ts has started no server after 10 s; devsrv serves it once it does \(start a server/,
+          { timeoutMs: 30_000 },
+        );
+        await Deno.writeTextFile(`${dir}/go`, "");
+        await waitFor("the late server's answer", async () => {
+          const page = await fetchText(`http://127.0.0.1:${port}/`);
+          return page.status === 200 && page.body === "late server";
+        });
+        assert.equal(server.output.match(/has started no server/g)?.length, 1);
+      } finally {
+        await stopAndCheck(server);
+      }
+    },
+  );
+});
+
 Deno.test("an Express app behind the parent is guarded and its pages get the live-reload client", async () => {
   const port = freePort();
   const source = `import express from "${EXPRESS}";
