@@ -51,6 +51,12 @@ export interface StoppingReport {
   streams?: number;
   /** The signal, when the program handles it itself. */
   handler: Deno.Signal | null;
+  /**
+   * What else the program does as it ends, if anything: `"unload"` for an
+   * `unload` or `beforeunload` listener, `"exit"` for Node's
+   * `process.on("exit")` (see `serve/shutdown_hooks.ts`).
+   */
+  hook?: string | null;
 }
 
 /** What the child reports. */
@@ -312,7 +318,8 @@ export function readChildReport(message: unknown): ChildReport | undefined {
         : undefined;
     case "stopping":
       return typeof report.requests === "number" &&
-          (report.handler === null || typeof report.handler === "string")
+          (report.handler === null || typeof report.handler === "string") &&
+          (report.hook == null || typeof report.hook === "string")
         ? report as ChildReport
         : undefined;
     case "failed":

@@ -327,7 +327,15 @@ export async function prepareChild(settings: ProgramSettings): Promise<void> {
   );
   globalThis.addEventListener("load", () => phase("program evaluated"));
   const { registry } = servers;
-  stopOnSignal(servers, settings.graceMs, (report) => void link.send(report));
+  const hooks = new ShutdownHooks();
+  const nodeLoaded = start.node || settings.node;
+  const endHook = () => hooks.hook(servers.signals, nodeLoaded);
+  // What the program does as it ends decides whether its next start may run beside this one.
+  stopOnSignal(
+    servers,
+    settings.graceMs,
+    (report) => void link.send({ ...report, hook: endHook() }),
+  );
   servers.signals.install();
   globalThis.addEventListener("load", () => void link.send({ type: "loaded" }));
   const report = (error: NoHandlerError) =>
@@ -341,10 +349,8 @@ export async function prepareChild(settings: ProgramSettings): Promise<void> {
   });
   reportRefusedAddress(link, registry);
   // Last: devsrv's own listeners above are not the program's.
-  const hooks = new ShutdownHooks();
   hooks.install();
-  const nodeLoaded = start.node || settings.node;
-  link.answerHooks(() => hooks.hook(servers.signals, nodeLoaded));
+  link.answerHooks(endHook);
   link.unref();
 }
 

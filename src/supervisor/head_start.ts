@@ -166,8 +166,6 @@ export class HeadStarts<C> {
   #batches = 0;
   /** Why this session has no more head starts. */
   #off: string | undefined;
-  /** A head start failed beside the old child: why, until the fresh child's start says whose fault it was. */
-  #suspect: string | undefined;
 
   /**
    * @param hooks What it needs from the supervisor.
@@ -228,31 +226,14 @@ export class HeadStarts<C> {
   }
 
   /**
-   * A taken head start failed with an error the old child may have caused
-   * (a port or a lock of the app's own); a fresh child tries again once
-   * the old one has exited, and its start says whose fault it was.
+   * Ends head starts for the rest of the session: the app holds something
+   * of its own that its next start needs (see `overlap.ts`), so every head
+   * start would fail beside the old child and cost a fresh one.
    *
-   * @param why The failure, as the log says it.
+   * @param why What the log says.
    */
-  failedBesideOld(why: string): void {
-    this.#suspect = why;
-  }
-
-  /**
-   * A child's start is over. After a head start that failed beside the old
-   * child: when the fresh child serves, the old one held what the app
-   * needs, and every head start would fail and cost a fresh child, so the
-   * session has no more of them; when it fails too, the code was at fault
-   * (a top-level throw), and head starts go on.
-   *
-   * @param served Whether the child serves.
-   */
-  startEnded(served: boolean): void {
-    const why = this.#suspect;
-    this.#suspect = undefined;
-    if (why === undefined || !served) return;
-    this.#off = `the last one failed while the old child ran (${why})`;
-    this.#hooks.step(`no head starts from now on: ${this.#off}`);
+  turnOff(why: string): void {
+    this.#off ??= why;
   }
 
   /**

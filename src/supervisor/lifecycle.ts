@@ -183,29 +183,47 @@ export function childOf<C>(phase: Phase<C>): C | undefined {
  * Whether the next child may start while the old one is still stopping,
  * rather than once it has exited: when the old child said what its stop
  * waits for, and that is only devsrv's own work (requests in flight
- * finish, streams end), which the next child does not clash with. An app
- * that handles SIGTERM or SIGINT itself may be flushing files or holding a
- * port or a lock, and an app's subprocesses may hold one: then the next
- * child waits for the exit, so that the app never runs twice at once.
+ * finish, streams end), which the next child does not clash with. Else the
+ * next child waits for the exit, so that the app never runs twice at once:
+ * - an app that handles SIGTERM or SIGINT itself, or saves as it ends (an
+ *   `unload` listener, Node's `exit`), may be flushing what its next start
+ *   reads;
+ * - an app's subprocesses, or a server of its own on a Unix socket, hold
+ *   what its next start binds;
+ * - a session in which a start beside the old child failed, and a fresh
+ *   one then served, has an app that holds something of its own (a port, a
+ *   lock): see `overlap.ts`.
  *
  * @param report What the old child said its stop waits for; `undefined`
  *   when it exited (or said nothing) first.
- * @param subprocesses How many subprocesses it had when told to stop.
+ * @param old What else is known of the old child and the session.
  * @returns `true` when the next child may start at once.
  *
  * @example An app without a signal handler of its own
  * ```ts
  * import { startsBeforeExit } from "./lifecycle.ts";
  *
- * if (!startsBeforeExit({ type: "stopping", requests: 0, handler: null }, 0)) throw new Error();
- * if (startsBeforeExit({ type: "stopping", requests: 0, handler: "SIGTERM" }, 0)) throw new Error();
+ * const old = { subprocesses: 0, servesUnixSocket: false, exitFirst: false };
+ * if (!startsBeforeExit({ type: "stopping", requests: 0, handler: null }, old)) throw new Error();
+ * if (startsBeforeExit({ type: "stopping", requests: 0, handler: "SIGTERM" }, old)) throw new Error();
  * ```
  */
 export function startsBeforeExit(
   report: StoppingReport | undefined,
-  subprocesses: number,
+  old: OldChild,
 ): boolean {
-  return report !== undefined && report.handler === null && subprocesses === 0;
+  return report !== undefined && report.handler === null && !report.hook &&
+    old.subprocesses === 0 && !old.servesUnixSocket && !old.exitFirst;
+}
+
+/** What {@linkcode startsBeforeExit} knows of the old child besides its report. */
+export interface OldChild {
+  /** How many subprocesses it had when told to stop. */
+  subprocesses: number;
+  /** It runs a server of its own on a Unix socket, which devsrv does not front. */
+  servesUnixSocket: boolean;
+  /** The session has learned that the next child must wait for the exit (`overlap.ts`). */
+  exitFirst: boolean;
 }
 
 /**

@@ -50,6 +50,7 @@ import type { ChildProcess } from "./child_process.ts";
 import { type Children, runsProgram } from "./children.ts";
 import { ChildrenSetup } from "./first_child.ts";
 import { HeadStarts, mayStartAhead } from "./head_start.ts";
+import { Overlap } from "./overlap.ts";
 import {
   childOf,
   type Effect,
@@ -115,6 +116,8 @@ export interface SupervisorOptions {
 /** The supervisor of one reloader session. */
 export class Supervisor {
   #state: Lifecycle<ChildProcess> = initialLifecycle();
+  /** Whether the next child may run beside the old one (see `overlap.ts`). */
+  readonly #overlap = new Overlap();
   /** Events that arrived while effects were applied, handled next, in order. */
   readonly #events: LifecycleEvent<ChildProcess>[] = [];
   #dispatching = false;
@@ -453,6 +456,7 @@ export class Supervisor {
         void this.#stop(effect.child, effect.untilExit === true);
         return;
       case "retryAfterOverlap":
+        this.#overlap.failedBeside(firstLine(effect.failure.message));
         this.#log.warn(
           `Child pid ${effect.child.pid} failed while the old child was still stopping (${
             firstLine(effect.failure.message)
@@ -521,7 +525,11 @@ export class Supervisor {
       return;
     }
     const report = await Promise.race([child.stopReport, stopped.then(() => undefined)]);
-    const early = startsBeforeExit(report, child.subprocesses);
+    const early = startsBeforeExit(report, {
+      subprocesses: child.subprocesses,
+      servesUnixSocket: child.servesUnixSocket,
+      exitFirst: this.#overlap.exitFirst !== undefined,
+    });
     if (!early) await stopped;
     this.#dispatch({ kind: "stopped", child, early });
   }
@@ -562,8 +570,33 @@ export class Supervisor {
     // Spawned first: deno info for the graph boots beside it, not before it.
     if (child.generation === 1) this.#learnModuleGraph();
     child.startedAt = performance.now();
+    if (this.#state.overlapped) this.#holdOutputBesideOld(child);
     this.#tell(child);
     await this.#awaitOutcome(child);
+  }
+
+  /**
+   * Keeps back the output of a child that starts while the old one still
+   * stops: if it fails with an error the old child may have caused (its
+   * port, its socket), a fresh child tries again, and this one's error is
+   * nobody's to read. It is shown once the child serves, fails for good, or
+   * the old child has exited (a program that logs as it loads is not kept
+   * quiet for long).
+   */
+  #holdOutputBesideOld(child: ChildProcess): void {
+    child.holdOutput();
+    void this.#children.retired().then(() => {
+      if (child.holdsOutput && !child.exited) child.releaseOutput();
+    });
+  }
+
+  /** A start is over: it may show that the next children must wait for the old one's exit. */
+  #learnFromStart(served: boolean): void {
+    const why = this.#overlap.startEnded(served);
+    if (why === undefined) return;
+    const off = `the last one failed while the old child ran (${why})`;
+    this.#headStarts.turnOff(off);
+    this.#step(`no head starts from now on: ${off}; each next child waits for the old one's exit`);
   }
 
   /**
@@ -623,13 +656,9 @@ export class Supervisor {
       ? outcome.report
       : failureFromExit(outcome.status, child.outputTail, this.#setup.source.display, false);
     const retryable = mayBeOldChildsFault(failure);
-    // A taken head start's output is shown, unless a fresh child tries again after it.
-    if (child.holdsOutput && retryable) {
-      child.dropOutput();
-      // The app holds something of its own (a port, a lock) that its next
-      // start needs: head starts would fail every time, and cost a fresh child.
-      this.#headStarts.failedBesideOld(firstLine(failure.message));
-    } else if (child.holdsOutput) child.releaseOutput();
+    // Output kept back beside the old child is shown, unless a fresh child tries again after it.
+    if (child.holdsOutput && retryable) child.dropOutput();
+    else if (child.holdsOutput) child.releaseOutput();
     this.#dispatch({
       kind: "startFailed",
       child,
@@ -680,7 +709,7 @@ export class Supervisor {
     if (this.#setup.options.liveReload) this.#hub.reload(child.generation);
     this.#firstPage();
     this.#settleFirst();
-    this.#headStarts.startEnded(true);
+    this.#learnFromStart(true);
     this.#children.prepareStandby();
   }
 
@@ -709,7 +738,7 @@ export class Supervisor {
     this.#ports.changed();
     this.#firstPage(); // --open shows the page that says why
     this.#settleFirst();
-    this.#headStarts.startEnded(false);
+    this.#learnFromStart(false);
     const who = child ? `Child pid ${child.pid}` : "Reloader";
     this.#log.error(
       `${who} ${failure.kind === "exit" ? "ended" : "failed"}: ${failure.message}${

@@ -696,6 +696,15 @@ Deno.test("an app that holds a port of its own is tried again once the old child
       /failed while the old child was still stopping \(.*\) · trying again once it has exited/,
     );
     assert.doesNotMatch(server.output, /Waiting for a change to restart/);
+    assert.doesNotMatch(server.output, /error: Uncaught/, "the failed start's own output");
+    // Learned: the next child waits for the old one's exit, even while a request keeps it up.
+    const next = server.output.length;
+    const slow3 = fetchText(`${url}/slow`);
+    await server.waitForOutput(/slow request started/, { from: next });
+    await Deno.writeTextFile(`${dir}/app.ts`, source("v3"));
+    assert.equal((await slow3).body, "v2");
+    await waitFor("v3", async () => (await bodyAt(url)) === "v3");
+    assert.doesNotMatch(server.output.slice(next), /failed while|error: Uncaught/);
   });
 });
 

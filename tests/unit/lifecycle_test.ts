@@ -443,14 +443,31 @@ Deno.test("transition() discards a head start whose code is out of date before i
 });
 
 Deno.test("startsBeforeExit() starts the next child at once only when the old one waits for devsrv's own work", () => {
-  const stopping = (requests: number, handler: Deno.Signal | null) =>
-    ({ type: "stopping", requests, handler }) as const;
-  assert.equal(startsBeforeExit(stopping(0, null), 0), true, "nothing to wait for");
-  assert.equal(startsBeforeExit(stopping(3, null), 0), true, "requests finish beside the next");
-  assert.equal(startsBeforeExit(stopping(0, "SIGTERM"), 0), false, "the app's own shutdown");
-  assert.equal(startsBeforeExit(stopping(2, "SIGINT"), 0), false, "the app's own shutdown");
-  assert.equal(startsBeforeExit(stopping(0, null), 1), false, "a subprocess may hold a port");
-  assert.equal(startsBeforeExit(undefined, 0), false, "exited, or said nothing first");
+  const stopping = (requests: number, handler: Deno.Signal | null, hook: string | null = null) =>
+    ({ type: "stopping", requests, handler, hook }) as const;
+  const old = { subprocesses: 0, servesUnixSocket: false, exitFirst: false };
+  assert.equal(startsBeforeExit(stopping(0, null), old), true, "nothing to wait for");
+  assert.equal(startsBeforeExit(stopping(3, null), old), true, "requests finish beside the next");
+  assert.equal(startsBeforeExit(stopping(0, "SIGTERM"), old), false, "the app's own shutdown");
+  assert.equal(startsBeforeExit(stopping(2, "SIGINT"), old), false, "the app's own shutdown");
+  assert.equal(startsBeforeExit(stopping(0, null, "unload"), old), false, "it saves as it ends");
+  assert.equal(startsBeforeExit(stopping(0, null, "exit"), old), false, "Node's exit listener");
+  assert.equal(
+    startsBeforeExit(stopping(0, null), { ...old, subprocesses: 1 }),
+    false,
+    "a subprocess may hold a port",
+  );
+  assert.equal(
+    startsBeforeExit(stopping(0, null), { ...old, servesUnixSocket: true }),
+    false,
+    "its own socket's path",
+  );
+  assert.equal(
+    startsBeforeExit(stopping(0, null), { ...old, exitFirst: true }),
+    false,
+    "a start beside it failed before",
+  );
+  assert.equal(startsBeforeExit(undefined, old), false, "exited, or said nothing first");
 });
 
 /**
