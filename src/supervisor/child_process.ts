@@ -20,11 +20,11 @@ import {
   type ProcessId,
   processId,
   signalProcesses,
-  stillRunning,
 } from "../process_tree.ts";
 import { writeAllSync } from "../log.ts";
 import { CHANNEL_ADDRESS_ENV, CHANNEL_TOKEN_ENV, GENERATION_ENV, RUN_MAIN_ENV } from "../role.ts";
 import type { ChildCommand } from "./reexec.ts";
+import { drained, endProcesses } from "./leftovers.ts";
 
 /** How a starting child ended up: serving, failed to load, or gone. */
 export type StartOutcome =
@@ -34,13 +34,6 @@ export type StartOutcome =
 
 /** How much of the child's latest output is kept for the 503 page. */
 const OUTPUT_TAIL_BYTES = 16 * 1024;
-/**
- * How long the output still in the pipes is read after the child exited. A
- * subprocess of the app may hold the pipes open for good: its output is
- * passed on as it comes, but the exit does not wait for it.
- */
-const PIPE_DRAIN_MS = 50;
-
 /** What the child needs to find its parent. */
 export interface ChildChannel {
   address: string;
@@ -353,30 +346,4 @@ export class ChildProcess {
     this.signal("SIGKILL");
     return { status: await this.status, killed: true };
   }
-}
-
-/** How often leftover processes are checked while they are given time to end, in ms. */
-const LEFTOVER_CHECK_MS = 20;
-
-/** Waits until the processes have ended, or kills them when the grace is over. */
-async function endProcesses(processes: ProcessId[], graceOver: Promise<unknown>): Promise<void> {
-  let over = false;
-  graceOver.then(() => over = true);
-  while (!over && stillRunning(processes).length > 0) {
-    await Promise.race([
-      graceOver,
-      new Promise((resolve) => setTimeout(resolve, LEFTOVER_CHECK_MS)),
-    ]);
-  }
-  signalProcesses(stillRunning(processes), "SIGKILL");
-}
-
-/** Waits for the pumps to reach the end of the pipes, but not for long. */
-async function drained(pumps: Promise<void>[]): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    Promise.all(pumps),
-    new Promise((resolve) => timer = setTimeout(resolve, PIPE_DRAIN_MS)),
-  ]);
-  clearTimeout(timer);
 }

@@ -18,6 +18,15 @@ import { AUTO_SERVE_ENV, NODE_CAPTURE_ENV } from "../role.ts";
 import type { TlsFiles } from "../listen/tls_files.ts";
 import { SHUTDOWN_SIGNALS } from "../signals.ts";
 import {
+  descendantsOf,
+  orphansOf,
+  type ProcessId,
+  processId,
+  signalProcesses,
+  stillRunning,
+} from "../process_tree.ts";
+import { drained, endProcesses } from "./leftovers.ts";
+import {
   programSettings,
   programSettingsEnv,
   REPORTED_EXIT_CODE,
@@ -81,8 +90,11 @@ export async function runProgramOnce(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  const identity = processId(program.pid);
   const relay = new OutputRelay();
   const pumps = [relay.pump(program.stdout, Deno.stdout), relay.pump(program.stderr, Deno.stderr)];
+  /** The program's subprocesses when a signal was passed on. */
+  let tree: ProcessId[] = [];
   const forward = SHUTDOWN_SIGNALS.map((name) => {
     const listener = () => {
       try {
@@ -91,16 +103,38 @@ export async function runProgramOnce(
         // It ended between the signal and the kill.
         if (!(error instanceof TypeError)) throw error;
       }
+      // Its whole tree, as in reload mode: the app's subprocesses end with it.
+      tree = [...tree, ...descendantsOf(program.pid)];
+      signalProcesses(tree, name);
     };
     Deno.addSignalListener(name, listener);
     return [name, listener] as const;
   });
   const status = await program.status;
-  await Promise.all(pumps);
   for (const [name, listener] of forward) Deno.removeSignalListener(name, listener);
+  await endLeftovers([...tree, ...(identity ? orphansOf(identity) : [])], options.graceMs);
+  // A subprocess that outlived its SIGKILL (or is not ours to see) may hold the pipes.
+  await drained(pumps);
   relay.finish(status, display);
   if (status.signal) return SIGNAL_EXIT_BASE + (SIGNAL_NUMBERS[status.signal] ?? 0);
   return status.code === REPORTED_EXIT_CODE ? FAILURE_EXIT_CODE : status.code;
+}
+
+/**
+ * Ends what the program left running (a subprocess holding its output
+ * pipes, say): SIGTERM, then SIGKILL after `--grace`. Nothing outlives
+ * devsrv, as in reload mode, where an app that ends leaves nothing behind.
+ *
+ * @param left The processes.
+ * @param graceMs How long they have, in ms.
+ */
+async function endLeftovers(left: ProcessId[], graceMs: number): Promise<void> {
+  if (stillRunning(left).length === 0) return;
+  signalProcesses(left, "SIGTERM");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const graceOver = new Promise((resolve) => timer = setTimeout(resolve, graceMs));
+  await endProcesses(left, graceOver);
+  clearTimeout(timer);
 }
 
 /** How long Deno's report of an uncaught error is held back: the program exits right after one. */

@@ -167,6 +167,42 @@ for (const program of PROGRAMS) {
   });
 }
 
+for (const end of ["SIGTERM to devsrv", "the program exiting by itself"]) {
+  Deno.test(`--no-reload ends with ${end}, its subprocess too, though it holds the output pipes`, async () => {
+    const port = freePort();
+    const source = `const sleeper = new Deno.Command("sleep", { args: ["300"] }).spawn();
+console.log("sleeper " + sleeper.pid);
+Deno.serve({ port: ${port} }, (request) => {
+  if (new URL(request.url).pathname === "/exit") setTimeout(() => Deno.exit(0), 10);
+  return new Response("ok");
+});
+`;
+    await withTempDir({ "main.ts": source }, async (dir) => {
+      const server = new DevsrvProcess(["serve", "main.ts", "--no-reload"], { cwd: dir });
+      let sleeper = 0;
+      try {
+        await server.waitForOutput(/Running on http/, { timeoutMs: 60_000 });
+        sleeper = Number((await server.waitForOutput(/sleeper (\d+)/))[1]);
+        assert.equal(await bodyAt(`http://127.0.0.1:${port}/`), "ok");
+        if (end === "SIGTERM to devsrv") server.kill("SIGTERM");
+        else await fetchText(`http://127.0.0.1:${port}/exit`);
+        await waitFor("devsrv's exit", async () => {
+          const status = await Promise.race([
+            server.finished(),
+            new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 100)),
+          ]);
+          return status !== undefined;
+        });
+        await waitFor("the subprocess's end", () => !processIsAlive(sleeper));
+      } finally {
+        server.kill("SIGKILL");
+        await server.finished();
+        if (sleeper && processIsAlive(sleeper)) Deno.kill(sleeper, "SIGKILL");
+      }
+    });
+  });
+}
+
 Deno.test("the program sees the public address: onListen, server.addr, server.address()", async () => {
   const port = freePort();
   const denoServe = PROGRAMS[1]!.source("v1", port);
