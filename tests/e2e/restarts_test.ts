@@ -552,6 +552,30 @@ Deno.test("a top-level throw fails its head start and the retry: the code's faul
   });
 });
 
+/** An app whose load takes a while, so that a second save comes while it starts. */
+const SLOW_LOAD_APP = (version: string) =>
+  `await new Promise((resolve) => setTimeout(resolve, 150));
+console.log("loaded ${version}");
+export default { fetch: () => new Response("${version}") };
+`;
+
+Deno.test("a start abandoned for newer code is no failure: head starts go on", async () => {
+  await withVerboseApp(SLOW_LOAD_APP("v1"), [], async (server, url, dir) => {
+    await waitFor("v1", async () => await bodyAt(url) === "v1", 30_000);
+    for (const [first, second] of [["v2", "v3"], ["v4", "v5"], ["v6", "v7"]]) {
+      await waitForStandby(url);
+      const from = server.output.length;
+      await Deno.writeTextFile(`${dir}/app.ts`, SLOW_LOAD_APP(first!));
+      // The second save comes while the first one's child still loads (150 ms).
+      await server.waitForOutput(/restarting/, { from });
+      await server.waitForOutput(/head start taken|told to start/, { from });
+      await Deno.writeTextFile(`${dir}/app.ts`, SLOW_LOAD_APP(second!));
+      await waitFor(second!, async () => await bodyAt(url) === second);
+    }
+    assert.doesNotMatch(server.output, /no head starts from now on/);
+  });
+});
+
 Deno.test("--no-head-start loads a change's code only once its batch is decided", async () => {
   await withVerboseApp(LOUD_APP("v1"), ["--no-head-start"], async (server, url, dir) => {
     await waitFor("v1", async () => await bodyAt(url) === "v1");
