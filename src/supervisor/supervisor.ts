@@ -669,10 +669,11 @@ export class Supervisor {
   }
 
   /**
-   * Says once that a program still starting has started no server after
-   * {@linkcode NO_SERVER_NOTICE_MS} (it waits on a database, say): here,
-   * not in the child, whose timer would start Deno's Node layer on every
-   * start (see `serve/warm_up.ts`).
+   * Says once that a program still evaluating has started no server after
+   * {@linkcode NO_SERVER_NOTICE_MS} (a top-level await on a database, say):
+   * here, not in the child, whose timer would start Deno's Node layer on
+   * every start (see `serve/warm_up.ts`). A program that has loaded without
+   * a server is the child's to report, as a failure that may still end.
    */
   #noticeWhenNoServer(child: ChildProcess): ReturnType<typeof setTimeout> | undefined {
     const { source } = this.#setup;
@@ -680,6 +681,7 @@ export class Supervisor {
     const timer = setTimeout(() => {
       const phase = this.phase;
       if (phase.kind !== "starting" || phase.child !== child || phase.abandoned) return;
+      if (child.loaded || child.exited) return;
       this.#log.warn(noServerNotice(source.display));
     }, NO_SERVER_NOTICE_MS);
     Deno.unrefTimer(timer);

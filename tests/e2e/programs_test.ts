@@ -341,12 +341,10 @@ Deno.test("a program that starts no server gets one clear line and a 503 page wi
   );
 });
 
-Deno.test("a program still waiting before its server gets one notice after 10 s, and is served once it starts", async () => {
+Deno.test("a program still evaluating without a server gets one notice after 10 s; one that has loaded gets the failure instead; both are served once they start", async () => {
   const port = freePort();
-  await withTempDir(
-    {
-      // A top-level await that outlasts the notice: the load event never comes before it.
-      "main.ts": `await new Promise<void>((resolve) => {
+  const loadedPort = freePort();
+  const untilGo = `new Promise<void>((resolve) => {
   const poll = setInterval(() => {
     try {
       Deno.statSync("go");
@@ -354,25 +352,40 @@ Deno.test("a program still waiting before its server gets one notice after 10 s,
       resolve();
     } catch { /* not yet */ }
   }, 20);
-});
-Deno.serve((_req) => new Response("late server"));
-`,
+})`;
+  await withTempDir(
+    {
+      // A top-level await that outlasts the notice: the load event never comes before it.
+      "main.ts": `await ${untilGo};\nDeno.serve((_req) => new Response("late server"));\n`,
+      // Loaded at once; its server comes later, from a timer.
+      "loaded.ts": `${untilGo}.then(() => Deno.serve((_req) => new Response("later server")));\n`,
     },
     async (dir) => {
       const server = new DevsrvProcess(["serve", "main.ts", "--port", String(port)], { cwd: dir });
+      const loaded = new DevsrvProcess(["serve", "loaded.ts", "--port", String(loadedPort)], {
+        cwd: dir,
+      });
       try {
         await server.waitForOutput(
           /main\.ts has started no server after 10 s; devsrv serves it once it does \(start a server/,
           { timeoutMs: 30_000 },
         );
+        await loaded.waitForOutput(/failed: app "loaded\.ts" starts no server/, {
+          timeoutMs: 30_000,
+        });
         await Deno.writeTextFile(`${dir}/go`, "");
         await waitFor("the late server's answer", async () => {
           const page = await fetchText(`http://127.0.0.1:${port}/`);
           return page.status === 200 && page.body === "late server";
         });
+        await waitFor("the later server's answer", async () => {
+          const page = await fetchText(`http://127.0.0.1:${loadedPort}/`);
+          return page.status === 200 && page.body === "later server";
+        });
         assert.equal(server.output.match(/has started no server/g)?.length, 1);
+        assert.doesNotMatch(loaded.output, /has started no server/);
       } finally {
-        await stopAndCheck(server);
+        await Promise.all([stopAndCheck(server), stopAndCheck(loaded)]);
       }
     },
   );
