@@ -230,6 +230,24 @@ export class WatchedTree {
     return paths;
   }
 
+  /**
+   * The directories whose entries may have changed since the scan listed
+   * them (their mtime moved, or is too recent to tell): an entry created
+   * after its folder was listed, but before the folder was watched, has no
+   * event. List them again once the watch is in place.
+   *
+   * @returns Real paths.
+   */
+  dirsChangedSinceListing(): string[] {
+    const changed: string[] = [];
+    for (const [dir, listed] of this.#dirs) {
+      const now = dirStateOf(dir);
+      const racy = listed.mtimeMs + RACY_WINDOW_MS > listed.checkedAtMs;
+      if (racy || now.mtimeMs !== listed.mtimeMs || !isSameDir(listed, now)) changed.push(dir);
+    }
+    return changed;
+  }
+
   /** The counted files (real paths), for tests and diagnostics. */
   get files(): string[] {
     return [...this.#files.keys()];
@@ -721,9 +739,10 @@ function dirStateOf(dir: string): DirState {
   };
 }
 
-/** Whether a fresh stat shows the same directory that a state remembers. */
-function isSameDir(known: DirState, info: Deno.FileInfo): boolean {
-  return known.ino === info.ino && known.birthMs === (info.birthtime?.getTime() ?? null);
+/** Whether a fresh stat (or a fresh state) shows the same directory that a state remembers. */
+function isSameDir(known: DirState, info: Deno.FileInfo | DirState): boolean {
+  const birthMs = "birthMs" in info ? info.birthMs : info.birthtime?.getTime() ?? null;
+  return known.ino === info.ino && known.birthMs === birthMs;
 }
 
 /**

@@ -270,12 +270,17 @@ class WatchSession implements Watching {
     ]).then(() => {});
   }
 
-  /** Lists the tree, places the watch, fingerprints, then starts reporting. */
+  /**
+   * Lists the tree, places the watch, fingerprints, then starts reporting:
+   * first entries that came between a folder's listing and its watch, and
+   * what changed since the program began loading.
+   */
   async start(): Promise<void> {
     await this.#tree.scan(() => {
       if (!this.#options.poll) this.#events = this.#tryEvents();
     });
-    if (this.#events) this.#events.start();
+    // The poller finds new entries by itself: it compares folders' mtimes with their listing's.
+    if (this.#events) this.#events.start(this.#tree.dirsChangedSinceListing());
     else this.#startPolling(false);
     const since = this.#options.changedSince;
     // A file system's mtime may lag the clock by a tick (ext4: up to 10 ms).

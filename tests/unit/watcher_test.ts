@@ -616,6 +616,25 @@ Deno.test("startWatching() falls back to polling when a new directory cannot be 
   });
 });
 
+Deno.test("startWatching() takes in a file created between its folder's listing and its watch", async () => {
+  let created = false;
+  await withWatch("watchfs", {
+    files: { "src/a.ts": "" },
+    options: {
+      // Runs once the folders are listed, just before they are watched.
+      watchFs: (paths, options) => {
+        if (!created) Deno.writeTextFileSync(join(paths[0]!, "src", "late.ts"), "1");
+        created = true;
+        return Deno.watchFs(paths, options);
+      },
+    },
+  }, async (h) => {
+    assert.ok(created);
+    await waitForPaths(h, [h.path("src", "late.ts")]);
+    assert.deepEqual(h.watching.fileCount, 3, "sentinel.ts, src/a.ts, src/late.ts");
+  });
+});
+
 Deno.test("startWatching() rejects a root that does not exist", async () => {
   const dir = await Deno.makeTempDir({ prefix: "devsrv_watch_test_" });
   try {
