@@ -615,6 +615,9 @@ export class Supervisor {
   #tell(child: ChildProcess, when = ""): void {
     Promise.all([child.link(), this.#nodeDecided]).then(([conn]) => {
       if (child.generation === 1) {
+        // The whole tree is watched once the first start is over; a save
+        // meanwhile must not depend on the file's mtime (see `early_watch.ts`).
+        if (!this.#setup.options.poll) this.#policy.watchEarly();
         this.#firstToldAt = Date.now();
         // A program that starts no server (yet) is watched all the same.
         Deno.unrefTimer(setTimeout(() => this.#settleFirst(), FIRST_START_WAIT_MS));
@@ -966,7 +969,8 @@ export async function superviseSession(
   // The tree is listed, fingerprinted and watched once the first start is
   // over: the scan (hashing every file) would hold the child's "start" and
   // the first requests. A file saved since the child began loading the
-  // program is taken as a change (`changedSince`).
+  // program is taken as a change: one the early watch saw (the program's
+  // folders, see `early_watch.ts`), or one with a newer mtime (`changedSince`).
   await Promise.race([supervisor.firstSettled, signal, supervisor.fatal]);
   // ...and the first requests it held have been answered.
   await new Promise((resolve) => setTimeout(resolve, SCAN_DELAY_MS));

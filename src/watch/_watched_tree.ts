@@ -213,21 +213,83 @@ export class WatchedTree {
   }
 
   /**
-   * Takes the files written since a moment (by their mtime) as changed, as
-   * if events had named them: what was saved after the program began
-   * loading, but before the scan fingerprinted it, must still restart it.
+   * Takes the files changed since a moment as changed, as if events had
+   * named them: what was saved after the program began loading, but before
+   * the scan fingerprinted it, must still restart it. A file changed when
+   * its mtime is this recent, or when an OS event placed at that moment
+   * named it (see `early_watch.ts`): a file renamed in, or given an old
+   * mtime, has no recent mtime. Since nobody knows what the file was before,
+   * its batch counts it whatever its content.
    *
    * @param sinceMs The moment, ms since the epoch.
+   * @param named Real paths that OS events named since that moment.
    * @returns Their paths, for the batch.
    */
-  changedSince(sinceMs: number): string[] {
-    const paths: string[] = [];
+  changedSince(sinceMs: number, named: ReadonlySet<string> = new Set()): string[] {
+    const recent: string[] = [];
     for (const [path, state] of this.#files) {
-      if (state.mtimeMs < sinceMs) continue;
-      this.#baselines.set(path, { path, existed: true, hash: undefined, seenAtMs: Date.now() });
-      paths.push(path);
+      if (state.mtimeMs >= sinceMs && !named.has(path)) recent.push(path);
     }
-    return paths;
+    return [...recent.map((path) => this.#takeKnownAsChanged(path)), ...this.takeAsChanged(named)];
+  }
+
+  /**
+   * Takes the files that OS events named as changed, whatever a comparison
+   * with their fingerprint says: the event may tell of a write that came
+   * before the fingerprint. A file that no listing saw (created after its
+   * folder was listed) is taken in as created; paths that are gone, or do
+   * not count, are skipped.
+   *
+   * @param paths Real paths.
+   * @returns The paths of the changed files, for the batch.
+   */
+  takeAsChanged(paths: Iterable<string>): string[] {
+    const changed: string[] = [];
+    for (const path of paths) {
+      if (this.#files.has(path)) {
+        changed.push(this.#takeKnownAsChanged(path));
+        continue;
+      }
+      const checkedAtMs = Date.now();
+      const info = statOrUndefined(path);
+      if (!info?.isFile || !this.#counts(path)) continue;
+      this.#files.set(path, fingerprint(path, info, checkedAtMs));
+      const delta = emptyDelta();
+      this.#reportChange(path, undefined, delta);
+      changed.push(...delta.changed);
+    }
+    return changed;
+  }
+
+  /**
+   * Marks a known file changed with no content to compare with: its batch
+   * counts it. A file created within the batch stays created.
+   */
+  #takeKnownAsChanged(path: string): string {
+    const outward = this.#outward(path);
+    const baseline = this.#baselines.get(outward);
+    if (baseline?.existed === false) return outward;
+    const seenAtMs = baseline?.seenAtMs ?? Date.now();
+    this.#baselines.set(outward, { path, existed: true, hash: undefined, seenAtMs });
+    return outward;
+  }
+
+  /**
+   * The directories whose entries may have changed since the scan listed
+   * them (their mtime moved, or is too recent to tell): an entry created
+   * after its folder was listed, but before the folder was watched, has no
+   * event. List them again once the watch is in place.
+   *
+   * @returns Real paths.
+   */
+  dirsChangedSinceListing(): string[] {
+    const changed: string[] = [];
+    for (const [dir, listed] of this.#dirs) {
+      const now = dirStateOf(dir);
+      const racy = listed.mtimeMs + RACY_WINDOW_MS > listed.checkedAtMs;
+      if (racy || now.mtimeMs !== listed.mtimeMs || !isSameDir(listed, now)) changed.push(dir);
+    }
+    return changed;
   }
 
   /** The counted files (real paths), for tests and diagnostics. */
@@ -721,9 +783,10 @@ function dirStateOf(dir: string): DirState {
   };
 }
 
-/** Whether a fresh stat shows the same directory that a state remembers. */
-function isSameDir(known: DirState, info: Deno.FileInfo): boolean {
-  return known.ino === info.ino && known.birthMs === (info.birthtime?.getTime() ?? null);
+/** Whether a fresh stat (or a fresh state) shows the same directory that a state remembers. */
+function isSameDir(known: DirState, info: Deno.FileInfo | DirState): boolean {
+  const birthMs = "birthMs" in info ? info.birthMs : info.birthtime?.getTime() ?? null;
+  return known.ino === info.ino && known.birthMs === birthMs;
 }
 
 /**

@@ -9,6 +9,10 @@
  * anywhere, a remote module, CommonJS, JSX, a computed `import()`, too many
  * files) it says so, and the first start waits for `deno info` as before.
  *
+ * The same look finds the folders of the program's own modules
+ * ({@linkcode moduleFolders}): the first start watches them before the
+ * program is read (`early_watch.ts`).
+ *
  * @module
  */
 
@@ -73,6 +77,50 @@ export function scanForNode(entry: string, read: ReadSource): NodeUse {
   return "none";
 }
 
+/** Extensions of local modules whose imports {@linkcode moduleFolders} reads: JSX too. */
+const READ_FOR_FOLDERS = new Set([...FOLLOWED, ".tsx", ".jsx", ".cts", ".cjs"]);
+
+/**
+ * The folders of a program's local modules: its entry's, and those of the
+ * modules it imports by relative or `file:` specifiers, at any depth, as far
+ * as plain string specifiers tell (bare specifiers, which an import map may
+ * send anywhere, are not followed).
+ *
+ * @param entry The program's entry module, an absolute path.
+ * @param read Reads a module's text.
+ * @param maxFiles Stops after this many modules.
+ * @returns Absolute folder paths, the entry's first.
+ *
+ * @example An entry that imports a module from a subfolder
+ * ```ts
+ * import { moduleFolders } from "./node_scan.ts";
+ *
+ * const files: Record<string, string> = {
+ *   "/app/main.ts": 'import { db } from "./lib/db.ts"; import "npm:hono";',
+ *   "/app/lib/db.ts": 'import data from "../data/seed.json" with { type: "json" };',
+ * };
+ * const folders = moduleFolders("/app/main.ts", (path) => files[path]);
+ * if (folders.join() !== "/app,/app/lib,/app/data") throw new Error(folders.join());
+ * ```
+ */
+export function moduleFolders(entry: string, read: ReadSource, maxFiles = MAX_FILES): string[] {
+  const seen = new Set<string>([entry]);
+  const folders = new Set<string>();
+  const queue = [entry];
+  for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+    folders.add(dirname(path));
+    const text = READ_FOR_FOLDERS.has(extname(path)) ? read(path) : undefined;
+    for (const specifier of text === undefined ? [] : specifiers(text)) {
+      const target = localPath(specifier, path);
+      if (target === undefined || seen.has(target)) continue;
+      if (seen.size >= maxFiles) return [...folders];
+      seen.add(target);
+      queue.push(target);
+    }
+  }
+  return [...folders];
+}
+
 function specifiers(text: string): string[] {
   return [...text.matchAll(SPECIFIER)].map((match) => match[2] ?? match[4] ?? match[6] ?? "");
 }
@@ -90,15 +138,18 @@ function hasComputedImport(text: string): boolean {
  */
 function localTarget(specifier: string, from: string): string | "node" | null | undefined {
   if (specifier.startsWith("node:") || specifier.startsWith("npm:")) return "node";
-  let path: string;
-  if (specifier.startsWith("./") || specifier.startsWith("../") || specifier.startsWith("/")) {
-    path = resolve(dirname(from), specifier);
-  } else if (specifier.startsWith("file:") && URL.canParse(specifier)) {
-    path = fileURLToPath(specifier);
-  } else {
-    return undefined; // bare (an import map's), jsr:, http(s):, data:
-  }
+  const path = localPath(specifier, from);
+  if (path === undefined) return undefined;
   return extname(path) === ".json" ? null : path;
+}
+
+/** The absolute path a relative, absolute or `file:` specifier leads to; `undefined` for others. */
+function localPath(specifier: string, from: string): string | undefined {
+  if (specifier.startsWith("./") || specifier.startsWith("../") || specifier.startsWith("/")) {
+    return resolve(dirname(from), specifier);
+  }
+  if (specifier.startsWith("file:") && URL.canParse(specifier)) return fileURLToPath(specifier);
+  return undefined; // bare (an import map's), jsr:, http(s):, data:
 }
 
 /**

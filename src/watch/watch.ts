@@ -15,6 +15,7 @@ import { firstLine } from "../errors.ts";
 
 import { WatchedTree } from "./_watched_tree.ts";
 import { Debouncer } from "./debounce.ts";
+import type { EarlyWatch } from "./early_watch.ts";
 import { Poller } from "./poller.ts";
 import { EventWatcher, type WatchFsFunction } from "./watcher.ts";
 
@@ -58,6 +59,13 @@ export interface WatchOptions {
    * began loading before the watch did.
    */
   changedSince?: number;
+  /**
+   * The OS watch placed when the program began loading (`changedSince`):
+   * every file it names is a change too, whatever its mtime. This watch
+   * takes it over and closes it once its own watch is in place and the
+   * events already under way have come in.
+   */
+  earlyWatch?: EarlyWatch;
   /**
    * Places the OS watches (non-recursive). A test hook: pass a function
    * that throws to exercise the fallback to polling.
@@ -230,6 +238,8 @@ class WatchSession implements Watching {
   readonly #debouncer: Debouncer;
   #events: EventWatcher | undefined;
   #poller: Poller | undefined;
+  #early: EarlyWatch | undefined;
+  #earlyTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #stopped: Promise<void>[] = [];
 
   constructor(
@@ -240,6 +250,7 @@ class WatchSession implements Watching {
     this.roots = [...options.roots];
     this.#tree = tree;
     this.#options = options;
+    this.#early = options.earlyWatch;
     this.#debouncer = new Debouncer((paths) => {
       const latencyMs = this.#poller ? options.intervalMs + EVENT_LATENCY_MS : EVENT_LATENCY_MS;
       const changes = tree.settle(paths).map(({ path, kind, mtimeMs, seenAtMs }) => ({
@@ -267,19 +278,32 @@ class WatchSession implements Watching {
       ...this.#stopped,
       this.#events?.finished,
       this.#poller?.finished,
+      this.#options.earlyWatch?.finished,
     ]).then(() => {});
   }
 
-  /** Lists the tree, places the watch, fingerprints, then starts reporting. */
+  /**
+   * Lists the tree, places the watch, fingerprints, then starts reporting:
+   * first entries that came between a folder's listing and its watch, and
+   * what changed since the program began loading.
+   */
   async start(): Promise<void> {
     await this.#tree.scan(() => {
       if (!this.#options.poll) this.#events = this.#tryEvents();
     });
-    if (this.#events) this.#events.start();
+    // The poller finds new entries by itself: it compares folders' mtimes with their listing's.
+    if (this.#events) this.#events.start(this.#tree.dirsChangedSinceListing());
     else this.#startPolling(false);
     const since = this.#options.changedSince;
+    const early = this.#early;
     // A file system's mtime may lag the clock by a tick (ext4: up to 10 ms).
-    if (since !== undefined) this.#changed(this.#tree.changedSince(since - MTIME_TICK_MS));
+    if (since !== undefined) {
+      this.#changed(this.#tree.changedSince(since - MTIME_TICK_MS, early?.named));
+    }
+    if (early === undefined) return;
+    // An event may tell of a write that came before the fingerprint.
+    early.listen((paths) => this.#changed(this.#tree.takeAsChanged(paths)));
+    this.#earlyTimer = setTimeout(() => this.#closeEarly(), EVENT_LATENCY_MS);
   }
 
   addFiles(paths: readonly string[]): void {
@@ -290,6 +314,13 @@ class WatchSession implements Watching {
     this.#debouncer.close();
     this.#events?.close();
     this.#poller?.close();
+    this.#closeEarly();
+  }
+
+  #closeEarly(): void {
+    clearTimeout(this.#earlyTimer);
+    this.#early?.close();
+    this.#early = undefined;
   }
 
   #tryEvents(): EventWatcher | undefined {

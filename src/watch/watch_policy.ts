@@ -34,7 +34,9 @@ import {
   decisionLine,
   describeReason,
 } from "./change_decision.ts";
+import { EarlyWatch } from "./early_watch.ts";
 import { loadModuleGraph, type ModuleGraph } from "./module_graph.ts";
+import { moduleFolders, readSourceOrUndefined } from "./node_scan.ts";
 import { startupFilesFrom } from "./startup_files.ts";
 import {
   type ChangeBatch,
@@ -126,6 +128,8 @@ export class WatchPolicy {
   readonly #appWrites = new Map<string, number>();
   #abort = new AbortController();
   #watching: Watching | undefined;
+  /** The watch placed as the first start began, until `startWatching` takes it over. */
+  #early: EarlyWatch | undefined;
 
   /**
    * @param options The session: entry, serve options, Deno arguments.
@@ -153,17 +157,35 @@ export class WatchPolicy {
    * @throws {Deno.errors.NotFound} When a `--watch` path does not exist.
    */
   async startWatching(
-    options: Omit<WatchOptions, "roots" | "ext" | "allFiles">,
+    options: Omit<WatchOptions, "roots" | "ext" | "allFiles" | "earlyWatch">,
     onChange: (batch: ChangeBatch) => void,
   ): Promise<Watching> {
+    const early = this.#early;
+    this.#early = undefined;
     this.#watching = await startWatching({
       ...options,
       roots: this.#roots(),
       ext: undefined,
       allFiles: true,
+      ...(early === undefined ? {} : { earlyWatch: early }),
     }, onChange);
     this.#watchOutside(this.graph);
     return this.#watching;
+  }
+
+  /**
+   * Watches, from now until {@linkcode WatchPolicy.startWatching} takes
+   * over, the folders where the program is most likely edited: the roots
+   * themselves (not their subfolders), the folders of the program's own
+   * modules (as far as reading their imports tells), and of the files Deno
+   * reads at start. One `Deno.watchFs` call, nothing is listed: the first
+   * start calls it just before the program is read (see `early_watch.ts`).
+   */
+  watchEarly(): void {
+    this.#early?.close();
+    const entry = this.#entry;
+    const modules = entry.kind === "static" ? [] : moduleFolders(entry.path, readSourceOrUndefined);
+    this.#early = EarlyWatch.place([...this.#roots(), ...modules, ...this.#startupFiles]);
   }
 
   #roots(): string[] {
@@ -363,7 +385,10 @@ export class WatchPolicy {
   close(): Promise<void> {
     clearTimeout(this.#refreshTimer);
     this.#abort.abort();
-    return this.#refreshing ?? Promise.resolve();
+    const early = this.#early;
+    early?.close();
+    this.#early = undefined;
+    return Promise.all([this.#refreshing, early?.finished]).then(() => {});
   }
 
   /** Watches the files of the graph that no root holds (imports from `../shared`). */

@@ -96,6 +96,8 @@ export class EventWatcher {
   readonly #pending = new Set<string>();
   /** Pending paths that an event said were created, removed or renamed. */
   readonly #recreated = new Set<string>();
+  /** Known directories to list again, for entries that came before their watch. */
+  readonly #toRelist = new Set<string>();
   #current: Deno.FsWatcher | undefined;
   #rescanRequested = false;
   /** A directory vanished: the OS watches must be placed afresh. */
@@ -119,8 +121,15 @@ export class EventWatcher {
     this.#watch();
   }
 
-  /** Starts checking and reporting; events that came before are kept for it. */
-  start(): void {
+  /**
+   * Starts checking and reporting; events that came before are kept for it.
+   *
+   * @param relist Known directories to list again first: their entries may
+   * have changed between their listing and the watch (see
+   * `WatchedTree.dirsChangedSinceListing`).
+   */
+  start(relist: readonly string[] = []): void {
+    for (const dir of relist) this.#toRelist.add(dir);
     this.#started = true;
     this.#kick();
   }
@@ -245,7 +254,7 @@ export class EventWatcher {
   /** Starts draining the pending paths unless a drain is running. */
   #kick(): void {
     if (!this.#started || this.#closed || this.#draining) return;
-    if (this.#pending.size === 0 && !this.#rescanRequested && !this.#releaseRequested) return;
+    if (!this.#hasWork()) return;
     this.#options.onWorking?.(true);
     this.#draining = this.#drain().finally(() => {
       this.#draining = undefined;
@@ -256,9 +265,7 @@ export class EventWatcher {
 
   async #drain(): Promise<void> {
     try {
-      while (
-        !this.#closed && (this.#pending.size > 0 || this.#rescanRequested || this.#releaseRequested)
-      ) {
+      while (!this.#closed && this.#hasWork()) {
         if (this.#releaseRequested) await this.#watchAfresh();
         else await this.#apply(await this.#nextDelta());
       }
@@ -269,12 +276,23 @@ export class EventWatcher {
     }
   }
 
+  #hasWork(): boolean {
+    return this.#pending.size > 0 || this.#toRelist.size > 0 || this.#rescanRequested ||
+      this.#releaseRequested;
+  }
+
   #nextDelta(): Promise<TreeDelta> {
     if (this.#rescanRequested) {
       this.#rescanRequested = false;
       this.#pending.clear(); // the rescan covers them
       this.#recreated.clear();
+      this.#toRelist.clear();
       return this.#tree.rescan(this.#abort.signal);
+    }
+    if (this.#toRelist.size > 0) {
+      const dirs = [...this.#toRelist];
+      this.#toRelist.clear();
+      return this.#tree.relist(dirs, this.#abort.signal);
     }
     const paths = [...this.#pending];
     const recreated = new Set(this.#recreated);

@@ -603,6 +603,52 @@ Deno.test("a save while the first start loads the program restarts it, though th
   });
 });
 
+/** Says when its top level runs (the program has been read), then starts slowly. */
+const LOADING_APP = (version: string) =>
+  `console.log("loading ${version}");
+await new Promise((resolve) => setTimeout(resolve, 1500)); // a slow start: connecting, warming up
+export default { fetch: () => new Response("${version}") };
+`;
+
+/** How a save can leave a file's mtime older than the moment the program was read. */
+const OLD_MTIME_SAVES: Record<string, (dir: string, spare: string) => Promise<void>> = {
+  // An editor's safe write: the temporary file, written before devsrv started, renamed over.
+  "a temporary file written earlier, renamed over it": async (dir, spare) => {
+    await Deno.rename(`${spare}/app.ts`, `${dir}/app.ts`);
+  },
+  // `cp -p`, `rsync -t`, `tar`: the content is new, the mtime is the source's.
+  "a write that sets an old mtime": async (dir, spare) => {
+    await Deno.writeTextFile(`${dir}/app.ts`, await Deno.readTextFile(`${spare}/app.ts`));
+    await Deno.utime(`${dir}/app.ts`, new Date(), (await Deno.stat(`${spare}/app.ts`)).mtime!);
+  },
+};
+
+for (const [style, save] of Object.entries(OLD_MTIME_SAVES)) {
+  Deno.test(`a save while the first start loads the program restarts it, with ${style}`, async () => {
+    await withTempDir({ "app.ts": LOADING_APP("v2") }, async (spare) => {
+      const mtime = (await Deno.stat(`${spare}/app.ts`)).mtime!;
+      await Deno.utime(`${spare}/app.ts`, new Date(), new Date(mtime.getTime() - 60_000));
+      await withTempDir({ "app.ts": LOADING_APP("v1") }, async (dir) => {
+        const server = new DevsrvProcess(["serve", "app.ts", "-p", "0", "--verbose"], {
+          cwd: dir,
+        });
+        try {
+          // The program has been read, and the tree is not watched yet (the
+          // first start is not over: the scan waits for it, up to 500 ms).
+          await server.waitForOutput(/loading v1/);
+          await save(dir, spare);
+          assert.doesNotMatch(server.output, / · watching /, "saved before the watch began");
+          const url = await server.url();
+          await waitFor("v2", async () => await bodyAt(url) === "v2");
+          assert.match(server.output, /app\.ts changed/);
+        } finally {
+          await stopAndCheck(server);
+        }
+      });
+    });
+  });
+}
+
 Deno.test("a library script that changes directory before serve() restarts", async () => {
   const modUrl = new URL("../../src/mod.ts", import.meta.url).href;
   const script = (version: string) =>

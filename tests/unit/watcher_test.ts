@@ -17,6 +17,8 @@ import {
   type Watching,
   type WatchOptions,
 } from "../../src/watch/watch.ts";
+import { WatchedTree } from "../../src/watch/_watched_tree.ts";
+import { EarlyWatch } from "../../src/watch/early_watch.ts";
 import { missingOutsideCi, waitFor } from "../_harness/devsrv.ts";
 
 type Kind = "watchfs" | "poll";
@@ -614,6 +616,114 @@ Deno.test("startWatching() falls back to polling when a new directory cannot be 
     Deno.writeTextFileSync(h.path("sub", "x.ts"), "2");
     await waitForPaths(h, [h.path("sub", "x.ts")], from);
   });
+});
+
+Deno.test("startWatching() takes in a file created between its folder's listing and its watch", async () => {
+  let created = false;
+  await withWatch("watchfs", {
+    files: { "src/a.ts": "" },
+    options: {
+      // Runs once the folders are listed, just before they are watched.
+      watchFs: (paths, options) => {
+        if (!created) Deno.writeTextFileSync(join(paths[0]!, "src", "late.ts"), "1");
+        created = true;
+        return Deno.watchFs(paths, options);
+      },
+    },
+  }, async (h) => {
+    assert.ok(created);
+    await waitForPaths(h, [h.path("src", "late.ts")]);
+    assert.deepEqual(h.watching.fileCount, 3, "sentinel.ts, src/a.ts, src/late.ts");
+  });
+});
+
+/** Watches `dir` as the reloader's first scan does, the program having begun loading at `sinceMs`. */
+function watchAfterStart(
+  dir: string,
+  sinceMs: number,
+  earlyWatch: EarlyWatch | undefined,
+  batches: ChangeBatch[],
+): Promise<Watching> {
+  return startWatching({
+    roots: [dir],
+    ext: undefined,
+    ignore: [],
+    gitignore: true,
+    debounceMs: DEBOUNCE_MS,
+    poll: false,
+    intervalMs: POLL_INTERVAL_MS,
+    changedSince: sinceMs,
+    ...(earlyWatch ? { earlyWatch } : {}),
+  }, (batch) => batches.push(batch));
+}
+
+Deno.test("startWatching() takes a file its early watch saw change as changed, whatever its mtime", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "devsrv_watch_test_" }));
+  try {
+    writeTree(dir, { "app.ts": "// v1\n", "sentinel.ts": "// 0\n", "spare/app.ts": "// v2\n" });
+    const longAgo = new Date(Date.now() - 60_000);
+    for (const name of ["app.ts", "sentinel.ts", "spare/app.ts"]) {
+      Deno.utimeSync(join(dir, name), longAgo, longAgo);
+    }
+    const sinceMs = Date.now();
+    const early = EarlyWatch.place([dir]);
+    // A safe write: the temporary file, written long ago, renamed over the file.
+    Deno.renameSync(join(dir, "spare", "app.ts"), join(dir, "app.ts"));
+    await waitFor("the early watch's event", () => early.named.has(join(dir, "app.ts")));
+    const batches: ChangeBatch[] = [];
+    const watching = await watchAfterStart(dir, sinceMs, early, batches);
+    try {
+      await waitFor("a batch", () => batches.length > 0, DEADLINE_MS);
+      assert.deepEqual(batches[0]!.paths, [join(dir, "app.ts")]);
+      assert.deepEqual(batches[0]!.changes[0]!.kind, "modified");
+    } finally {
+      watching.close();
+      await watching.finished;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("WatchedTree.takeAsChanged() leaves a file created within the batch created", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "devsrv_watch_test_" }));
+  try {
+    writeTree(dir, { "routes/home.ts": "" });
+    const tree = WatchedTree.open({ roots: [dir], ext: undefined, ignore: [], gitignore: true });
+    await tree.scan();
+    const about = join(dir, "routes", "about.ts");
+    Deno.writeTextFileSync(about, "");
+    // The watch reports the new file, then an early event names it too.
+    assert.deepEqual((await tree.checkPaths([about])).changed, [about]);
+    assert.deepEqual(tree.takeAsChanged([about]), [about]);
+    // A new route: created, not modified (the change decision treats them apart).
+    assert.deepEqual(tree.settle([about]).map((change) => change.kind), ["created"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("startWatching() takes a file changed since the program began loading by its mtime", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "devsrv_watch_test_" }));
+  try {
+    writeTree(dir, { "old.ts": "", "sentinel.ts": "// 0\n" });
+    const longAgo = new Date(Date.now() - 60_000);
+    Deno.utimeSync(join(dir, "old.ts"), longAgo, longAgo);
+    Deno.utimeSync(join(dir, "sentinel.ts"), longAgo, longAgo);
+    const sinceMs = Date.now();
+    writeTree(dir, { "app.ts": "// v2\n" });
+    const batches: ChangeBatch[] = [];
+    const watching = await watchAfterStart(dir, sinceMs, undefined, batches);
+    try {
+      await waitFor("a batch", () => batches.length > 0, DEADLINE_MS);
+      assert.deepEqual(batches[0]!.paths, [join(dir, "app.ts")]);
+    } finally {
+      watching.close();
+      await watching.finished;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("startWatching() rejects a root that does not exist", async () => {
