@@ -25,6 +25,8 @@ import { writeAllSync } from "../log.ts";
 import { CHANNEL_ADDRESS_ENV, CHANNEL_TOKEN_ENV, GENERATION_ENV, RUN_MAIN_ENV } from "../role.ts";
 import type { ChildCommand } from "./reexec.ts";
 import { drained, endProcesses } from "./leftovers.ts";
+import type { LoadedFiles } from "./loaded_files.ts";
+import type { RestartRequest } from "./lifecycle.ts";
 
 /** How a starting child ended up: serving, failed to load, or gone. */
 export type StartOutcome =
@@ -55,6 +57,10 @@ export class ChildProcess {
   readonly servers = new Map<number, BackendAddress>();
   /** Its program's main module has been evaluated (Deno's `load` event). */
   loaded = false;
+  /** The recently changed files as it was told to start (see `loaded_files.ts`). */
+  loadedFiles: LoadedFiles | undefined;
+  /** A restart it was spared while it started, as it had read the change: run if its start fails. */
+  spared: RestartRequest | undefined;
   /** Its program serves on a Unix socket path of its own, which the next one will ask for. */
   servesUnixSocket = false;
   /** Its output is kept back (see {@linkcode ChildProcess.holdOutput}). */

@@ -51,6 +51,7 @@ import { type Children, runsProgram } from "./children.ts";
 import { ChildrenSetup } from "./first_child.ts";
 import { HeadStarts, mayStartAhead } from "./head_start.ts";
 import { Overlap } from "./overlap.ts";
+import { LoadedFiles, MAX_FILES } from "./loaded_files.ts";
 import {
   childOf,
   type Effect,
@@ -118,6 +119,8 @@ export class Supervisor {
   #state: Lifecycle<ChildProcess> = initialLifecycle();
   /** Whether the next child may run beside the old one (see `overlap.ts`). */
   readonly #overlap = new Overlap();
+  /** The files of the latest batches that restarted the app, newest first. */
+  #recentFiles: string[] = [];
   /** Events that arrived while effects were applied, handled next, in order. */
   readonly #events: LifecycleEvent<ChildProcess>[] = [];
   #dispatching = false;
@@ -366,11 +369,24 @@ export class Supervisor {
       batch,
       failed,
     );
+    const prepared = this.#headStarts.endBatch();
+    const restarts = decision.action === "restart" || (decision.action === "reload" && failed);
+    const request = { reason: "change", files, startupFileChanged };
+    // The files that make it restart (the others would not on their own).
+    const acted = decision.files.filter((file) => file.action === decision.action)
+      .map((file) => file.path);
+    if (restarts && !startupFileChanged && this.#loadedAlready(acted, request)) {
+      if (prepared) this.#discard(prepared, "the child has this code already");
+      const { liveReload } = this.#setup.options;
+      if (decision.action === "restart" && reloadFiles.length > 0 && liveReload) {
+        this.#hub.changed(reloadFiles);
+      }
+      return;
+    }
     if (line !== undefined) this.#log.info(line);
     if (hint !== undefined) this.#log.warn(hint);
-    const prepared = this.#headStarts.endBatch();
-    if (decision.action === "restart" || (decision.action === "reload" && failed)) {
-      const request = { reason: "change", files, startupFileChanged };
+    if (restarts) {
+      this.#noteRecent(acted);
       if (prepared && !startupFileChanged) {
         this.#dispatch({ kind: "restart", request, prepared });
         return;
@@ -383,6 +399,35 @@ export class Supervisor {
     if (decision.action === "reload" && this.#setup.options.liveReload) {
       this.#hub.changed(reloadFiles);
     }
+  }
+
+  /**
+   * Whether the child serving or starting has read this batch's files as
+   * they are: it was told to start after they were written (a fresh child
+   * spawns for tens of ms), and their OS events came only now. Restarting
+   * it would run the same code again (abandoning a start, or after it).
+   * A child still starting may have read a file in the middle of a save
+   * (truncated, then written again with the same bytes): if its start
+   * fails, the restart it was spared runs then (`#fail`).
+   *
+   * @param paths The batch's files.
+   * @param request The restart the batch asks for.
+   */
+  #loadedAlready(paths: string[], request: RestartRequest): boolean {
+    const phase = this.phase;
+    const starting = phase.kind === "starting" && !phase.abandoned;
+    if ((phase.kind !== "ready" && !starting) || this.#state.pending !== undefined) return false;
+    const child = phase.child;
+    if (!child.loadedFiles?.unchanged(paths)) return false;
+    if (starting) child.spared = request;
+    this.#step(`child ${child.generation} has read these changes already: no restart`);
+    return true;
+  }
+
+  /** Remembers a restart's files, which the next children's snapshots keep (`loaded_files.ts`). */
+  #noteRecent(paths: string[]): void {
+    this.#recentFiles = [...paths, ...this.#recentFiles.filter((path) => !paths.includes(path))]
+      .slice(0, MAX_FILES);
   }
 
   /** Ends a head start that no restart takes; its output is never shown. */
@@ -624,6 +669,8 @@ export class Supervisor {
       }
       // Decided once: while the graph is unknown, it scans the program's modules.
       const node = this.#capturesNode;
+      // What it reads of them is at least this new.
+      child.loadedFiles = LoadedFiles.read(this.#recentFiles);
       this.#step(
         `child ${child.generation} told to start${when ? ` ${when}` : ""} (node:http ${
           node ? "captured" : "not used"
@@ -738,6 +785,12 @@ export class Supervisor {
     if (failure.addressInUse && this.#ports.ports.every((port) => port === null)) {
       this.#failSession(new DevsrvError(failure.message, failure.fix));
       return;
+    }
+    const spared = child?.spared;
+    if (child && spared) {
+      // It may have read a save half-written: the restart it was spared runs now.
+      child.spared = undefined;
+      this.restart(spared);
     }
     this.#ports.showFailurePage();
     this.#ports.changed();

@@ -576,6 +576,39 @@ Deno.test("a start abandoned for newer code is no failure: head starts go on", a
   });
 });
 
+/** An app that logs each evaluation, and whose SIGTERM handler waits for a file named `release`. */
+const HELD_STOP_APP = (version: string) =>
+  `Deno.writeTextFileSync("evals.log", "${version}\\n", { append: true });
+Deno.addSignalListener("SIGTERM", () => {
+  const poll = setInterval(() => {
+    try {
+      Deno.statSync("release");
+      clearInterval(poll);
+      Deno.exit(0);
+    } catch { /* not yet */ }
+  }, 10);
+});
+export default { fetch: () => new Response("${version}") };
+`;
+
+Deno.test("a save the next child has read before its event's batch does not run that code again", async () => {
+  // `release` is not ignored: a file that restarts nothing, in the same batch as v3.
+  const flags = ["--debounce", "300", "--no-head-start", "--ignore", "evals.log"];
+  await withVerboseApp(HELD_STOP_APP("v1"), flags, async (server, url, dir) => {
+    await waitFor("v1", async () => await bodyAt(url) === "v1");
+    await Deno.writeTextFile(`${dir}/app.ts`, HELD_STOP_APP("v2"));
+    // v1's handler holds its exit, so the next child is told to start only once released.
+    await server.waitForOutput(/is stopping · waiting for .*SIGTERM handler/);
+    await Deno.writeTextFile(`${dir}/app.ts`, HELD_STOP_APP("v3"));
+    await Deno.writeTextFile(`${dir}/release`, "");
+    // The next child reads v3, well before v3's own batch (300 ms after its write).
+    await waitFor("v3", async () => await bodyAt(url) === "v3");
+    await server.waitForOutput(/has read these changes already: no restart/);
+    const evals = (await Deno.readTextFile(`${dir}/evals.log`)).trim().split("\n");
+    assert.deepEqual(evals, ["v1", "v3"]);
+  });
+});
+
 Deno.test("--no-head-start loads a change's code only once its batch is decided", async () => {
   await withVerboseApp(LOUD_APP("v1"), ["--no-head-start"], async (server, url, dir) => {
     await waitFor("v1", async () => await bodyAt(url) === "v1");
