@@ -40,10 +40,11 @@ Deno.test("LoadedFiles: keeps at most MAX_FILES files, the first ones given", as
   const files = Object.fromEntries(
     Array.from({ length: MAX_FILES + 2 }, (_, i) => [`m${i}.ts`, `m${i}`]),
   );
-  await withTempDir(files, async (dir) => {
+  await withTempDir(files, (dir) => {
     const paths = Object.keys(files).map((name) => `${dir}/${name}`);
     const loaded = LoadedFiles.read(paths);
     assert.equal(loaded.unchanged(paths.slice(0, MAX_FILES)), true);
     assert.equal(loaded.unchanged([paths[MAX_FILES]!]), false);
+    return Promise.resolve();
   });
 });
