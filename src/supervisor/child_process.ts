@@ -57,6 +57,8 @@ export class ChildProcess {
   readonly servers = new Map<number, BackendAddress>();
   /** Its program's main module has been evaluated (Deno's `load` event). */
   loaded = false;
+  /** When it said so, `performance.now()`: the modules its program imports at load are read by then. */
+  loadedAt: number | undefined;
   /** The recently changed files as it was told to start (see `loaded_files.ts`). */
   loadedFiles: LoadedFiles | undefined;
   /** A restart it was spared while it started, as it had read the change: run if its start fails. */

@@ -41,7 +41,7 @@ import type { AppSource } from "../serve/app_source.ts";
 import { onShutdownSignal } from "../signals.ts";
 import { VERSION } from "../version.ts";
 import type { AppEntry } from "../watch/change_decision.ts";
-import type { ChangeBatch, Watching } from "../watch/watch.ts";
+import type { BatchSeen, ChangeBatch, Watching } from "../watch/watch.ts";
 import { WatchPolicy } from "../watch/watch_policy.ts";
 import { type NodeUse, readSourceOrUndefined, scanForNode } from "../watch/node_scan.ts";
 import { descendantsOf } from "../process_tree.ts";
@@ -315,9 +315,10 @@ export class Supervisor {
       intervalMs: options.intervalMs,
       onWarning: (message) => this.#log.warn(message),
       onEachChange: (paths) => this.#headStarts.seen(paths),
-      onEmptyBatch: () => {
+      onEmptyBatch: (paths, seen) => {
         const prepared = this.#headStarts.endBatch();
         if (prepared) this.#discard(prepared, "the files are back as they were");
+        this.#onFilesBack(paths, seen);
       },
       ...(this.#firstToldAt === undefined ? {} : { changedSince: this.#firstToldAt }),
     }, (batch) => this.#onChange(batch));
@@ -375,7 +376,7 @@ export class Supervisor {
     // The files that make it restart (the others would not on their own).
     const acted = decision.files.filter((file) => file.action === decision.action)
       .map((file) => file.path);
-    if (restarts && !startupFileChanged && this.#loadedAlready(acted, request)) {
+    if (restarts && !startupFileChanged && this.#loadedAlready(acted, request, batch.seen)) {
       if (prepared) this.#discard(prepared, "the child has this code already");
       const { liveReload } = this.#setup.options;
       if (decision.action === "restart" && reloadFiles.length > 0 && liveReload) {
@@ -412,16 +413,44 @@ export class Supervisor {
    *
    * @param paths The batch's files.
    * @param request The restart the batch asks for.
+   * @param seen When the batch's changes were seen: none may have come
+   *   while the child read its modules, or it may have read a state in
+   *   between (a save undone within ms).
    */
-  #loadedAlready(paths: string[], request: RestartRequest): boolean {
+  #loadedAlready(paths: string[], request: RestartRequest, seen: BatchSeen | undefined): boolean {
     const phase = this.phase;
     const starting = phase.kind === "starting" && !phase.abandoned;
     if ((phase.kind !== "ready" && !starting) || this.#state.pending !== undefined) return false;
     const child = phase.child;
+    if (!seen || !readOutsideBatch(child, seen)) return false;
     if (!child.loadedFiles?.unchanged(paths)) return false;
     if (starting) child.spared = request;
     this.#step(`child ${child.generation} has read these changes already: no restart`);
     return true;
+  }
+
+  /**
+   * A batch whose files came back as they were before it changes nothing
+   * on disk; but a child that read them in the middle of it (a save undone
+   * within ms, or a save that truncated the file and wrote the same bytes
+   * back) has what is no longer there: it restarts. So does a failing app,
+   * as for any save of a file it did not write.
+   */
+  #onFilesBack(paths: string[], seen: BatchSeen): void {
+    const phase = this.phase;
+    const child = childOf(phase);
+    const failed = phase.kind === "failed";
+    if (!failed && (phase.kind === "stopping" || phase.kind === "idle" || !child)) return;
+    if (!failed && (child === undefined || readOutsideBatch(child, seen))) return;
+    const { decision, startupFileChanged } = this.#policy.preview(paths, failed);
+    if (decision.action === "none" || (!failed && decision.action !== "restart")) return;
+    const files = paths.map((path) => relative(Deno.cwd(), path) || path);
+    this.#log.info(
+      `${files.join(", ")} changed and changed back${
+        failed ? "" : ` while child ${child!.generation} read it`
+      } · restarting`,
+    );
+    this.restart({ reason: "change", files, startupFileChanged });
   }
 
   /** Remembers a restart's files, which the next children's snapshots keep (`loaded_files.ts`). */
@@ -892,6 +921,7 @@ export class Supervisor {
           break;
         case "loaded":
           child.loaded = true;
+          child.loadedAt = performance.now();
           this.#ports.changed();
           break;
         case "stopping":
@@ -1056,4 +1086,26 @@ export async function superviseSession(
   log.info(`${ended} received · stopping the child and exiting`);
   await supervisor.shutdown();
   return 0;
+}
+
+/**
+ * How late a change may be seen after it happened, in ms, for the question
+ * whether a child read a file before or after it: a kernel event's trip,
+ * and a watcher busy with another.
+ */
+const SEEN_LATE_MS = 50;
+
+/**
+ * Whether a child read its program's modules outside a batch's changes:
+ * told to start after all of them were seen (so after they happened), or
+ * done loading well before the first was seen. Else it may have read a
+ * state in between.
+ *
+ * @param child The child.
+ * @param seen When the batch's first and last changes were seen.
+ * @returns `true` when it surely read the state before or after the batch.
+ */
+function readOutsideBatch(child: ChildProcess, seen: BatchSeen): boolean {
+  if (seen.last < child.startedAt) return true;
+  return child.loadedAt !== undefined && child.loadedAt + SEEN_LATE_MS < seen.first;
 }

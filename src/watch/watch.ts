@@ -50,9 +50,13 @@ export interface WatchOptions {
   onEachChange?: (paths: string[]) => void;
   /**
    * Called when a batch turns out to change nothing (its files are back as
-   * they were before it): what `onEachChange` began must end.
+   * they were before it): what `onEachChange` began must end, and a child
+   * that read them in the middle of the batch has what is no longer there.
+   *
+   * @param paths The batch's files.
+   * @param seen When its first and last changes were seen.
    */
-  onEmptyBatch?: () => void;
+  onEmptyBatch?: (paths: string[], seen: BatchSeen) => void;
   /**
    * Files whose mtime is this recent (ms since the epoch) when the scan
    * finds them are changes (see `WatchedTree.changedSince`): the program
@@ -96,6 +100,14 @@ export interface ChangeBatch {
   paths: string[];
   /** The same files, in the same order, with what happened and when. */
   changes: FileChange[];
+  /** When its first and its last change were seen (`performance.now()`). */
+  seen?: BatchSeen;
+}
+
+/** When a batch's first and last changes were seen, `performance.now()` in ms. */
+export interface BatchSeen {
+  first: number;
+  last: number;
 }
 
 /**
@@ -241,6 +253,8 @@ class WatchSession implements Watching {
   #early: EarlyWatch | undefined;
   #earlyTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #stopped: Promise<void>[] = [];
+  /** When the batch being gathered saw its first and its latest change. */
+  #seen: BatchSeen | undefined;
 
   constructor(
     tree: WatchedTree,
@@ -258,8 +272,11 @@ class WatchSession implements Watching {
         kind,
         ...changeWindow(mtimeMs, seenAtMs, latencyMs),
       }));
-      if (changes.length > 0) onChange({ paths: changes.map((c) => c.path), changes });
-      else options.onEmptyBatch?.();
+      const now = performance.now();
+      const seen = this.#seen ?? { first: now, last: now };
+      this.#seen = undefined;
+      if (changes.length > 0) onChange({ paths: changes.map((c) => c.path), changes, seen });
+      else options.onEmptyBatch?.(paths, seen);
     }, {
       quietMs: options.debounceMs,
     });
@@ -360,6 +377,8 @@ class WatchSession implements Watching {
 
   #changed(paths: string[]): void {
     if (paths.length === 0) return;
+    const now = performance.now();
+    this.#seen = { first: this.#seen?.first ?? now, last: now };
     this.#debouncer.add(paths);
     this.#options.onEachChange?.(paths);
   }

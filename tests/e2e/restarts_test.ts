@@ -609,6 +609,83 @@ Deno.test("a save the next child has read before its event's batch does not run 
   });
 });
 
+/** An entry that imports `ver.ts` only once a file named `go` exists: the test says when it reads. */
+const GATED_ENTRY = `while (true) {
+  try {
+    Deno.statSync("go");
+    break;
+  } catch {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+const { V } = await import("./ver.ts");
+if (V === undefined) throw new Error("ver.ts exports no V");
+Deno.serve((_req) => new Response(V));
+`;
+const VERSION_MODULE = (version: string) => `export const V = "${version}";\n`;
+const GATED_FLAGS = ["--debounce", "300", "--no-head-start", "--ignore", "go"];
+
+Deno.test("a file the next child read in the middle of a save that then came back (A, B, A) restarts it: B is not left serving", async () => {
+  await withTempDir(
+    { "main.ts": GATED_ENTRY, "ver.ts": VERSION_MODULE("a1"), "go": "" },
+    async (dir) => {
+      const server = new DevsrvProcess(
+        ["serve", "main.ts", "-p", "0", "--verbose", ...GATED_FLAGS],
+        {
+          cwd: dir,
+        },
+      );
+      try {
+        const url = await server.url();
+        await waitFor("a1", async () => await bodyAt(url) === "a1");
+        await Deno.remove(`${dir}/go`);
+        const from = server.output.length;
+        await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("a2"));
+        await server.waitForOutput(/told to start/, { from });
+        // The child reads B; A comes back within the debounce: the batch is empty.
+        await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("b"));
+        await Deno.writeTextFile(`${dir}/go`, "");
+        await waitFor("b served", async () => await bodyAt(url) === "b");
+        await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("a2"));
+        await waitFor("a2, the file on disk", async () => await bodyAt(url) === "a2");
+        assert.match(server.output.slice(from), /changed and changed back while child \d+ read it/);
+      } finally {
+        await stopAndCheck(server);
+      }
+    },
+  );
+});
+
+Deno.test("a failing app whose file came back as it was after a save it read half-written restarts: no 503 left", async () => {
+  await withTempDir(
+    { "main.ts": GATED_ENTRY, "ver.ts": VERSION_MODULE("v1"), "go": "" },
+    async (dir) => {
+      const server = new DevsrvProcess(
+        ["serve", "main.ts", "-p", "0", "--verbose", ...GATED_FLAGS],
+        {
+          cwd: dir,
+        },
+      );
+      try {
+        const url = await server.url();
+        await waitFor("v1", async () => await bodyAt(url) === "v1");
+        await Deno.remove(`${dir}/go`);
+        const from = server.output.length;
+        await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("v2"));
+        await server.waitForOutput(/told to start/, { from });
+        // A save of the same bytes, read between its truncate and its write: the load fails.
+        await Deno.writeTextFile(`${dir}/ver.ts`, "");
+        await Deno.writeTextFile(`${dir}/go`, "");
+        await server.waitForOutput(/failed/, { from });
+        await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("v2"));
+        await waitFor("v2 served", async () => await bodyAt(url) === "v2");
+      } finally {
+        await stopAndCheck(server);
+      }
+    },
+  );
+});
+
 Deno.test("--no-head-start loads a change's code only once its batch is decided", async () => {
   await withVerboseApp(LOUD_APP("v1"), ["--no-head-start"], async (server, url, dir) => {
     await waitFor("v1", async () => await bodyAt(url) === "v1");
