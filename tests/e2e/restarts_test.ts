@@ -625,9 +625,17 @@ Deno.serve((_req) => new Response(V));
 const VERSION_MODULE = (version: string) => `export const V = "${version}";\n`;
 const GATED_FLAGS = ["--debounce", "300", "--no-head-start", "--ignore", "go"];
 
-Deno.test("a file the next child read in the middle of a save that then came back (A, B, A) restarts it: B is not left serving", async () => {
+/**
+ * The gated app serving `first`, then restarting for `next` with `go`
+ * removed: the new child waits to read `ver.ts` until the body creates `go`.
+ */
+async function withGatedRestart(
+  first: string,
+  next: string,
+  body: (server: DevsrvProcess, url: string, dir: string, from: number) => Promise<void>,
+): Promise<void> {
   await withTempDir(
-    { "main.ts": GATED_ENTRY, "ver.ts": VERSION_MODULE("a1"), "go": "" },
+    { "main.ts": GATED_ENTRY, "ver.ts": VERSION_MODULE(first), "go": "" },
     async (dir) => {
       const server = new DevsrvProcess(
         ["serve", "main.ts", "-p", "0", "--verbose", ...GATED_FLAGS],
@@ -637,53 +645,40 @@ Deno.test("a file the next child read in the middle of a save that then came bac
       );
       try {
         const url = await server.url();
-        await waitFor("a1", async () => await bodyAt(url) === "a1");
+        await waitFor(first, async () => await bodyAt(url) === first);
         await Deno.remove(`${dir}/go`);
         const from = server.output.length;
-        await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("a2"));
+        await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE(next));
         await server.waitForOutput(/told to start/, { from });
-        // The child reads B; A comes back within the debounce: the batch is empty.
-        await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("b"));
-        await Deno.writeTextFile(`${dir}/go`, "");
-        await waitFor("b served", async () => await bodyAt(url) === "b");
-        await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("a2"));
-        await waitFor("a2, the file on disk", async () => await bodyAt(url) === "a2");
-        assert.match(server.output.slice(from), /changed and changed back while child \d+ read it/);
+        await body(server, url, dir, from);
       } finally {
         await stopAndCheck(server);
       }
     },
   );
+}
+
+Deno.test("a file the next child read in the middle of a save that then came back (A, B, A) restarts it: B is not left serving", async () => {
+  await withGatedRestart("a1", "a2", async (server, url, dir, from) => {
+    // The child reads B; A comes back within the debounce: the batch is empty.
+    await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("b"));
+    await Deno.writeTextFile(`${dir}/go`, "");
+    await waitFor("b served", async () => await bodyAt(url) === "b");
+    await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("a2"));
+    await waitFor("a2, the file on disk", async () => await bodyAt(url) === "a2");
+    assert.match(server.output.slice(from), /changed and changed back while child \d+ read it/);
+  });
 });
 
 Deno.test("a failing app whose file came back as it was after a save it read half-written restarts: no 503 left", async () => {
-  await withTempDir(
-    { "main.ts": GATED_ENTRY, "ver.ts": VERSION_MODULE("v1"), "go": "" },
-    async (dir) => {
-      const server = new DevsrvProcess(
-        ["serve", "main.ts", "-p", "0", "--verbose", ...GATED_FLAGS],
-        {
-          cwd: dir,
-        },
-      );
-      try {
-        const url = await server.url();
-        await waitFor("v1", async () => await bodyAt(url) === "v1");
-        await Deno.remove(`${dir}/go`);
-        const from = server.output.length;
-        await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("v2"));
-        await server.waitForOutput(/told to start/, { from });
-        // A save of the same bytes, read between its truncate and its write: the load fails.
-        await Deno.writeTextFile(`${dir}/ver.ts`, "");
-        await Deno.writeTextFile(`${dir}/go`, "");
-        await server.waitForOutput(/failed/, { from });
-        await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("v2"));
-        await waitFor("v2 served", async () => await bodyAt(url) === "v2");
-      } finally {
-        await stopAndCheck(server);
-      }
-    },
-  );
+  await withGatedRestart("v1", "v2", async (server, url, dir, from) => {
+    // A save of the same bytes, read between its truncate and its write: the load fails.
+    await Deno.writeTextFile(`${dir}/ver.ts`, "");
+    await Deno.writeTextFile(`${dir}/go`, "");
+    await server.waitForOutput(/failed/, { from });
+    await Deno.writeTextFile(`${dir}/ver.ts`, VERSION_MODULE("v2"));
+    await waitFor("v2 served", async () => await bodyAt(url) === "v2");
+  });
 });
 
 Deno.test("--no-head-start loads a change's code only once its batch is decided", async () => {
