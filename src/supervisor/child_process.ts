@@ -55,14 +55,21 @@ export class ChildProcess {
   readyAt: number | undefined;
   /** Where each of its servers listens, by server index, as it reports them. */
   readonly servers = new Map<number, BackendAddress>();
-  /** Its program's main module has been evaluated (Deno's `load` event). */
-  loaded = false;
-  /** When it said so, `performance.now()`: the modules its program imports at load are read by then. */
+  /**
+   * When its program's main module had been evaluated (Deno's `load`
+   * event), as it said, `performance.now()`: the modules its program
+   * imports at load are read by then.
+   */
   loadedAt: number | undefined;
   /** The recently changed files as it was told to start (see `loaded_files.ts`). */
   loadedFiles: LoadedFiles | undefined;
   /** A restart it was spared while it started, as it had read the change: run if its start fails. */
   spared: RestartRequest | undefined;
+  /** Its program's main module has been evaluated (see {@linkcode ChildProcess.loadedAt}). */
+  get loaded(): boolean {
+    return this.loadedAt !== undefined;
+  }
+
   /** Its program serves on a Unix socket path of its own, which the next one will ask for. */
   servesUnixSocket = false;
   /** Its output is kept back (see {@linkcode ChildProcess.holdOutput}). */

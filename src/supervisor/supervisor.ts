@@ -366,17 +366,12 @@ export class Supervisor {
 
   #onChange(batch: ChangeBatch): void {
     const failed = this.phase.kind === "failed";
-    const { decision, line, hint, files, reloadFiles, startupFileChanged } = this.#policy.decide(
-      batch,
-      failed,
-    );
+    const { decision, line, hint, files, actedPaths, reloadFiles, startupFileChanged } = this
+      .#policy.decide(batch, failed);
     const prepared = this.#headStarts.endBatch();
     const restarts = decision.action === "restart" || (decision.action === "reload" && failed);
     const request = { reason: "change", files, startupFileChanged };
-    // The files that make it restart (the others would not on their own).
-    const acted = decision.files.filter((file) => file.action === decision.action)
-      .map((file) => file.path);
-    if (restarts && !startupFileChanged && this.#loadedAlready(acted, request, batch.seen)) {
+    if (restarts && !startupFileChanged && this.#loadedAlready(actedPaths, request, batch.seen)) {
       if (prepared) this.#discard(prepared, "the child has this code already");
       const { liveReload } = this.#setup.options;
       if (decision.action === "restart" && reloadFiles.length > 0 && liveReload) {
@@ -387,7 +382,7 @@ export class Supervisor {
     if (line !== undefined) this.#log.info(line);
     if (hint !== undefined) this.#log.warn(hint);
     if (restarts) {
-      this.#noteRecent(acted);
+      this.#noteRecent(actedPaths);
       if (prepared && !startupFileChanged) {
         this.#dispatch({ kind: "restart", request, prepared });
         return;
@@ -440,8 +435,7 @@ export class Supervisor {
     const phase = this.phase;
     const child = childOf(phase);
     const failed = phase.kind === "failed";
-    if (!failed && (phase.kind === "stopping" || phase.kind === "idle" || !child)) return;
-    if (!failed && (child === undefined || readOutsideBatch(child, seen))) return;
+    if (!failed && (!child || phase.kind === "stopping" || readOutsideBatch(child, seen))) return;
     const { decision, startupFileChanged } = this.#policy.preview(paths, failed);
     if (decision.action === "none" || (!failed && decision.action !== "restart")) return;
     const files = paths.map((path) => relative(Deno.cwd(), path) || path);
@@ -920,7 +914,6 @@ export class Supervisor {
           this.#policy.appWrote(report.paths, report.at);
           break;
         case "loaded":
-          child.loaded = true;
           child.loadedAt = performance.now();
           this.#ports.changed();
           break;

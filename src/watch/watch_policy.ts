@@ -81,6 +81,8 @@ export interface PolicyAnswer {
   hint?: string;
   /** The files whose verdict is the decision's action, as the log shows them. */
   files: string[];
+  /** The same files, absolute. */
+  actedPaths: string[];
   /** The files that reload the pages, absolute (for the live-reload hub). */
   reloadFiles: string[];
   /**
@@ -211,6 +213,7 @@ export class WatchPolicy {
       line: this.#lineFor(decision),
       ...this.#hintFor(decision),
       files: acted.map((path) => shownPath(path, this.#cwd)),
+      actedPaths: acted,
       reloadFiles: files("reload"),
       startupFileChanged: startupFileIn(decision),
     };

@@ -637,14 +637,17 @@ Deno.test("startWatching() takes in a file created between its folder's listing 
   });
 });
 
-/** Watches `dir` as the reloader's first scan does, the program having begun loading at `sinceMs`. */
-function watchAfterStart(
+/**
+ * Watches `dir` as the reloader's first scan does, the program having
+ * begun loading at `sinceMs`, until the first batch, which it returns.
+ */
+async function firstBatchAfterStart(
   dir: string,
   sinceMs: number,
   earlyWatch: EarlyWatch | undefined,
-  batches: ChangeBatch[],
-): Promise<Watching> {
-  return startWatching({
+): Promise<ChangeBatch> {
+  const batches: ChangeBatch[] = [];
+  const watching = await startWatching({
     roots: [dir],
     ext: undefined,
     ignore: [],
@@ -655,6 +658,12 @@ function watchAfterStart(
     changedSince: sinceMs,
     ...(earlyWatch ? { earlyWatch } : {}),
   }, (batch) => batches.push(batch));
+  try {
+    return await waitFor("a batch", () => batches[0], DEADLINE_MS);
+  } finally {
+    watching.close();
+    await watching.finished;
+  }
 }
 
 Deno.test("startWatching() takes a file its early watch saw change as changed, whatever its mtime", async () => {
@@ -670,16 +679,9 @@ Deno.test("startWatching() takes a file its early watch saw change as changed, w
     // A safe write: the temporary file, written long ago, renamed over the file.
     Deno.renameSync(join(dir, "spare", "app.ts"), join(dir, "app.ts"));
     await waitFor("the early watch's event", () => early.named.has(join(dir, "app.ts")));
-    const batches: ChangeBatch[] = [];
-    const watching = await watchAfterStart(dir, sinceMs, early, batches);
-    try {
-      await waitFor("a batch", () => batches.length > 0, DEADLINE_MS);
-      assert.deepEqual(batches[0]!.paths, [join(dir, "app.ts")]);
-      assert.deepEqual(batches[0]!.changes[0]!.kind, "modified");
-    } finally {
-      watching.close();
-      await watching.finished;
-    }
+    const batch = await firstBatchAfterStart(dir, sinceMs, early);
+    assert.deepEqual(batch.paths, [join(dir, "app.ts")]);
+    assert.deepEqual(batch.changes[0]!.kind, "modified");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -712,15 +714,8 @@ Deno.test("startWatching() takes a file changed since the program began loading 
     Deno.utimeSync(join(dir, "sentinel.ts"), longAgo, longAgo);
     const sinceMs = Date.now();
     writeTree(dir, { "app.ts": "// v2\n" });
-    const batches: ChangeBatch[] = [];
-    const watching = await watchAfterStart(dir, sinceMs, undefined, batches);
-    try {
-      await waitFor("a batch", () => batches.length > 0, DEADLINE_MS);
-      assert.deepEqual(batches[0]!.paths, [join(dir, "app.ts")]);
-    } finally {
-      watching.close();
-      await watching.finished;
-    }
+    const batch = await firstBatchAfterStart(dir, sinceMs, undefined);
+    assert.deepEqual(batch.paths, [join(dir, "app.ts")]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
